@@ -1,0 +1,1 @@
+"""lambdalet engine: the Trio supervisor (API, registry, pool, invoker, daemon, CLI)."""

@@ -1,0 +1,115 @@
+"""Engine errors: one base, and the AWS-shaped API errors clients see.
+
+Every `ApiError` carries the AWS error type (the `x-amzn-ErrorType` header), the HTTP status
+and a message in AWS's words, so the API layer maps it to a response without knowing cases.
+"""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class ConfigError(EngineError):
+    """The daemon's configuration is invalid; fatal at start-up."""
+
+
+class ApiError(EngineError):
+    """An error answered to an API client in AWS's shape."""
+
+    error_type: str = "ServiceException"
+    status: int = 500
+    kind: str = "Service"  # AWS's body "Type": "User" or "Service"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def body(self) -> dict[str, str]:
+        return {"Type": self.kind, "message": self.message}
+
+
+class _UserError(ApiError):
+    kind = "User"
+
+
+class ValidationException(_UserError):
+    error_type = "ValidationException"
+    status = 400
+
+
+class InvalidParameterValueException(_UserError):
+    error_type = "InvalidParameterValueException"
+    status = 400
+
+
+class InvalidRequestContentException(_UserError):
+    error_type = "InvalidRequestContentException"
+    status = 400
+
+
+class ResourceNotFoundException(_UserError):
+    error_type = "ResourceNotFoundException"
+    status = 404
+
+
+class ResourceConflictException(_UserError):
+    error_type = "ResourceConflictException"
+    status = 409
+
+
+class PreconditionFailedException(_UserError):
+    error_type = "PreconditionFailedException"
+    status = 412
+
+
+class RequestTooLargeException(_UserError):
+    error_type = "RequestTooLargeException"
+    status = 413
+
+
+class RequestEntityTooLargeException(_UserError):
+    error_type = "RequestEntityTooLargeException"
+    status = 413
+
+
+class UnsupportedMediaTypeException(_UserError):
+    error_type = "UnsupportedMediaTypeException"
+    status = 415
+
+
+class TooManyRequestsException(_UserError):
+    error_type = "TooManyRequestsException"
+    status = 429
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def body(self) -> dict[str, str]:
+        return {**super().body(), "Reason": self.reason}
+
+
+class ServiceException(ApiError):
+    error_type = "ServiceException"
+    status = 500
+
+
+class InvalidZipFileException(ApiError):
+    error_type = "InvalidZipFileException"
+    status = 502
+    kind = "User"
+
+
+class InvalidRuntimeException(ApiError):
+    error_type = "InvalidRuntimeException"
+    status = 502
+    kind = "User"
+
+
+class NotImplementedApiError(_UserError):
+    """A valid AWS request this engine does not support yet (answered 400, not 500)."""
+
+    error_type = "InvalidParameterValueException"
+    status = 400

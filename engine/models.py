@@ -1,0 +1,75 @@
+"""Control-plane records: a function's configuration as stored and as AWS shows it.
+
+Pure data. `to_aws()` renders the `FunctionConfiguration` JSON shape that boto3 and the AWS
+CLI expect (GetFunctionConfiguration, CreateFunction, ListFunctions items).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+ACCOUNT_ID = "000000000000"
+LATEST = "$LATEST"
+
+
+def function_arn(region: str, name: str, qualifier: str | None = None) -> str:
+    arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"
+    return f"{arn}:{qualifier}" if qualifier else arn
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FunctionConfig:
+    """One function's $LATEST configuration and the code it points at."""
+
+    name: str
+    runtime: str
+    handler: str
+    role: str
+    description: str = ""
+    memory_mb: int = 128
+    timeout_s: int = 3
+    ephemeral_storage_mb: int = 512
+    environment: dict[str, str] = field(default_factory=dict)
+    architectures: tuple[str, ...] = ("x86_64",)
+    code_digest: str  # hex sha256 of the zip: the content-addressed blob name
+    code_sha256: str  # base64 sha256 of the zip, as AWS reports CodeSha256
+    code_size: int
+    last_modified: str  # ISO 8601 with milliseconds and +0000, as AWS prints it
+    revision_id: str
+    version: str = LATEST
+
+    def replace(self, **changes: Any) -> FunctionConfig:
+        return dataclasses.replace(self, **changes)
+
+    def arn(self, region: str) -> str:
+        return function_arn(region, self.name)
+
+    def to_aws(self, region: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "FunctionName": self.name,
+            "FunctionArn": self.arn(region),
+            "Runtime": self.runtime,
+            "Role": self.role,
+            "Handler": self.handler,
+            "CodeSize": self.code_size,
+            "Description": self.description,
+            "Timeout": self.timeout_s,
+            "MemorySize": self.memory_mb,
+            "LastModified": self.last_modified,
+            "CodeSha256": self.code_sha256,
+            "Version": self.version,
+            "TracingConfig": {"Mode": "PassThrough"},
+            "RevisionId": self.revision_id,
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+            "PackageType": "Zip",
+            "Architectures": list(self.architectures),
+            "EphemeralStorage": {"Size": self.ephemeral_storage_mb},
+            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
+        }
+        if self.environment:
+            out["Environment"] = {"Variables": dict(self.environment)}
+        return out

@@ -1,0 +1,1 @@
+"""lambdalet sandbox: one execution environment built from namespaces and cgroups."""
