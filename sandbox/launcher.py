@@ -1,0 +1,185 @@
+"""The supervisor's side of the spawner: start it by exec, ask it for sandboxes (Trio).
+
+`open_spawner()` starts ``python -I -m sandbox.spawner`` once and yields a `Spawner`;
+`Spawner.spawn(spec)` returns a `SandboxProcess` holding the Runtime API stream, the read
+end of the sandbox's stdout/stderr pipe and an event set when its init process exits.
+
+Resource handling: closing the context closes the control socket; the spawner then kills
+every sandbox it still owns and exits, and we wait for it (bounded, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import array
+import logging
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import msgpack
+import trio
+
+from sandbox.errors import SandboxError, SpawnerError
+from sandbox.spawner import MAX_PACKET
+from sandbox.spec import SandboxSpec
+
+logger = logging.getLogger(__name__)
+
+SPAWNER_STOP_S = 5.0
+
+
+@dataclass(eq=False, kw_only=True)
+class SandboxProcess:
+    """A running sandbox as the supervisor sees it."""
+
+    sandbox_id: str
+    pid: int  # host pid of the sandbox's init (pid 1 inside)
+    stream: trio.SocketStream  # the Runtime API socket
+    log_fd: int  # non-blocking read end of the runtime's stdout/stderr
+    exited: trio.Event = field(default_factory=trio.Event)
+    exit_status: int | None = None  # raw wait status of init, once exited
+
+    def exit_description(self) -> str:
+        """Lambda's wording: 'signal: killed', 'exit status 1'."""
+        status = self.exit_status
+        if status is None:
+            return "still running"
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            return "signal: killed" if sig == 9 else f"signal: {_signal_name(sig)}"
+        code = os.waitstatus_to_exitcode(status)
+        if code > 128:  # init reports the runtime's fatal signal as 128 + n
+            sig = code - 128
+            return "signal: killed" if sig == 9 else f"signal: {_signal_name(sig)}"
+        return f"exit status {code}"
+
+
+def _signal_name(sig: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(sig).name.removeprefix("SIG").lower()
+    except ValueError:
+        return str(sig)
+
+
+class Spawner:
+    def __init__(self, control: trio.socket.SocketType) -> None:
+        self._control = control
+        self._pending: dict[str, trio.MemorySendChannel[dict[str, object]]] = {}
+        self._running: dict[str, SandboxProcess] = {}
+        self._send_lock = trio.Lock()
+        self.broken = False
+
+    async def spawn(self, spec: SandboxSpec) -> SandboxProcess:
+        """Fork a sandbox for `spec`; returns once the spawner has forked its init."""
+        if self.broken:
+            raise SpawnerError("the spawner has exited; restart the daemon")
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        log_r, log_w = os.pipe2(os.O_CLOEXEC)
+        send, recv = trio.open_memory_channel[dict[str, object]](1)
+        self._pending[spec.sandbox_id] = send
+        try:
+            packet = msgpack.packb({"op": "spawn", "spec": spec.to_wire()}, use_bin_type=True)
+            fds = array.array("i", [child_sock.fileno(), log_w])
+            async with self._send_lock:
+                await self._control.sendmsg(
+                    [packet], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds.tobytes())]
+                )
+            child_sock.close()
+            os.close(log_w)
+            log_w = -1
+            reply = await recv.receive()
+        except BaseException:
+            parent_sock.close()
+            os.close(log_r)
+            raise
+        finally:
+            child_sock.close()
+            if log_w >= 0:
+                os.close(log_w)
+            self._pending.pop(spec.sandbox_id, None)
+        if reply.get("op") != "spawned":
+            parent_sock.close()
+            os.close(log_r)
+            raise SandboxError(f"spawner could not fork sandbox {spec.sandbox_id}: {reply}")
+        os.set_blocking(log_r, False)
+        pid = reply["pid"]
+        assert isinstance(pid, int)
+        proc = SandboxProcess(
+            sandbox_id=spec.sandbox_id,
+            pid=pid,
+            stream=trio.SocketStream(trio.socket.from_stdlib_socket(parent_sock)),
+            log_fd=log_r,
+        )
+        self._running[spec.sandbox_id] = proc
+        return proc
+
+    async def kill(self, proc: SandboxProcess) -> None:
+        """SIGKILL the sandbox's init: the kernel then kills its whole pid namespace."""
+        if proc.exited.is_set() or self.broken:
+            return
+        packet = msgpack.packb({"op": "kill", "pid": proc.pid}, use_bin_type=True)
+        async with self._send_lock:
+            await self._control.send(packet)
+
+    async def _read_replies(self, *, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        try:
+            while True:
+                data = await self._control.recv(MAX_PACKET)
+                if not data:
+                    break
+                msg = msgpack.unpackb(data, raw=False)
+                sandbox_id = str(msg.get("id"))
+                if msg.get("op") == "exited":
+                    proc = self._running.pop(sandbox_id, None)
+                    if proc is not None:
+                        proc.exit_status = int(msg["status"])
+                        proc.exited.set()
+                elif sandbox_id in self._pending:
+                    self._pending[sandbox_id].send_nowait(msg)
+                else:
+                    logger.warning("unexpected message from the spawner: %r", msg)
+        finally:
+            self.broken = True
+            for proc in self._running.values():
+                proc.exited.set()
+            for chan in self._pending.values():
+                try:
+                    chan.send_nowait({"op": "spawn_failed", "error": "spawner exited"})
+                except trio.WouldBlock:
+                    pass
+
+
+@asynccontextmanager
+async def open_spawner(*, python: str | None = None) -> AsyncIterator[Spawner]:
+    """Start the spawner process and yield a client for it."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    cmd = [python or sys.executable, "-I", "-m", "sandbox.spawner", str(theirs.fileno())]
+    process = await trio.lowlevel.open_process(cmd, pass_fds=(theirs.fileno(),))
+    theirs.close()
+    control = trio.socket.from_stdlib_socket(ours)
+    spawner = Spawner(control)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(spawner._read_replies)
+            try:
+                yield spawner
+            finally:
+                # EOF tells the spawner to kill its sandboxes and exit; our reader then
+                # sees its EOF and ends.
+                control.shutdown(socket.SHUT_WR)
+                with trio.CancelScope(shield=True):
+                    with trio.move_on_after(SPAWNER_STOP_S):
+                        await process.wait()
+                    if process.returncode is None:
+                        logger.error("spawner did not stop in %.0f s; killing it", SPAWNER_STOP_S)
+                        process.kill()
+                        await process.wait()
+                nursery.cancel_scope.cancel()
+    finally:
+        control.close()

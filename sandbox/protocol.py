@@ -1,0 +1,313 @@
+"""The msgpack Runtime API between the supervisor and a sandbox's runtime, as a sans-IO core.
+
+Wire format: every message is one frame, a 4-byte big-endian length followed by a msgpack
+array ``[tag, field, ...]``. `Connection` does no I/O (in the manner of h11): feed it bytes
+with `receive_data()`, pull messages with `next_event()`, and turn messages into bytes with
+`send()`. The same class runs in the Trio supervisor and in the blocking in-sandbox runtime,
+so this module imports only the standard library and msgpack.
+
+Theory of operation (one environment, one invocation at a time)::
+
+    runtime -> supervisor   Ready | InitError | SetupFailed   (once, after start)
+    supervisor -> runtime   Invoke
+    runtime -> supervisor   Log* then Response | FunctionError
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgpack
+
+__all__ = [
+    "DEFAULT_MAX_FRAME_BYTES",
+    "NEED_DATA",
+    "Closed",
+    "Connection",
+    "ErrorInfo",
+    "FunctionError",
+    "InitError",
+    "Invoke",
+    "LocalProtocolError",
+    "Log",
+    "Message",
+    "NeedData",
+    "ProtocolError",
+    "Ready",
+    "RemoteProtocolError",
+    "Response",
+    "SetupFailed",
+]
+
+# Lambda's synchronous payload cap is 6 MiB each way; a frame also carries ids and headers.
+DEFAULT_MAX_FRAME_BYTES: Final = 6 * 1024 * 1024 + 64 * 1024
+_HEADER = struct.Struct(">I")
+
+
+class ProtocolError(Exception):
+    """Base of protocol errors; never raised directly."""
+
+    def __init__(self, msg: str) -> None:
+        if type(self) is ProtocolError:
+            raise TypeError("raise LocalProtocolError or RemoteProtocolError")
+        super().__init__(msg)
+
+
+class LocalProtocolError(ProtocolError):
+    """We tried to send something the protocol does not allow (our bug or our limit)."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something the protocol does not allow."""
+
+
+class _Tag(enum.IntEnum):
+    READY = 1
+    INIT_ERROR = 2
+    INVOKE = 3
+    RESPONSE = 4
+    FUNCTION_ERROR = 5
+    LOG = 6
+    SETUP_FAILED = 7
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorInfo:
+    """A function or init error in Lambda's shape: errorType, errorMessage, stackTrace."""
+
+    error_type: str
+    error_message: str
+    stack_trace: list[str] = field(default_factory=list)
+
+    def to_aws(self) -> dict[str, Any]:
+        return {
+            "errorMessage": self.error_message,
+            "errorType": self.error_type,
+            "stackTrace": list(self.stack_trace),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ready:
+    """Init finished: the handler is loaded and the runtime waits for an Invoke."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InitError:
+    """Init failed (import error, missing handler, exception at module level)."""
+
+    error: ErrorInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetupFailed:
+    """The platform could not build the sandbox (a kernel step failed before user code)."""
+
+    step: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invoke:
+    request_id: str
+    deadline_ms: int  # epoch milliseconds, like Lambda-Runtime-Deadline-Ms
+    invoked_function_arn: str
+    payload: bytes
+    client_context: str | None = None  # JSON text, already base64-decoded
+    identity: str | None = None  # JSON text (Cognito identity)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Response:
+    request_id: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FunctionError:
+    request_id: str
+    error: ErrorInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Log:
+    """Output the runtime captured (print, logging) in order with the other messages."""
+
+    data: bytes
+
+
+Message = Ready | InitError | SetupFailed | Invoke | Response | FunctionError | Log
+
+
+class NeedData:
+    """Sentinel: `next_event()` needs more bytes."""
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA: Final = NeedData()
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The peer closed the stream cleanly, at a frame boundary."""
+
+
+def _encode(msg: Message) -> list[Any]:
+    match msg:
+        case Invoke():
+            return [
+                _Tag.INVOKE,
+                msg.request_id,
+                msg.deadline_ms,
+                msg.invoked_function_arn,
+                msg.payload,
+                msg.client_context,
+                msg.identity,
+            ]
+        case Response():
+            return [_Tag.RESPONSE, msg.request_id, msg.payload]
+        case Log():
+            return [_Tag.LOG, msg.data]
+        case FunctionError():
+            e = msg.error
+            return [_Tag.FUNCTION_ERROR, msg.request_id, e.error_type, e.error_message, e.stack_trace]
+        case Ready():
+            return [_Tag.READY]
+        case InitError():
+            e = msg.error
+            return [_Tag.INIT_ERROR, e.error_type, e.error_message, e.stack_trace]
+        case SetupFailed():
+            return [_Tag.SETUP_FAILED, msg.step, msg.message]
+    raise LocalProtocolError(f"not a protocol message: {msg!r}")
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError("expected str")
+    return v
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else _str(v)
+
+
+def _bytes(v: Any) -> bytes:
+    if not isinstance(v, bytes):
+        raise TypeError("expected bytes")
+    return v
+
+
+def _str_list(v: Any) -> list[str]:
+    if not isinstance(v, list):
+        raise TypeError("expected list")
+    return [_str(x) for x in v]
+
+
+def _decode(obj: Any) -> Message:
+    if not isinstance(obj, list) or not obj or not isinstance(obj[0], int):
+        raise RemoteProtocolError("frame is not a tagged msgpack array")
+    tag, args = obj[0], obj[1:]
+    try:
+        match (tag, len(args)):
+            case (_Tag.INVOKE, 6):
+                deadline = args[1]
+                if not isinstance(deadline, int):
+                    raise TypeError("deadline_ms must be an int")
+                return Invoke(
+                    request_id=_str(args[0]),
+                    deadline_ms=deadline,
+                    invoked_function_arn=_str(args[2]),
+                    payload=_bytes(args[3]),
+                    client_context=_opt_str(args[4]),
+                    identity=_opt_str(args[5]),
+                )
+            case (_Tag.RESPONSE, 2):
+                return Response(request_id=_str(args[0]), payload=_bytes(args[1]))
+            case (_Tag.LOG, 1):
+                return Log(data=_bytes(args[0]))
+            case (_Tag.FUNCTION_ERROR, 4):
+                info = ErrorInfo(
+                    error_type=_str(args[1]),
+                    error_message=_str(args[2]),
+                    stack_trace=_str_list(args[3]),
+                )
+                return FunctionError(request_id=_str(args[0]), error=info)
+            case (_Tag.READY, 0):
+                return Ready()
+            case (_Tag.INIT_ERROR, 3):
+                info = ErrorInfo(
+                    error_type=_str(args[0]),
+                    error_message=_str(args[1]),
+                    stack_trace=_str_list(args[2]),
+                )
+                return InitError(error=info)
+            case (_Tag.SETUP_FAILED, 2):
+                return SetupFailed(step=_str(args[0]), message=_str(args[1]))
+    except TypeError as exc:
+        raise RemoteProtocolError(f"malformed message with tag {tag}: {exc}") from None
+    raise RemoteProtocolError(f"unknown message tag {tag} with {len(args)} fields")
+
+
+class Connection:
+    """One side of a Runtime API stream. Not thread-safe; does no I/O.
+
+    Args:
+        max_frame_bytes: the largest frame either side may send; larger frames are a
+            `LocalProtocolError` when sending and a `RemoteProtocolError` when received.
+    """
+
+    def __init__(self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self._buf = bytearray()
+        self._eof = False
+
+    def send(self, msg: Message) -> bytes:
+        """Return the bytes of one frame carrying `msg`."""
+        body = msgpack.packb(_encode(msg), use_bin_type=True)
+        if len(body) > self.max_frame_bytes:
+            raise LocalProtocolError(
+                f"message of {len(body)} bytes exceeds the {self.max_frame_bytes}-byte frame limit"
+            )
+        return _HEADER.pack(len(body)) + body
+
+    def receive_data(self, data: bytes) -> None:
+        """Buffer bytes from the peer; ``b""`` means the peer closed the stream."""
+        if self._eof and data:
+            raise LocalProtocolError("received data after end of stream")
+        if data:
+            self._buf += data
+        else:
+            self._eof = True
+
+    def next_event(self) -> Message | NeedData | Closed:
+        """Return the next complete message, `NEED_DATA`, or `Closed` at a clean EOF."""
+        buf = self._buf
+        if len(buf) >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(buf)
+            if size > self.max_frame_bytes:
+                raise RemoteProtocolError(
+                    f"peer announced a {size}-byte frame; the limit is {self.max_frame_bytes}"
+                )
+            end = _HEADER.size + size
+            if len(buf) >= end:
+                body = bytes(buf[_HEADER.size : end])
+                del buf[:end]
+                try:
+                    obj = msgpack.unpackb(body, raw=False, strict_map_key=True)
+                except (ValueError, msgpack.ExtraData, msgpack.FormatError) as exc:
+                    raise RemoteProtocolError(f"undecodable frame: {exc}") from None
+                return _decode(obj)
+        if self._eof:
+            if buf:
+                raise RemoteProtocolError(f"stream ended inside a frame ({len(buf)} bytes left)")
+            return Closed()
+        return NEED_DATA
+
+    @property
+    def buffered_bytes(self) -> int:
+        return len(self._buf)

@@ -1,0 +1,322 @@
+"""The python3.11 runtime: loads ``module.function`` from /var/task and serves invokes.
+
+It runs inside the sandbox as an unprivileged process forked from the spawner, so it imports
+only the standard library and msgpack, and `preload()` (called in the spawner) imports
+everything it will need before the host's paths disappear behind pivot_root.
+
+Error shapes follow Lambda's Python runtime: ``Runtime.ImportModuleError``,
+``Runtime.HandlerNotFound``, ``Runtime.MalformedHandlerName``, ``Runtime.UserCodeSyntaxError``,
+``Runtime.MarshalError``, ``Function.ResponseSizeTooLarge``, and the exception's own class
+name for errors raised by the handler.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, NoReturn
+
+from sandbox.protocol import (
+    NEED_DATA,
+    Closed,
+    Connection,
+    ErrorInfo,
+    FunctionError,
+    InitError,
+    Invoke,
+    Log,
+    Message,
+    Ready,
+    Response,
+)
+
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+TASK_ROOT = "/var/task"
+RUNTIME_DIR = "/var/runtime"
+
+Handler = Callable[[Any, "LambdaContext"], Any]
+
+_interpreter = sys.executable
+_stdlib_path: list[str] = []
+_current_request_id = ""
+
+
+def preload() -> None:
+    """Import, in the spawner, everything the runtime uses later (host paths vanish)."""
+    global _interpreter
+    import encodings.idna  # noqa: F401
+    import encodings.latin_1  # noqa: F401
+    import importlib.machinery  # noqa: F401
+    import importlib.util  # noqa: F401
+    import linecache  # noqa: F401
+    import tokenize  # noqa: F401
+
+    _interpreter = os.path.realpath(sys.executable)
+    base = os.path.realpath(sys.base_prefix)
+    _stdlib_path[:] = [
+        p
+        for p in sys.path
+        if os.path.realpath(p).startswith(base + "/")
+        and "site-packages" not in p
+        and "dist-packages" not in p
+    ]
+
+
+class _Channel:
+    """The Runtime API socket, blocking, shared by the main thread and print() callers."""
+
+    def __init__(self, fd: int) -> None:
+        self.sock = socket.socket(fileno=fd)
+        self.conn = Connection()
+        self.lock = threading.Lock()
+
+    def send(self, msg: Message) -> None:
+        data = self.conn.send(msg)
+        with self.lock:
+            self.sock.sendall(data)
+
+    def recv(self) -> Message | Closed:
+        while True:
+            event = self.conn.next_event()
+            if event is not NEED_DATA:
+                assert not isinstance(event, type(NEED_DATA))
+                return event
+            self.conn.receive_data(self.sock.recv(65536))
+
+
+class _LogSink(io.RawIOBase):
+    """What print() and logging write to: each flushed chunk becomes one Log frame."""
+
+    def __init__(self, channel: _Channel) -> None:
+        self.channel = channel
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        data = bytes(b)
+        if data:
+            self.channel.send(Log(data=data))
+        return len(data)
+
+
+class CognitoIdentity:
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.cognito_identity_id = raw.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = raw.get("cognitoIdentityPoolId")
+
+
+class ClientContext:
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.client = raw.get("client")
+        self.custom = raw.get("custom")
+        self.env = raw.get("env")
+
+
+def _parse_json_object(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class LambdaContext:
+    """The ``context`` argument, with the attributes Lambda's Python runtime provides."""
+
+    def __init__(self, invoke: Invoke) -> None:
+        env = os.environ
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.invoked_function_arn = invoke.invoked_function_arn
+        self.aws_request_id = invoke.request_id
+        self._deadline_ms = invoke.deadline_ms
+        cc = _parse_json_object(invoke.client_context)
+        self.client_context = ClientContext(cc) if cc is not None else None
+        ident = _parse_json_object(invoke.identity)
+        self.identity = CognitoIdentity(ident) if ident is not None else None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+    def __repr__(self) -> str:
+        return (
+            f"LambdaContext(function_name={self.function_name!r}, "
+            f"aws_request_id={self.aws_request_id!r})"
+        )
+
+
+class _InitFailure(Exception):
+    def __init__(self, info: ErrorInfo) -> None:
+        super().__init__(info.error_message)
+        self.info = info
+
+
+def _user_frames(tb: TracebackType | None) -> list[str]:
+    """Format a traceback without the runtime's own frames, as Lambda's stackTrace does."""
+    frames = traceback.extract_tb(tb)
+    kept = [f for f in frames if not f.filename.startswith(os.path.dirname(__file__))]
+    return traceback.format_list(kept)
+
+
+def _error_from(exc: BaseException) -> ErrorInfo:
+    return ErrorInfo(
+        error_type=type(exc).__name__,
+        error_message=str(exc),
+        stack_trace=_user_frames(exc.__traceback__),
+    )
+
+
+def load_handler(handler: str) -> Handler:
+    """Import the handler's module and return the function, or raise `_InitFailure`."""
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as exc:
+        raise _InitFailure(
+            ErrorInfo(
+                error_type="Runtime.MalformedHandlerName",
+                error_message=f"Bad handler '{handler}': {exc}",
+            )
+        ) from None
+    modname = modname.replace("/", ".")
+    try:
+        module = importlib.import_module(modname)
+    except ImportError as exc:
+        raise _InitFailure(
+            ErrorInfo(
+                error_type="Runtime.ImportModuleError",
+                error_message=f"Unable to import module '{modname}': {exc}",
+            )
+        ) from None
+    except SyntaxError as exc:
+        raise _InitFailure(
+            ErrorInfo(
+                error_type="Runtime.UserCodeSyntaxError",
+                error_message=f"Syntax error in module '{modname}': {exc}",
+                stack_trace=_user_frames(exc.__traceback__),
+            )
+        ) from None
+    except Exception as exc:  # user code failing at import time is the user's init error
+        raise _InitFailure(_error_from(exc)) from None
+    fn = getattr(module, fname, None)
+    if fn is None or not callable(fn):
+        raise _InitFailure(
+            ErrorInfo(
+                error_type="Runtime.HandlerNotFound",
+                error_message=f"Handler '{fname}' missing on module '{modname}'",
+            )
+        )
+    return fn  # type: ignore[no-any-return]
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = _current_request_id
+        return True
+
+
+def _install_logging() -> None:
+    """Lambda's root handler: ``[LEVEL]\\t<UTC time>\\t<request id>\\t<message>``."""
+    handler = logging.StreamHandler(sys.stdout)
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+        "%Y-%m-%dT%H:%M:%S",
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+
+
+def _prepare_interpreter(channel: _Channel) -> None:
+    sys.path[:] = [
+        TASK_ROOT,
+        "/opt/python/lib/python3.11/site-packages",
+        "/opt/python",
+        RUNTIME_DIR,
+        *_stdlib_path,
+    ]
+    sys.executable = _interpreter
+    sys.argv = [os.path.join(RUNTIME_DIR, "bootstrap.py")]
+    sys.dont_write_bytecode = True
+    importlib.invalidate_caches()
+    sink = _LogSink(channel)
+    for name in ("stdout", "stderr"):
+        stream = io.TextIOWrapper(
+            io.BufferedWriter(sink), encoding="utf-8", errors="backslashreplace", line_buffering=True
+        )
+        setattr(sys, name, stream)
+    _install_logging()
+
+
+def _flush_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _invoke(fn: Handler, msg: Invoke) -> Message:
+    global _current_request_id
+    _current_request_id = msg.request_id
+    try:
+        event = json.loads(msg.payload) if msg.payload else {}
+        result = fn(event, LambdaContext(msg))
+    except Exception as exc:  # the handler's failure is the invoke's result
+        return FunctionError(request_id=msg.request_id, error=_error_from(exc))
+    finally:
+        _flush_output()
+    try:
+        payload = json.dumps(result).encode()
+    except (TypeError, ValueError) as exc:
+        info = ErrorInfo(
+            error_type="Runtime.MarshalError", error_message=f"Unable to marshal response: {exc}"
+        )
+        return FunctionError(request_id=msg.request_id, error=info)
+    if len(payload) > MAX_RESPONSE_BYTES:
+        info = ErrorInfo(
+            error_type="Function.ResponseSizeTooLarge",
+            error_message=(
+                f"Response payload size ({len(payload)} bytes) exceeded maximum allowed "
+                f"payload size ({MAX_RESPONSE_BYTES} bytes)."
+            ),
+        )
+        return FunctionError(request_id=msg.request_id, error=info)
+    return Response(request_id=msg.request_id, payload=payload)
+
+
+def run(fd: int, *, handler: str) -> NoReturn:
+    """Init, report Ready (or the init error), then serve invokes until the socket closes."""
+    channel = _Channel(fd)
+    _prepare_interpreter(channel)
+    try:
+        fn = load_handler(handler)
+    except _InitFailure as failure:
+        _flush_output()
+        channel.send(InitError(error=failure.info))
+        os._exit(1)
+    _flush_output()
+    channel.send(Ready())
+    while True:
+        msg = channel.recv()
+        if isinstance(msg, Closed):
+            os._exit(0)
+        if isinstance(msg, Invoke):
+            channel.send(_invoke(fn, msg))
