@@ -93,55 +93,23 @@ _TRACING_MODES: Final = ("Active", "PassThrough")
 # AWS's documented reserved variables. `_HANDLER` and `_X_AMZN_TRACE_ID` are listed for
 # completeness; they already fail the key pattern, which AWS checks first. AWS_XRAY_CONTEXT_MISSING
 # and AWS_XRAY_DAEMON_ADDRESS are deliberately absent: AWS documents them as settable.
-RESERVED_ENV_KEYS: Final = frozenset(
-    {
-        "_HANDLER",
-        "_X_AMZN_TRACE_ID",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_EXECUTION_ENV",
-        "AWS_LAMBDA_FUNCTION_NAME",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-        "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_LAMBDA_INITIALIZATION_TYPE",
-        "AWS_LAMBDA_LOG_GROUP_NAME",
-        "AWS_LAMBDA_LOG_STREAM_NAME",
-        "AWS_LAMBDA_RUNTIME_API",
-        "AWS_ACCESS_KEY",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "LAMBDA_TASK_ROOT",
-        "LAMBDA_RUNTIME_DIR",
-    }
-)
+RESERVED_ENV_KEYS: Final = frozenset((
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_RUNTIME_API", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+))  # fmt: skip
 
 # Valid AWS settings this host does not implement: accepted only while they ask for nothing.
 _UNSUPPORTED_FIELDS: Final = (
-    "VpcConfig",
-    "Layers",
-    "DeadLetterConfig",
-    "KMSKeyArn",
-    "FileSystemConfigs",
-    "ImageConfig",
-    "SnapStart",
-    "LoggingConfig",
-    "CodeSigningConfigArn",
-    "TenancyConfig",
-    "CapacityProviderConfig",
-    "DurableConfig",
-    "RuntimeConfig",
-    "AcceleratorConfig",
-    "PublishTo",
-)
+    "VpcConfig", "Layers", "DeadLetterConfig", "KMSKeyArn", "FileSystemConfigs", "ImageConfig",
+    "SnapStart", "LoggingConfig", "CodeSigningConfigArn", "TenancyConfig",
+    "CapacityProviderConfig", "DurableConfig", "RuntimeConfig", "AcceleratorConfig", "PublishTo",
+)  # fmt: skip
 _UNSUPPORTED_CODE_SOURCES: Final = (
-    "S3Bucket",
-    "S3Key",
-    "S3ObjectVersion",
-    "S3ObjectStorageMode",
-    "ImageUri",
-    "SourceKMSKeyArn",
-)
+    "S3Bucket", "S3Key", "S3ObjectVersion", "S3ObjectStorageMode", "ImageUri", "SourceKMSKeyArn",
+)  # fmt: skip
 
 MSG_BAD_ZIP: Final = (
     "Could not unzip uploaded file. Please check your file, then try to upload again."
@@ -178,6 +146,12 @@ class CreateFunctionRequest:
     publish: bool = False
 
 
+_CHANGEABLE_FIELDS: Final = (
+    "runtime", "handler", "role", "description", "memory_mb", "timeout_s", "ephemeral_storage_mb",
+    "environment",
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConfigurationChanges:
     """An UpdateFunctionConfiguration request: `None` means "leave as it is"."""
@@ -194,16 +168,7 @@ class ConfigurationChanges:
 
     def replacements(self) -> dict[str, Any]:
         """The `FunctionConfig` fields to replace (revision_id is a precondition, not a field)."""
-        names = (
-            "runtime",
-            "handler",
-            "role",
-            "description",
-            "memory_mb",
-            "timeout_s",
-            "ephemeral_storage_mb",
-            "environment",
-        )
+        names = _CHANGEABLE_FIELDS
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 
@@ -241,13 +206,18 @@ def parse_create_function(
     name, qualifier = _check_function_name(problems, raw_name, creating=True)
     if role is None:
         problems.add_null("role")
+    else:
+        _check_role(problems, role)
     if package_type is not None and package_type not in _PACKAGE_TYPES:
         problems.add_enum("packageType", package_type, _PACKAGE_TYPES)
     _check_settings(problems, settings, supported_runtimes=supported_runtimes)
     if code is None:
         problems.add_null("code")
     problems.raise_if_any()
-    assert name is not None and role is not None and code is not None  # the nulls raised above
+    # The nulls were reported just above.
+    assert name is not None
+    assert role is not None
+    assert code is not None
 
     if qualifier is not None:
         raise InvalidParameterValueException(
@@ -281,7 +251,7 @@ def parse_create_function(
         timeout_s=_default(settings.timeout_s, DEFAULT_TIMEOUT_S),
         ephemeral_storage_mb=_default(settings.ephemeral_storage_mb, DEFAULT_EPHEMERAL_STORAGE_MB),
         environment=dict(settings.environment or {}),
-        architectures=settings.architectures or DEFAULT_ARCHITECTURES,
+        architectures=tuple(settings.architectures or DEFAULT_ARCHITECTURES),
         zip_bytes=zip_bytes,
         publish=bool(publish),
     )
@@ -584,6 +554,9 @@ def _check_function_name(
     """Add the violations of `functionName`; return (name, qualifier) when it parses."""
     if raw is None:
         problems.add_null("functionName")
+        return None, None
+    if not raw:
+        problems.add("functionName", raw, "Member must have length greater than or equal to 1")
         return None, None
     match = _FUNCTION_NAME_RE.fullmatch(raw)
     # An "arn:" prefix alone would satisfy AWS's pattern; a usable ARN names region and account.

@@ -1,0 +1,198 @@
+"""The ``lambdalet`` command: ``serve`` runs the daemon; the rest talk to it over its socket."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from engine.client import Client, ClientError, HttpResponse
+from engine.config import Config, load_config
+from engine.errors import ConfigError
+from engine.packaging import zip_bytes_of_directory
+
+DEFAULT_ROLE = "arn:aws:iam::000000000000:role/lambdalet"
+FUNCTIONS = "/2015-03-31/functions"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lambdalet", description="A self-hosted AWS Lambda engine.")
+    p.add_argument(
+        "--socket",
+        type=Path,
+        default=Config().socket_path,
+        help="the daemon's API socket (default: %(default)s)",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the daemon (as root)")
+    s.add_argument("--config", type=Path, help="TOML configuration file")
+    s.add_argument("--state-dir", type=Path, help="state directory (default /var/lib/lambdalet)")
+    s.add_argument("--examples", type=Path, help="deploy the example functions in this directory")
+    s.add_argument("--http-listen", help="also serve the API on this loopback host:port")
+    s.add_argument("--log-level", default="INFO", help="daemon log level (default INFO)")
+
+    c = sub.add_parser("create-function", help="create a function from a directory or a zip")
+    c.add_argument("name")
+    c.add_argument("--code", type=Path, required=True, help="a directory or a .zip file")
+    c.add_argument("--runtime", default="python3.11")
+    c.add_argument("--handler", default="lambda_function.lambda_handler")
+    c.add_argument("--memory-size", type=int)
+    c.add_argument("--timeout", type=int)
+    c.add_argument("--ephemeral-storage", type=int, help="size of /tmp in MB (512-10240)")
+    c.add_argument(
+        "--environment",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an environment variable (repeatable), or a JSON object",
+    )
+    c.add_argument("--description")
+    c.add_argument("--role", default=DEFAULT_ROLE)
+
+    i = sub.add_parser("invoke", help="invoke a function synchronously and print its result")
+    i.add_argument("name")
+    i.add_argument("--payload", default="", help="the event, as JSON text")
+    i.add_argument("--qualifier")
+    i.add_argument("--log-type", choices=("None", "Tail"), default="None")
+
+    sub.add_parser("list-functions", help="list functions")
+    g = sub.add_parser("get-function", help="show a function")
+    g.add_argument("name")
+    d = sub.add_parser("delete-function", help="delete a function")
+    d.add_argument("name")
+    return p
+
+
+def _environment(items: list[str]) -> dict[str, str] | None:
+    if not items:
+        return None
+    env: dict[str, str] = {}
+    for item in items:
+        if item.lstrip().startswith("{"):
+            env.update(json.loads(item))
+        else:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--environment expects KEY=VALUE or a JSON object, got {item!r}")
+            env[key] = value
+    return env
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=False))
+
+
+def _check(resp: HttpResponse) -> Any:
+    if resp.status >= 400:
+        data = resp.json() or {}
+        message = data.get("message") or data.get("Message") or resp.body.decode(errors="replace")
+        raise ClientError(f"{resp.error_type or resp.status}: {message}")
+    return resp.json()
+
+
+def _create(client: Client, args: argparse.Namespace) -> int:
+    code: Path = args.code
+    if code.is_dir():
+        zip_bytes = zip_bytes_of_directory(code)
+    elif code.is_file():
+        zip_bytes = code.read_bytes()
+    else:
+        raise ClientError(f"--code {code}: no such directory or zip file")
+    body: dict[str, Any] = {
+        "FunctionName": args.name,
+        "Runtime": args.runtime,
+        "Handler": args.handler,
+        "Role": args.role,
+        "Code": {"ZipFile": base64.b64encode(zip_bytes).decode()},
+    }
+    if args.memory_size is not None:
+        body["MemorySize"] = args.memory_size
+    if args.timeout is not None:
+        body["Timeout"] = args.timeout
+    if args.ephemeral_storage is not None:
+        body["EphemeralStorage"] = {"Size": args.ephemeral_storage}
+    if args.description is not None:
+        body["Description"] = args.description
+    env = _environment(args.environment)
+    if env is not None:
+        body["Environment"] = {"Variables": env}
+    _print_json(_check(client.json_request("POST", FUNCTIONS, body)))
+    return 0
+
+
+def _invoke(client: Client, args: argparse.Namespace) -> int:
+    path = f"{FUNCTIONS}/{quote(args.name, safe='')}/invocations"
+    if args.qualifier:
+        path += f"?Qualifier={quote(args.qualifier, safe='')}"
+    headers = {"X-Amz-Invocation-Type": "RequestResponse", "X-Amz-Log-Type": args.log_type}
+    resp = client.request("POST", path, args.payload.encode(), headers)
+    if resp.status >= 400:
+        _check(resp)
+    if args.log_type == "Tail" and "x-amz-log-result" in resp.headers:
+        sys.stderr.write(base64.b64decode(resp.headers["x-amz-log-result"]).decode(errors="replace"))
+    sys.stdout.write(resp.body.decode(errors="replace") + "\n")
+    if "x-amz-function-error" in resp.headers:
+        print(f"function error ({resp.headers['x-amz-function-error']})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import trio
+
+    from engine.daemon import serve
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    config = load_config(
+        args.config,
+        state_dir=args.state_dir,
+        socket_path=args.socket if args.socket != Config().socket_path else None,
+        examples_dir=args.examples,
+        http_listen=args.http_listen,
+    )
+    trio.run(serve, config)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        client = Client(args.socket)
+        try:
+            match args.command:
+                case "create-function":
+                    return _create(client, args)
+                case "invoke":
+                    return _invoke(client, args)
+                case "list-functions":
+                    _print_json(_check(client.request("GET", FUNCTIONS + "/")))
+                case "get-function":
+                    name = quote(args.name, safe="")
+                    _print_json(_check(client.request("GET", f"{FUNCTIONS}/{name}")))
+                case "delete-function":
+                    name = quote(args.name, safe="")
+                    _check(client.request("DELETE", f"{FUNCTIONS}/{name}"))
+        finally:
+            client.close()
+    except (ClientError, ConfigError, ValueError) as exc:
+        print(f"lambdalet: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""``lambdalet serve``: the root daemon, as a checklist.
+
+check privileges → prepare the state directory → sweep a crashed predecessor's leftovers →
+open the registry → bind the API socket safely → start the spawner and the pool → deploy
+examples → serve HTTP until SIGTERM/SIGINT → tear every sandbox down → remove the socket.
+
+Resource handling: everything the daemon creates (cgroups under the configured parent, the
+socket, sandboxes) is released on the way out, also on errors; what a SIGKILLed daemon
+leaves behind is removed by the next start's sweep.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import logging
+import os
+import signal
+import socket
+import stat
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+
+from engine.api import Api, build_app
+from engine.config import Config
+from engine.errors import ApiError, ConfigError
+from engine.functions import FunctionService
+from engine.invoker import Invoker
+from engine.packaging import zip_directory
+from engine.pool import PoolPaths, open_pool
+from engine.registry import Registry
+from engine.runtime_env import SUPPORTED_RUNTIMES
+from engine.validation import parse_create_function
+from sandbox.cgroups import Cgroups
+from sandbox.errors import SandboxError
+from sandbox.launcher import open_spawner
+
+logger = logging.getLogger(__name__)
+
+EXAMPLE_CONFIG = "lambdalet.json"
+_DEFAULT_ROLE = "arn:aws:iam::000000000000:role/lambdalet"
+
+
+def check_host() -> None:
+    if os.geteuid() != 0:
+        raise ConfigError(
+            "lambdalet serve must run as root: it creates namespaces, cgroups and mounts "
+            "(run it with sudo, or as the systemd service)"
+        )
+    base = os.path.realpath(sys.base_prefix)
+    if not (base == "/usr" or base.startswith("/usr/")):
+        raise ConfigError(
+            f"the daemon's Python ({sys.executable}, stdlib under {base}) must be the "
+            "distribution's interpreter (/usr/bin/python3.11 or a venv made from it): sandboxes "
+            "see only /usr, so its standard library must live there"
+        )
+
+
+def prepare_state_dir(config: Config) -> PoolPaths:
+    state = config.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    os.chmod(state, 0o700)
+    rootfs = state / "rootfs"  # only ever a mount point inside sandboxes' mount namespaces
+    rootfs.mkdir(exist_ok=True)
+    logs = state / "logs"
+    logs.mkdir(exist_ok=True)
+    etc = state / "etc"
+    etc.mkdir(exist_ok=True)
+    os.chmod(etc, 0o755)
+    write_sandbox_etc(etc, uid_base=config.sandbox.uid_base, uid_count=config.sandbox.uid_count)
+    return PoolPaths(rootfs_dir=rootfs, etc_dir=etc, logs_dir=logs)
+
+
+def write_sandbox_etc(etc: Path, *, uid_base: int, uid_count: int) -> None:
+    """The minimal /etc every sandbox sees (read-only): users, hosts, name service."""
+    users = range(uid_base, uid_base + uid_count)
+    files = {
+        "passwd": "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+        + "".join(f"sbx_user{u}:x:{u}:{u}::/tmp:/usr/sbin/nologin\n" for u in users),
+        "group": "root:x:0:\n" + "".join(f"sbx_user{u}:x:{u}:\n" for u in users),
+        "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+        "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
+        "resolv.conf": "",
+    }
+    if os.path.exists("/etc/os-release"):
+        with open("/etc/os-release") as f:
+            files["os-release"] = f.read()
+    for name, text in files.items():
+        path = etc / name
+        tmp = etc / f".{name}.tmp"
+        tmp.write_text(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+
+
+def sweep_leftovers(cgroups: Cgroups) -> int:
+    """Kill and remove sandbox cgroups a crashed predecessor left; returns how many."""
+    swept = 0
+    for name in cgroups.children():
+        try:
+            for _ in range(200):
+                cgroups.kill_all(name)
+                if not cgroups.populated(name):
+                    break
+                trio_free_sleep(0.005)
+            for _ in range(100):
+                try:
+                    cgroups.destroy(name)
+                    break
+                except SandboxError:
+                    trio_free_sleep(0.005)
+            swept += 1
+        except (OSError, SandboxError) as exc:
+            logger.error("could not remove leftover cgroup %s: %s", name, exc)
+    return swept
+
+
+def trio_free_sleep(seconds: float) -> None:
+    time.sleep(seconds)  # start-up only, before the event loop serves anything
+
+
+def bind_api_socket(path: Path, group: str | None) -> socket.socket:
+    """Bind the API's unix socket, refusing unsafe locations; mode 0660, owner root."""
+    parent = path.parent
+    parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    st = os.lstat(parent)
+    if st.st_uid != 0 or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or stat.S_ISLNK(st.st_mode):
+        raise ConfigError(
+            f"refusing to create the API socket in {parent}: the directory must be owned by "
+            "root, not a symlink, and writable by nobody else"
+        )
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    else:
+        if not stat.S_ISSOCK(st.st_mode):
+            raise ConfigError(f"refusing to replace {path}: it exists and is not a socket")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(os.fspath(path))
+            except OSError:
+                os.unlink(path)  # a stale socket from a daemon that died
+            else:
+                raise ConfigError(f"another lambdalet daemon is already listening on {path}")
+    gid = 0
+    if group is not None:
+        try:
+            gid = grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise ConfigError(f"socket_group {group!r} does not exist") from None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)  # never visible with looser permissions, even for a moment
+    try:
+        sock.bind(os.fspath(path))
+    finally:
+        os.umask(old_umask)
+    os.chown(path, 0, gid)
+    os.chmod(path, 0o660)
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def sd_notify(state: str) -> None:
+    addr = os.environ.get("NOTIFY_SOCKET")
+    if not addr:
+        return
+    if addr.startswith("@"):
+        addr = "\0" + addr[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+        try:
+            s.connect(addr)
+            s.sendall(state.encode())
+        except OSError as exc:
+            logger.warning("sd_notify(%s) failed: %s", state, exc)
+
+
+async def deploy_examples(functions: FunctionService, examples_dir: Path) -> list[str]:
+    """Create each example function (a directory with lambdalet.json) that does not exist."""
+    deployed = []
+    for directory in sorted(p for p in examples_dir.iterdir() if (p / EXAMPLE_CONFIG).is_file()):
+        settings: dict[str, Any] = json.loads((directory / EXAMPLE_CONFIG).read_text())
+        name = settings.get("FunctionName", directory.name)
+        try:
+            functions.get(name)
+            continue
+        except ApiError:
+            pass
+        body = {"FunctionName": name, "Role": _DEFAULT_ROLE, **settings}
+        body["Code"] = {"ZipFile": zip_directory(directory, exclude=(EXAMPLE_CONFIG,))}
+        req = parse_create_function(body, supported_runtimes=tuple(SUPPORTED_RUNTIMES))
+        await functions.create(req)
+        deployed.append(name)
+    return deployed
+
+
+async def serve(config: Config, *, task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED) -> None:
+    """Run the daemon until SIGTERM/SIGINT (or cancellation)."""
+    check_host()
+    paths = prepare_state_dir(config)
+    try:
+        cgroups = Cgroups.detect(parent_name=config.sandbox.cgroup_parent)
+        cgroups.prepare()
+    except SandboxError as exc:
+        raise ConfigError(f"cannot use cgroups: {exc}") from exc
+    swept = sweep_leftovers(cgroups)
+    if swept:
+        logger.warning("removed %d sandbox(es) left by a previous daemon", swept)
+    logger.info("cgroups: %s", cgroups.describe())
+    registry = Registry(config.state_dir, region=config.region)
+    listen = bind_api_socket(config.socket_path, config.socket_group)
+    try:
+        functions = FunctionService(registry)
+        async with open_spawner() as spawner, open_pool(
+            config=config,
+            cgroups=cgroups,
+            spawner=spawner,
+            paths=paths,
+            code_dir=functions.code_dir,
+        ) as pool:
+            functions.pool = pool
+            invoker = Invoker(functions=functions, pool=pool, region=config.region)
+            app = build_app(Api(functions=functions, invoker=invoker, region=config.region))
+            if config.examples_dir is not None:
+                names = await deploy_examples(functions, config.examples_dir)
+                if names:
+                    logger.info("deployed example functions: %s", ", ".join(names))
+            await _serve_http(app, config, listen, task_status)
+    finally:
+        registry.close()
+        try:
+            os.unlink(config.socket_path)
+        except FileNotFoundError:
+            pass
+        try:
+            cgroups.remove_parent()
+        except (OSError, SandboxError) as exc:
+            logger.warning("could not remove the cgroup parent: %s", exc)
+
+
+async def _serve_http(
+    app: Any, config: Config, listen: socket.socket, task_status: trio.TaskStatus[Path]
+) -> None:
+    hc = HypercornConfig()
+    hc.bind = [f"fd://{listen.detach()}"]  # hypercorn owns (and closes) the socket from here
+    if config.http_listen:
+        hc.bind.append(config.http_listen)
+    hc.accesslog = None
+    hc.errorlog = logging.getLogger("hypercorn.error")
+    hc.keep_alive_timeout = 75
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+
+        async def watch_signals() -> None:
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    logger.info("received %s; shutting down", signal.Signals(signum).name)
+                    sd_notify("STOPPING=1")
+                    stop.set()
+                    return
+
+        nursery.start_soon(watch_signals)
+        await nursery.start(
+            lambda task_status: hypercorn_serve(
+                app, hc, shutdown_trigger=stop.wait, task_status=task_status
+            )
+        )
+        sd_notify("READY=1")
+        logger.info("lambdalet listening on %s", config.socket_path)
+        task_status.started(config.socket_path)
+
+
+__all__ = ["bind_api_socket", "serve"]

@@ -1,0 +1,287 @@
+"""One execution environment: a sandbox running one function version's runtime.
+
+The environment turns Runtime API messages into invocation outcomes. A function that fails
+(raises, times out, runs out of memory, exits) is an `InvokeOutcome` with an AWS-shaped
+error payload, never an exception; the outcome also says whether the environment may be
+reused.
+
+Resource handling: the environment owns its `SandboxProcess` (Runtime API stream, log pipe),
+its cgroup and its `LogStream`; `Pool.destroy()` releases all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+
+import trio
+
+from engine.lifecycle import EnvState, advance
+from engine.logs import LogStream
+from engine.models import FunctionConfig
+from engine.report import Report, end_line, start_line, timeout_line, timeout_message
+from sandbox.cgroups import Cgroups
+from sandbox.launcher import SandboxProcess
+from sandbox.protocol import (
+    NEED_DATA,
+    Closed,
+    Connection,
+    ErrorInfo,
+    FunctionError,
+    InitError,
+    Invoke,
+    Log,
+    Message,
+    Ready,
+    RemoteProtocolError,
+    Response,
+    SetupFailed,
+)
+
+logger = logging.getLogger(__name__)
+
+EXIT_GRACE_S = 2.0  # how long to wait for a dead runtime's exit status
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvokeOutcome:
+    payload: bytes
+    function_error: str | None  # "Unhandled" when the payload is an error object
+    log_tail: bytes  # this invocation's log (START .. REPORT), for X-Amz-Log-Result
+    reusable: bool  # False: the environment must be destroyed
+    error_type: str | None = None
+
+
+class PlatformError(Exception):
+    """The sandbox could not be built (not the function's fault): a 5xx for the caller."""
+
+
+class Environment:
+    def __init__(
+        self,
+        *,
+        env_id: str,
+        function: FunctionConfig,
+        proc: SandboxProcess,
+        cgroups: Cgroups,
+        cgroup_name: str,
+        log: LogStream,
+        uid: int,
+    ) -> None:
+        self.env_id = env_id
+        self.function = function
+        self.proc = proc
+        self.cgroups = cgroups
+        self.cgroup_name = cgroup_name
+        self.log = log
+        self.uid = uid
+        self.state = EnvState.CREATING
+        self.conn = Connection()
+        self.idle_since = 0.0
+        self.init_duration_ms: float | None = None  # reported once, on the first invoke
+        self.init_error: ErrorInfo | None = None
+
+    def set_state(self, new: EnvState) -> None:
+        self.state = advance(self.state, new)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Environments are only ever reused for the same function version."""
+        return (self.function.name, self.function.revision_id)
+
+    # -- output -------------------------------------------------------------------------
+
+    async def pump_log_pipe(self) -> None:
+        """Copy the runtime's raw stdout/stderr (subprocesses, C code) into the log."""
+        fd = self.proc.log_fd
+        while True:
+            try:
+                await trio.lowlevel.wait_readable(fd)
+            except (trio.ClosedResourceError, OSError):
+                return
+            if not self.drain_log_pipe():
+                return
+
+    def drain_log_pipe(self) -> bool:
+        """Read what the pipe holds now; False once every writer has gone (EOF)."""
+        while True:
+            try:
+                data = os.read(self.proc.log_fd, 65536)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not data:
+                return False
+            self.log.write(data)
+
+    async def _next_message(self) -> Message | Closed:
+        while True:
+            event = self.conn.next_event()
+            if event is NEED_DATA:
+                try:
+                    data = await self.proc.stream.receive_some(1 << 20)
+                except trio.BrokenResourceError:
+                    data = b""
+                self.conn.receive_data(data)
+                continue
+            if isinstance(event, Log):
+                self.log.write(event.data)
+                continue
+            assert not isinstance(event, type(NEED_DATA))
+            return event
+
+    # -- init ---------------------------------------------------------------------------
+
+    async def wait_ready(self, *, timeout_s: float) -> None:
+        """Wait for the runtime's first message. Init errors are kept for the first invoke.
+
+        Raises `PlatformError` if the sandbox itself could not be built.
+        """
+        self.set_state(EnvState.INITIALIZING)
+        started = trio.current_time()
+        with trio.move_on_after(timeout_s) as scope:
+            try:
+                msg = await self._next_message()
+            except RemoteProtocolError as exc:
+                msg = InitError(
+                    error=ErrorInfo(error_type="Runtime.InvalidResponse", error_message=str(exc))
+                )
+        self.init_duration_ms = (trio.current_time() - started) * 1000
+        if scope.cancelled_caught:
+            self.init_error = ErrorInfo(
+                error_type="Sandbox.Timedout",
+                error_message=f"Init phase timed out after {timeout_s:.2f} seconds",
+            )
+            return
+        match msg:
+            case Ready():
+                return
+            case InitError():
+                self.init_error = msg.error
+            case SetupFailed():
+                raise PlatformError(f"sandbox set-up failed at step '{msg.step}': {msg.message}")
+            case Closed():
+                self.init_error = await self._exit_error()
+            case _:
+                self.init_error = ErrorInfo(
+                    error_type="Runtime.InvalidResponse",
+                    error_message=f"unexpected message during init: {type(msg).__name__}",
+                )
+
+    # -- invoke -------------------------------------------------------------------------
+
+    async def invoke(self, inv: Invoke, *, timeout_s: float) -> InvokeOutcome:
+        """Run one invocation, logging START/END/REPORT around it."""
+        self.set_state(EnvState.BUSY)
+        log = self.log
+        log.begin_capture()
+        log.write_line(start_line(inv.request_id, self.function.version))
+        init_ms, self.init_duration_ms = self.init_duration_ms, None
+        started = trio.current_time()
+        status: str | None = None
+        if self.init_error is not None:
+            error, reusable = self.init_error, False
+            self._log_error(error)
+            status = "error"
+            payload = None
+        else:
+            error, payload, reusable, status = await self._run(inv, timeout_s=timeout_s)
+        duration_ms = (trio.current_time() - started) * 1000
+        self.drain_log_pipe()
+        log.write_line(end_line(inv.request_id))
+        report = Report(
+            request_id=inv.request_id,
+            duration_ms=duration_ms,
+            memory_size_mb=self.function.memory_mb,
+            max_memory_used_bytes=self._peak_memory(),
+            init_duration_ms=init_ms,
+            status=status,
+        )
+        log.write_line(report.line())
+        tail = log.end_capture()
+        if error is not None:
+            body = {**error.to_aws(), "requestId": inv.request_id}
+            if error.error_type in ("Sandbox.Timedout",):
+                body.pop("stackTrace")
+            return InvokeOutcome(
+                payload=json.dumps(body).encode(),
+                function_error="Unhandled",
+                log_tail=tail,
+                reusable=reusable,
+                error_type=error.error_type,
+            )
+        assert payload is not None
+        return InvokeOutcome(payload=payload, function_error=None, log_tail=tail, reusable=True)
+
+    async def _run(
+        self, inv: Invoke, *, timeout_s: float
+    ) -> tuple[ErrorInfo | None, bytes | None, bool, str | None]:
+        """Returns (error, payload, reusable, report status)."""
+        try:
+            await self.proc.stream.send_all(self.conn.send(inv))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return await self._exit_error(inv.request_id), None, False, "error"
+        msg: Message | Closed | None = None
+        with trio.move_on_after(timeout_s):
+            try:
+                msg = await self._next_message()
+            except RemoteProtocolError as exc:
+                err = ErrorInfo(
+                    error_type="Runtime.InvalidResponse",
+                    error_message=f"RequestId: {inv.request_id} Error: {exc}",
+                )
+                return err, None, False, "error"
+        match msg:
+            case None:
+                self.log.write_line(timeout_line(inv.request_id, timeout_s))
+                err = ErrorInfo(
+                    error_type="Sandbox.Timedout",
+                    error_message=f"RequestId: {inv.request_id} Error: {timeout_message(timeout_s)}",
+                )
+                return err, None, False, "timeout"
+            case Response() if msg.request_id == inv.request_id:
+                return None, msg.payload, True, None
+            case FunctionError() if msg.request_id == inv.request_id:
+                self._log_error(msg.error)
+                return msg.error, None, True, None
+            case Closed():
+                return await self._exit_error(inv.request_id), None, False, "error"
+        err = ErrorInfo(
+            error_type="Runtime.InvalidResponse",
+            error_message=f"RequestId: {inv.request_id} Error: unexpected {type(msg).__name__}",
+        )
+        return err, None, False, "error"
+
+    async def _exit_error(self, request_id: str | None = None) -> ErrorInfo:
+        """Why the runtime went away: out of memory, or an exit/signal."""
+        with trio.move_on_after(EXIT_GRACE_S):
+            await self.proc.exited.wait()
+        prefix = f"RequestId: {request_id} Error: " if request_id else ""
+        try:
+            oom = self.cgroups.oom_kill_count(self.cgroup_name) > 0
+        except OSError:
+            oom = False
+        if oom:
+            return ErrorInfo(
+                error_type="Runtime.OutOfMemory",
+                error_message=f"{prefix}Runtime exited with error: signal: killed",
+            )
+        return ErrorInfo(
+            error_type="Runtime.ExitError",
+            error_message=f"{prefix}Runtime exited with error: {self.proc.exit_description()}",
+        )
+
+    def _log_error(self, error: ErrorInfo) -> None:
+        head = f"[ERROR] {error.error_type}: {error.error_message}"
+        trace = "".join(error.stack_trace)
+        text = head + ("\nTraceback (most recent call last):\n" + trace if trace else "\n")
+        self.log.write(text.encode())
+
+    def _peak_memory(self) -> int:
+        try:
+            return self.cgroups.memory_peak_bytes(self.cgroup_name)
+        except OSError:
+            return 0

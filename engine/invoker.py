@@ -1,0 +1,81 @@
+"""Invoke: resolve the function, get an environment (warm or cold), run, log, release."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from engine.environment import InvokeOutcome, PlatformError
+from engine.errors import ResourceNotFoundException, ServiceException
+from engine.functions import FunctionService
+from engine.models import LATEST, function_arn
+from engine.pool import Pool
+from sandbox.protocol import Invoke
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvokeResult:
+    outcome: InvokeOutcome
+    executed_version: str
+    request_id: str
+    cold: bool
+
+
+class Invoker:
+    def __init__(self, *, functions: FunctionService, pool: Pool, region: str) -> None:
+        self.functions = functions
+        self.pool = pool
+        self.region = region
+
+    def check(self, name: str, qualifier: str | None) -> None:
+        """DryRun: the function (and qualifier) exist and may be invoked."""
+        self._resolve(name, qualifier)
+
+    def _resolve(self, name: str, qualifier: str | None) -> str:
+        config = self.functions.get(name)
+        if qualifier not in (None, LATEST):
+            raise ResourceNotFoundException(
+                f"Function not found: {function_arn(self.region, name, qualifier)}"
+            )
+        return config.name
+
+    async def invoke(
+        self,
+        name: str,
+        qualifier: str | None,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
+    ) -> InvokeResult:
+        self._resolve(name, qualifier)
+        config = self.functions.get(name)
+        request_id = str(uuid.uuid4())
+        try:
+            env, cold = await self.pool.acquire(config)
+        except PlatformError as exc:
+            logger.error("request %s: could not start an environment: %s", request_id, exc)
+            raise ServiceException(
+                f"lambdalet could not start an execution environment: {exc}"
+            ) from exc
+        reusable = False
+        try:
+            deadline_ms = int(time.time() * 1000) + config.timeout_s * 1000
+            arn = function_arn(self.region, name, qualifier)
+            inv = Invoke(
+                request_id=request_id,
+                deadline_ms=deadline_ms,
+                invoked_function_arn=arn,
+                payload=payload,
+                client_context=client_context,
+            )
+            outcome = await env.invoke(inv, timeout_s=config.timeout_s)
+            reusable = outcome.reusable
+        finally:
+            self.pool.release(env, reusable=reusable)
+        return InvokeResult(
+            outcome=outcome, executed_version=LATEST, request_id=request_id, cold=cold
+        )

@@ -1,0 +1,64 @@
+"""Lambda's platform log lines (START, END, REPORT, timeouts), as pure functions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+MIB = 1024 * 1024
+TAIL_BYTES = 4096  # X-Amz-Log-Result carries the last 4 KB of the invocation's log
+
+
+def start_line(request_id: str, version: str) -> str:
+    return f"START RequestId: {request_id} Version: {version}\n"
+
+
+def end_line(request_id: str) -> str:
+    return f"END RequestId: {request_id}\n"
+
+
+def billed_ms(duration_ms: float) -> int:
+    """Lambda bills in 1 ms steps, rounding up, with a 1 ms minimum."""
+    return max(1, math.ceil(duration_ms))
+
+
+def memory_used_mb(peak_bytes: int) -> int:
+    return max(1, math.ceil(peak_bytes / MIB))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    request_id: str
+    duration_ms: float
+    memory_size_mb: int
+    max_memory_used_bytes: int
+    init_duration_ms: float | None = None  # only on the first invoke of a cold environment
+    status: str | None = None  # "timeout" / "error" when the environment was reset
+
+    def line(self) -> str:
+        parts = [
+            f"REPORT RequestId: {self.request_id}",
+            f"Duration: {self.duration_ms:.2f} ms",
+            f"Billed Duration: {billed_ms(self.duration_ms)} ms",
+            f"Memory Size: {self.memory_size_mb} MB",
+            f"Max Memory Used: {memory_used_mb(self.max_memory_used_bytes)} MB",
+        ]
+        if self.init_duration_ms is not None:
+            parts.append(f"Init Duration: {self.init_duration_ms:.2f} ms")
+        if self.status is not None:
+            parts.append(f"Status: {self.status}")
+        return "\t".join(parts) + "\n"
+
+
+def timeout_message(timeout_s: float) -> str:
+    return f"Task timed out after {timeout_s:.2f} seconds"
+
+
+def timeout_line(request_id: str, timeout_s: float, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return f"{stamp} {request_id} {timeout_message(timeout_s)}\n"
+
+
+def log_tail(data: bytes, limit: int = TAIL_BYTES) -> bytes:
+    return data[-limit:]

@@ -1,0 +1,49 @@
+"""Which runtimes this host provides, and the environment variables a runtime starts with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+import sandbox.runtimes.python as python_runtime
+from engine.logs import log_group_name
+from engine.models import FunctionConfig
+from sandbox.spec import RUNTIME_DIR, TASK_ROOT
+
+# runtime name -> host directory mounted read-only at /var/runtime
+SUPPORTED_RUNTIMES: Final[dict[str, Path]] = {
+    "python3.11": Path(python_runtime.__file__).parent,
+}
+
+# Variables a function may override (Lambda lets you change these).
+_DEFAULTS: Final = {
+    "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+    "LANG": "en_US.UTF-8",
+    "LD_LIBRARY_PATH": "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+}
+
+
+def runtime_environment(
+    function: FunctionConfig, *, region: str, log_stream_name: str
+) -> dict[str, str]:
+    """The runtime's whole environment: defaults, then the function's own, then reserved."""
+    env = dict(_DEFAULTS)
+    env.update(function.environment)
+    env.update(
+        {
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": function.version,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": log_group_name(function.name),
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
+            "_HANDLER": function.handler,
+            "LAMBDA_TASK_ROOT": TASK_ROOT,
+            "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,
+            "TZ": ":UTC",
+        }
+    )
+    return env
