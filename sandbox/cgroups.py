@@ -333,8 +333,8 @@ class _V1Driver(_Driver):
             memory = _MemoryFiles(_node(path))
             with _step(f"write memory limits of {name}", path):
                 memory.limit_in_bytes = limits.memory_max_bytes
-                # memory+swap must stay >= limit_in_bytes, hence after it; present only with
-                # swap accounting. A group without swappiness 0 could still swap.
+                # memory+swap must stay >= limit_in_bytes, hence after it. Both files exist
+                # only with swap accounting; without it, swappiness 0 keeps the group off swap.
                 try:
                     memory.memsw_limit_in_bytes = limits.memory_max_bytes
                 except FileNotFoundError:
@@ -440,19 +440,22 @@ class _V2Driver(_Driver):
 
     def _write_limits(self, name: str, limits: CgroupLimits) -> None:
         group = self._dirs(name)[0]
-        writes: list[tuple[str, str]] = []  # a "?" prefix marks a file the kernel may lack
+        writes: list[tuple[str, str]] = []
         if self.owns("memory"):
             mem = str(limits.memory_max_bytes)
-            writes += [("memory.max", mem), ("?memory.swap.max", "0"), ("memory.oom.group", "1")]
+            writes += [("memory.max", mem), ("memory.swap.max", "0"), ("memory.oom.group", "1")]
         if self.owns("cpu"):
             writes.append(("cpu.max", f"{limits.cpu_quota_us} {limits.cpu_period_us}"))
         if self.owns("pids"):
             writes.append(("pids.max", str(limits.pids_max)))
         for filename, value in writes:
-            path = f"{group}/{filename.lstrip('?')}"
+            path = f"{group}/{filename}"
             with _step(f"write limits of {name}", path):
-                if not _write_if_present(path, value) and not filename.startswith("?"):
-                    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+                try:
+                    _write(path, value)
+                except FileNotFoundError:
+                    if filename != "memory.swap.max":  # absent without swap accounting
+                        raise
 
     def _read_file(self, name: str, filename: str) -> str:
         path = f"{self._dirs(name)[0]}/{filename}"
@@ -461,10 +464,13 @@ class _V2Driver(_Driver):
 
     def memory_peak_bytes(self, name: str) -> int:
         # memory.peak exists since Linux 5.19; memory.current is a lower bound before that.
+        path = f"{self._dirs(name)[0]}/memory.peak"
         try:
-            return int(_read(f"{self._dirs(name)[0]}/memory.peak"))
+            return int(_read(path))
         except FileNotFoundError:
             return int(self._read_file(name, "memory.current"))
+        except OSError as err:
+            raise _error("read memory.peak", path, err) from err
 
     def oom_kill_count(self, name: str) -> int:
         return parse_flat_keyed(self._read_file(name, "memory.events")).get("oom_kill", 0)

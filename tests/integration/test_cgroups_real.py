@@ -13,13 +13,9 @@ from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
 from sandbox.limits import MIB, limits_for
 
-pytestmark = [
-    pytest.mark.privileged,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create cgroups"),
-]
+pytestmark = pytest.mark.privileged  # tests/conftest.py skips it unless root
 
 
-@pytest.mark.slow
 def test_real_cgroup_lifecycle() -> None:
     try:
         cg = Cgroups.detect(parent_name=f"lambdalet-test-{os.getpid()}")

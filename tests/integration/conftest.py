@@ -1,0 +1,215 @@
+"""Fixtures that run the real daemon (as a separate process) and deploy functions to it.
+
+Stages, as firecracker's fixtures: `daemon_factory` (start/stop daemons on a state dir)
+→ `daemon` (one shared, running daemon) → `deploy` (a function of the test's own code).
+Each daemon gets its own cgroup parent ``lambdalet-test-<pid>-<n>``, socket and state dir,
+and a loopback TCP port for boto3 and the AWS CLI.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.client import Client, HttpResponse
+from tests.conftest import IS_ROOT, TEST_TAG
+
+pytestmark = pytest.mark.privileged
+
+FUNCTIONS = "/2015-03-31/functions"
+ROLE = "arn:aws:iam::000000000000:role/test"
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 30.0
+_counter = itertools.count(1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Daemon:
+    state_dir: Path
+    socket_path: Path
+    port: int
+    cgroup_parent: str
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(default_factory=Path)
+    _client: Client | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client(self.socket_path, timeout_s=120)
+        return self._client
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def start(self, *, keep_warm_s: float = 60.0) -> None:
+        config = self.state_dir.parent / f"{self.state_dir.name}.toml"
+        config.write_text(
+            textwrap.dedent(
+                f"""\
+                state_dir = "{self.state_dir}"
+                socket_path = "{self.socket_path}"
+                http_listen = "127.0.0.1:{self.port}"
+                [sandbox]
+                cgroup_parent = "{self.cgroup_parent}"
+                keep_warm_s = {keep_warm_s}
+                """
+            )
+        )
+        self.log_path = self.state_dir.parent / f"{self.state_dir.name}.log"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the daemon process owns it
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "engine.cli", "serve", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daemon exited at start-up:\n{self.log()}")
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(str(self.socket_path))
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"daemon did not start in {START_TIMEOUT_S} s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        proc = self.process
+        if proc is None:
+            return 0
+        proc.send_signal(sig)
+        try:
+            code = proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+        self.process = None
+        return code
+
+    # -- API helpers --------------------------------------------------------------------
+
+    def create(self, name: str, code: str, **settings: Any) -> HttpResponse:
+        body: dict[str, Any] = {
+            "FunctionName": name,
+            "Runtime": "python3.11",
+            "Role": ROLE,
+            "Handler": "lambda_function.handler",
+            "Code": {"ZipFile": make_zip({"lambda_function.py": code})},
+            **settings,
+        }
+        return self.client.json_request("POST", FUNCTIONS, body)
+
+    def invoke(
+        self, name: str, payload: Any = None, *, tail: bool = False, raw: bytes | None = None
+    ) -> HttpResponse:
+        import json
+
+        body = raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
+        headers = {"X-Amz-Log-Type": "Tail"} if tail else {}
+        return self.client.request("POST", f"{FUNCTIONS}/{name}/invocations", body, headers)
+
+
+def make_zip(files: dict[str, str]) -> str:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, textwrap.dedent(text))
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def log_of(resp: HttpResponse) -> str:
+    return base64.b64decode(resp.headers.get("x-amz-log-result", "")).decode()
+
+
+@pytest.fixture(scope="session")
+def daemon_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], Daemon]]:
+    if not IS_ROOT:
+        pytest.skip("needs root")
+    made: list[Daemon] = []
+
+    def make() -> Daemon:
+        n = next(_counter)
+        base = tmp_path_factory.mktemp(f"daemon{n}")
+        d = Daemon(
+            state_dir=base / "state",
+            socket_path=base / "run" / "api.sock",
+            port=free_port(),
+            cgroup_parent=f"{TEST_TAG}-{n}",
+        )
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.stop()
+
+
+@pytest.fixture(scope="session")
+def daemon(daemon_factory: Callable[[], Daemon]) -> Daemon:
+    d = daemon_factory()
+    d.start()
+    return d
+
+
+@pytest.fixture
+def deploy(daemon: Daemon) -> Iterator[Callable[..., str]]:
+    """Create a function with the given source; deleted after the test."""
+    names: list[str] = []
+
+    def make(code: str, **settings: Any) -> str:
+        name = f"t-{uuid.uuid4().hex[:10]}"
+        resp = daemon.create(name, code, **settings)
+        assert resp.status == 201, resp.body
+        names.append(name)
+        return name
+
+    yield make
+    for name in names:
+        daemon.client.request("DELETE", f"{FUNCTIONS}/{name}")
+
+
+def host_pids_matching(text: str) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if text.encode() in f.read().replace(b"\0", b" "):
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
