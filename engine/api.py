@@ -199,9 +199,7 @@ class Api:
                     "Could not parse request body into json: Could not parse payload into json"
                 ) from None
         client_context = _client_context(headers.get("x-amz-client-context"))
-        result = await self.invoker.invoke(
-            name, qualifier, payload, client_context=client_context
-        )
+        result = await self.invoker.invoke(name, qualifier, payload, client_context=client_context)
         outcome = result.outcome
         out_headers = {
             "X-Amz-Executed-Version": result.executed_version,
@@ -225,7 +223,9 @@ class Api:
 
     async def unknown(self, request: Request) -> Response:
         return _error_response(
-            404, "UnknownOperationException", f"Unknown operation {request.method} {request.url.path}"
+            404,
+            "UnknownOperationException",
+            f"Unknown operation {request.method} {request.url.path}",
         )
 
 

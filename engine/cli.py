@@ -135,7 +135,9 @@ def _invoke(client: Client, args: argparse.Namespace) -> int:
     if resp.status >= 400:
         _check(resp)
     if args.log_type == "Tail" and "x-amz-log-result" in resp.headers:
-        sys.stderr.write(base64.b64decode(resp.headers["x-amz-log-result"]).decode(errors="replace"))
+        sys.stderr.write(
+            base64.b64decode(resp.headers["x-amz-log-result"]).decode(errors="replace")
+        )
     sys.stdout.write(resp.body.decode(errors="replace") + "\n")
     if "x-amz-function-error" in resp.headers:
         print(f"function error ({resp.headers['x-amz-function-error']})", file=sys.stderr)

@@ -78,7 +78,9 @@ def validate(config: Config) -> Config:
     if config.http_listen is not None:
         host, _, port = config.http_listen.rpartition(":")
         if host.strip("[]") not in ("127.0.0.1", "::1", "localhost") or not port.isdigit():
-            raise ConfigError("http_listen must be a loopback address with a port, e.g. 127.0.0.1:9001")
+            raise ConfigError(
+                "http_listen must be a loopback address with a port, e.g. 127.0.0.1:9001"
+            )
     if not config.state_dir.is_absolute() or not config.socket_path.is_absolute():
         raise ConfigError("state_dir and socket_path must be absolute paths")
     return config

@@ -36,7 +36,7 @@ from engine.packaging import zip_directory
 from engine.pool import PoolPaths, open_pool
 from engine.registry import Registry
 from engine.runtime_env import SUPPORTED_RUNTIMES
-from engine.validation import parse_create_function
+from engine.validation import CreateFunctionRequest, parse_create_function
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
 from sandbox.launcher import open_spawner
@@ -182,26 +182,34 @@ def sd_notify(state: str) -> None:
             logger.warning("sd_notify(%s) failed: %s", state, exc)
 
 
-async def deploy_examples(functions: FunctionService, examples_dir: Path) -> list[str]:
-    """Create each example function (a directory with lambdalet.json) that does not exist."""
-    deployed = []
+def load_examples(examples_dir: Path) -> list[CreateFunctionRequest]:
+    """Each example is a directory with a lambdalet.json (CreateFunction settings)."""
+    requests = []
     for directory in sorted(p for p in examples_dir.iterdir() if (p / EXAMPLE_CONFIG).is_file()):
         settings: dict[str, Any] = json.loads((directory / EXAMPLE_CONFIG).read_text())
-        name = settings.get("FunctionName", directory.name)
+        body = {"FunctionName": directory.name, "Role": _DEFAULT_ROLE, **settings}
+        body["Code"] = {"ZipFile": zip_directory(directory, exclude=(EXAMPLE_CONFIG,))}
+        requests.append(parse_create_function(body, supported_runtimes=tuple(SUPPORTED_RUNTIMES)))
+    return requests
+
+
+async def deploy_examples(functions: FunctionService, examples_dir: Path) -> list[str]:
+    """Create each example function that does not exist yet; returns the names created."""
+    deployed = []
+    for req in await trio.to_thread.run_sync(load_examples, examples_dir):
         try:
-            functions.get(name)
+            functions.get(req.name)
             continue
         except ApiError:
             pass
-        body = {"FunctionName": name, "Role": _DEFAULT_ROLE, **settings}
-        body["Code"] = {"ZipFile": zip_directory(directory, exclude=(EXAMPLE_CONFIG,))}
-        req = parse_create_function(body, supported_runtimes=tuple(SUPPORTED_RUNTIMES))
         await functions.create(req)
-        deployed.append(name)
+        deployed.append(req.name)
     return deployed
 
 
-async def serve(config: Config, *, task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED) -> None:
+async def serve(
+    config: Config, *, task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED
+) -> None:
     """Run the daemon until SIGTERM/SIGINT (or cancellation)."""
     check_host()
     paths = prepare_state_dir(config)
@@ -218,13 +226,16 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Path] = trio.TAS
     listen = bind_api_socket(config.socket_path, config.socket_group)
     try:
         functions = FunctionService(registry)
-        async with open_spawner() as spawner, open_pool(
-            config=config,
-            cgroups=cgroups,
-            spawner=spawner,
-            paths=paths,
-            code_dir=functions.code_dir,
-        ) as pool:
+        async with (
+            open_spawner() as spawner,
+            open_pool(
+                config=config,
+                cgroups=cgroups,
+                spawner=spawner,
+                paths=paths,
+                code_dir=functions.code_dir,
+            ) as pool,
+        ):
             functions.pool = pool
             invoker = Invoker(functions=functions, pool=pool, region=config.region)
             app = build_app(Api(functions=functions, invoker=invoker, region=config.region))

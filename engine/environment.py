@@ -25,7 +25,6 @@ from engine.report import Report, end_line, start_line, timeout_line, timeout_me
 from sandbox.cgroups import Cgroups
 from sandbox.launcher import SandboxProcess
 from sandbox.protocol import (
-    NEED_DATA,
     Closed,
     Connection,
     ErrorInfo,
@@ -34,6 +33,7 @@ from sandbox.protocol import (
     Invoke,
     Log,
     Message,
+    NeedData,
     Ready,
     RemoteProtocolError,
     Response,
@@ -120,7 +120,7 @@ class Environment:
     async def _next_message(self) -> Message | Closed:
         while True:
             event = self.conn.next_event()
-            if event is NEED_DATA:
+            if isinstance(event, NeedData):
                 try:
                     data = await self.proc.stream.receive_some(1 << 20)
                 except trio.BrokenResourceError:
@@ -130,7 +130,6 @@ class Environment:
             if isinstance(event, Log):
                 self.log.write(event.data)
                 continue
-            assert not isinstance(event, type(NEED_DATA))
             return event
 
     # -- init ---------------------------------------------------------------------------
@@ -181,12 +180,13 @@ class Environment:
         log.write_line(start_line(inv.request_id, self.function.version))
         init_ms, self.init_duration_ms = self.init_duration_ms, None
         started = trio.current_time()
-        status: str | None = None
+        error: ErrorInfo | None
+        payload: bytes | None
+        reusable: bool
+        status: str | None
         if self.init_error is not None:
-            error, reusable = self.init_error, False
+            error, payload, reusable, status = self.init_error, None, False, "error"
             self._log_error(error)
-            status = "error"
-            payload = None
         else:
             error, payload, reusable, status = await self._run(inv, timeout_s=timeout_s)
         duration_ms = (trio.current_time() - started) * 1000
@@ -237,10 +237,8 @@ class Environment:
         match msg:
             case None:
                 self.log.write_line(timeout_line(inv.request_id, timeout_s))
-                err = ErrorInfo(
-                    error_type="Sandbox.Timedout",
-                    error_message=f"RequestId: {inv.request_id} Error: {timeout_message(timeout_s)}",
-                )
+                message = f"RequestId: {inv.request_id} Error: {timeout_message(timeout_s)}"
+                err = ErrorInfo(error_type="Sandbox.Timedout", error_message=message)
                 return err, None, False, "timeout"
             case Response() if msg.request_id == inv.request_id:
                 return None, msg.payload, True, None

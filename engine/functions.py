@@ -56,7 +56,9 @@ class FunctionService:
             self._cache[name] = config
         return config
 
-    def list(self, *, marker: str | None, max_items: int) -> tuple[list[FunctionConfig], str | None]:
+    def list(
+        self, *, marker: str | None, max_items: int
+    ) -> tuple[list[FunctionConfig], str | None]:
         return self.registry.list(marker=marker, max_items=max_items)
 
     async def delete(self, name: str) -> FunctionConfig:
@@ -74,7 +76,9 @@ class FunctionService:
             self._changed(name, config)
         return config
 
-    async def update_configuration(self, name: str, changes: ConfigurationChanges) -> FunctionConfig:
+    async def update_configuration(
+        self, name: str, changes: ConfigurationChanges
+    ) -> FunctionConfig:
         now = datetime.now(UTC)
         async with self._write_lock:
             config = await self._run(

@@ -88,6 +88,7 @@ class Pool:
         self.live: set[Environment] = set()
         self.teardowns = 0  # environments being torn down right now
         self._host_cpus = os.cpu_count() or 1
+        self._teardown_finished = trio.Event()  # replaced after each teardown
 
     # -- acquiring ----------------------------------------------------------------------
 
@@ -102,7 +103,9 @@ class Pool:
     async def _create(self, function: FunctionConfig) -> Environment:
         uid = self.uids.allocate()
         if uid is None:
-            raise TooManyRequestsException("Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded")
+            raise TooManyRequestsException(
+                "Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded"
+            )
         sandbox_id = secrets.token_hex(6)
         cgroup_name = f"sb-{sandbox_id}"
         log: LogStream | None = None
@@ -202,6 +205,8 @@ class Pool:
             trio.lowlevel.notify_closing(env.proc.log_fd)  # wakes pump_log_pipe
             os.close(env.proc.log_fd)
             self._finish_teardown(env.cgroup_name, env.uid)
+            self._teardown_finished.set()
+            self._teardown_finished = trio.Event()
 
     async def _kill_and_wait(self, env: Environment) -> None:
         """Kill the pid namespace and everything in the cgroup; wait until both are gone."""
@@ -214,7 +219,8 @@ class Pool:
             await env.proc.exited.wait()
             while True:
                 try:
-                    self.cgroups.kill_all(env.cgroup_name)
+                    # One round at a time: never block the event loop waiting for a kill.
+                    self.cgroups.kill_all(env.cgroup_name, max_rounds=1)
                     if not self.cgroups.populated(env.cgroup_name):
                         break
                 except (OSError, SandboxError) as exc:
@@ -222,7 +228,7 @@ class Pool:
                 await trio.sleep(0.005)
         if scope.cancelled_caught:
             logger.error(
-                "sandbox %s did not empty within %.0f s; its cgroup %s is left for the start-up sweep",
+                "sandbox %s did not empty within %.0f s; the start-up sweep will remove cgroup %s",
                 env.env_id,
                 bound,
                 env.cgroup_name,
@@ -259,7 +265,7 @@ class Pool:
             self.discard(env)
         with trio.move_on_after(self.config.sandbox.teardown_timeout_s + 2):
             while self.live or self.teardowns:
-                await trio.sleep(0.01)
+                await self._teardown_finished.wait()
 
 
 @asynccontextmanager

@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from engine.codezip import extract_zip, fsync_dir
 from engine.errors import (
+    ApiError,
     ConfigError,
     PreconditionFailedException,
     ResourceConflictException,
@@ -88,9 +89,13 @@ class Registry:
         try:
             self._code_root.mkdir(mode=0o700, exist_ok=True)
             self._conn = _connect(state_dir / DB_NAME)
-            self._recover()
         except BaseException:
             os.close(self._lock_fd)
+            raise
+        try:
+            self._recover()
+        except BaseException:
+            self.close()
             raise
 
     @property
@@ -348,11 +353,15 @@ class Registry:
             blob = self._code_root / f"{digest}.zip"
             if tree.is_dir():
                 continue
-            if blob.is_file():
-                logger.warning("re-extracting code tree %s from its zip", digest)
-                extract_zip(blob.read_bytes(), tree, durable=self._durable)
-            else:
+            if not blob.is_file():
                 logger.error("code %s is missing: functions using it cannot be invoked", digest)
+                continue
+            logger.warning("re-extracting code tree %s from its zip", digest)
+            try:
+                extract_zip(blob.read_bytes(), tree, durable=self._durable)
+            except (ApiError, OSError) as exc:
+                # One damaged package must not keep the daemon from starting.
+                logger.error("cannot re-extract code %s: %s", digest, exc)
 
 
 # --- Helpers -------------------------------------------------------------------------------

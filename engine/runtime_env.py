@@ -19,7 +19,9 @@ SUPPORTED_RUNTIMES: Final[dict[str, Path]] = {
 _DEFAULTS: Final = {
     "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
     "LANG": "en_US.UTF-8",
-    "LD_LIBRARY_PATH": "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+    "LD_LIBRARY_PATH": (
+        "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
+    ),
 }
 
 

@@ -10,7 +10,7 @@ class SandboxError(Exception):
 class SandboxSetupError(SandboxError):
     """A kernel step of building or tearing down a sandbox failed.
 
-    Always raised ``from`` the underlying ``OSError``.
+    Raised ``from`` the underlying ``OSError`` whenever there is one.
     """
 
     def __init__(self, step: str, path: str | None = None, hint: str | None = None) -> None:

@@ -175,7 +175,13 @@ def _encode(msg: Message) -> list[Any]:
             return [_Tag.LOG, msg.data]
         case FunctionError():
             e = msg.error
-            return [_Tag.FUNCTION_ERROR, msg.request_id, e.error_type, e.error_message, e.stack_trace]
+            return [
+                _Tag.FUNCTION_ERROR,
+                msg.request_id,
+                e.error_type,
+                e.error_message,
+                e.stack_trace,
+            ]
         case Ready():
             return [_Tag.READY]
         case InitError():
@@ -268,7 +274,7 @@ class Connection:
 
     def send(self, msg: Message) -> bytes:
         """Return the bytes of one frame carrying `msg`."""
-        body = msgpack.packb(_encode(msg), use_bin_type=True)
+        body: bytes = msgpack.packb(_encode(msg), use_bin_type=True)
         if len(body) > self.max_frame_bytes:
             raise LocalProtocolError(
                 f"message of {len(body)} bytes exceeds the {self.max_frame_bytes}-byte frame limit"

@@ -138,7 +138,9 @@ class Daemon:
     ) -> HttpResponse:
         import json
 
-        body = raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
+        body = (
+            raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
+        )
         headers = {"X-Amz-Log-Type": "Tail"} if tail else {}
         return self.client.request("POST", f"{FUNCTIONS}/{name}/invocations", body, headers)
 

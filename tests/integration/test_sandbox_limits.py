@@ -7,18 +7,20 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from engine.client import HttpResponse
 from tests.integration.conftest import Daemon, host_pids_matching, log_of
 
 pytestmark = pytest.mark.privileged
 
 
-def _ok(resp_status: int, headers: dict[str, str], body: bytes) -> dict:  # type: ignore[type-arg]
-    assert resp_status == 200, body
-    assert "x-amz-function-error" not in headers, body
-    result: dict = json.loads(body)  # type: ignore[type-arg]
+def _ok(resp: HttpResponse) -> dict[str, Any]:
+    assert resp.status == 200, resp.body
+    assert "x-amz-function-error" not in resp.headers, resp.body
+    result: dict[str, Any] = json.loads(resp.body)
     return result
 
 
@@ -63,7 +65,7 @@ def test_cpu_quota_scales_with_memory(daemon: Daemon, deploy: Callable[..., str]
     )
     before = _cgroup_cpu_usage_ns(daemon)
     resp = daemon.invoke(busy, {"seconds": 2.0})
-    result = _ok(resp.status, resp.headers, resp.body)
+    result = _ok(resp)
     used_ns = _cgroup_cpu_usage_ns(daemon) - before
     expected = 128 / 1769  # vCPUs at 128 MB
     share_cgroup = used_ns / 1e9 / result["wall"]
@@ -104,15 +106,11 @@ def test_fork_bomb_stops_at_pids_max(daemon: Daemon, deploy: Callable[..., str])
         MemorySize=2048,
         Timeout=60,
     )
-    result = _ok(*_triple(daemon.invoke(bomb)))
+    result = _ok(daemon.invoke(bomb))
     assert result["stopped"] is True
     assert 900 < result["forked"] < 1024
     ok = deploy("def handler(e, c):\n    return 1\n")
     assert daemon.invoke(ok).json() == 1
-
-
-def _triple(resp):  # type: ignore[no-untyped-def]
-    return resp.status, resp.headers, resp.body
 
 
 def test_tmp_fills_up_at_its_size(daemon: Daemon, deploy: Callable[..., str]) -> None:
@@ -135,7 +133,7 @@ def test_tmp_fills_up_at_its_size(daemon: Daemon, deploy: Callable[..., str]) ->
         Timeout=60,
         EphemeralStorage={"Size": 512},
     )
-    result = _ok(*_triple(daemon.invoke(filler)))
+    result = _ok(daemon.invoke(filler))
     assert result["errno"] == "ENOSPC"
     assert 500 <= result["mb"] <= 512
 
@@ -157,7 +155,7 @@ def test_filesystem_is_read_only_outside_tmp(daemon: Daemon, deploy: Callable[..
             return out
         """
     )
-    result = _ok(*_triple(daemon.invoke(fn)))
+    result = _ok(daemon.invoke(fn))
     assert result.pop("/tmp/x") == "written"
     assert set(result.values()) <= {"EROFS", "EACCES"}, result
     assert result["/var/task/x"] == "EROFS"
@@ -194,7 +192,7 @@ def test_privileges_and_visibility(daemon: Daemon, deploy: Callable[..., str]) -
         """,
         Environment={"Variables": {"GREETING": "hi"}},
     )
-    r = _ok(*_triple(daemon.invoke(fn)))
+    r = _ok(daemon.invoke(fn))
     assert r["uid"] != 0 and r["gid"] != 0 and r["euid"] != 0
     assert r["groups"] == []
     assert r["cap_eff"] == r["cap_prm"] == r["cap_bnd"] == r["cap_amb"] == "0000000000000000"
@@ -210,8 +208,16 @@ def test_privileges_and_visibility(daemon: Daemon, deploy: Callable[..., str]) -
     assert str(daemon.state_dir) not in r["mounts"]
     env = r["env"]
     assert env["GREETING"] == "hi"
-    for key in ("AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_REGION",
-                "_HANDLER", "LAMBDA_TASK_ROOT", "AWS_LAMBDA_LOG_STREAM_NAME", "TZ", "PATH"):
+    for key in (
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_REGION",
+        "_HANDLER",
+        "LAMBDA_TASK_ROOT",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "TZ",
+        "PATH",
+    ):
         assert key in env, key
     assert not any(k.startswith(("SUDO_", "PYTEST", "HOME")) for k in env), env.keys()
 

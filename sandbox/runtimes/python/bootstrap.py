@@ -27,7 +27,6 @@ from types import TracebackType
 from typing import Any, NoReturn
 
 from sandbox.protocol import (
-    NEED_DATA,
     Closed,
     Connection,
     ErrorInfo,
@@ -36,6 +35,7 @@ from sandbox.protocol import (
     Invoke,
     Log,
     Message,
+    NeedData,
     Ready,
     Response,
 )
@@ -54,9 +54,9 @@ _current_request_id = ""
 def preload() -> None:
     """Import, in the spawner, everything the runtime uses later (host paths vanish)."""
     global _interpreter
-    import encodings.idna  # noqa: F401
+    import encodings.idna
     import encodings.latin_1  # noqa: F401
-    import importlib.machinery  # noqa: F401
+    import importlib.machinery
     import importlib.util  # noqa: F401
     import linecache  # noqa: F401
     import tokenize  # noqa: F401
@@ -88,8 +88,7 @@ class _Channel:
     def recv(self) -> Message | Closed:
         while True:
             event = self.conn.next_event()
-            if event is not NEED_DATA:
-                assert not isinstance(event, type(NEED_DATA))
+            if not isinstance(event, NeedData):
                 return event
             self.conn.receive_data(self.sock.recv(65536))
 
@@ -259,7 +258,10 @@ def _prepare_interpreter(channel: _Channel) -> None:
     sink = _LogSink(channel)
     for name in ("stdout", "stderr"):
         stream = io.TextIOWrapper(
-            io.BufferedWriter(sink), encoding="utf-8", errors="backslashreplace", line_buffering=True
+            io.BufferedWriter(sink),
+            encoding="utf-8",
+            errors="backslashreplace",
+            line_buffering=True,
         )
         setattr(sys, name, stream)
     _install_logging()

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# README command 2: the whole test suite (lint, types, unit and privileged integration
+# tests). Installs what it needs first, so it also works on a machine that never ran
+# the quick start. Run as root: the integration tests build real sandboxes.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${LAMBDALET_VENV:-/opt/lambdalet/venv}"
+"$here/scripts/setup.sh"
+cd "$here"
+"$venv/bin/ruff" check .
+"$venv/bin/ruff" format --check .
+"$venv/bin/mypy" --strict
+exec "$venv/bin/pytest" "$@"

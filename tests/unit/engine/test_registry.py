@@ -1,0 +1,405 @@
+"""The registry: what a client reads back, across restarts, and what is left on disk."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import sqlite3
+import stat
+import threading
+import uuid
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from engine.errors import (
+    ConfigError,
+    InvalidParameterValueException,
+    PreconditionFailedException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+    ValidationException,
+)
+from engine.models import FunctionConfig
+from engine.registry import Registry, format_last_modified
+from engine.validation import CodeUpdate, ConfigurationChanges, CreateFunctionRequest
+
+ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+NOW = datetime(2024, 1, 31, 12, 34, 56, 789_123, tzinfo=UTC)
+LATER = NOW + timedelta(minutes=5)
+REVISION_MISMATCH = (
+    "The Revision Id provided does not match the latest Revision Id. "
+    "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+)
+
+
+def make_zip(source: str = "def handler(event, context):\n    return event\n") -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        # A fixed timestamp keeps the digest, and so the blob names, the same on every run.
+        zf.writestr(zipfile.ZipInfo("app.py", date_time=(2024, 1, 1, 0, 0, 0)), source)
+    return buf.getvalue()
+
+
+ZIP_A = make_zip("A = 1\n")
+ZIP_B = make_zip("B = 2\n")
+
+
+def request(
+    name: str = "my-fn", zip_bytes: bytes = ZIP_A, **fields: object
+) -> CreateFunctionRequest:
+    return CreateFunctionRequest(
+        name=name,
+        runtime="python3.11",
+        handler="app.handler",
+        role=ROLE,
+        zip_bytes=zip_bytes,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def digest(zip_bytes: bytes) -> str:
+    return hashlib.sha256(zip_bytes).hexdigest()
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def registry(state_dir: Path) -> Iterator[Registry]:
+    with Registry(state_dir, region="us-east-1") as reg:
+        yield reg
+
+
+def code_listing(state_dir: Path) -> list[str]:
+    return sorted(p.name for p in (state_dir / "code").iterdir())
+
+
+# --- Create and read -----------------------------------------------------------------------
+
+
+def test_create_round_trip(registry: Registry, state_dir: Path) -> None:
+    config = registry.create(
+        request(
+            description="hello",
+            memory_mb=256,
+            timeout_s=30,
+            ephemeral_storage_mb=1024,
+            environment={"STAGE": "prod"},
+        ),
+        now=NOW,
+    )
+    assert config == FunctionConfig(
+        name="my-fn",
+        runtime="python3.11",
+        handler="app.handler",
+        role=ROLE,
+        description="hello",
+        memory_mb=256,
+        timeout_s=30,
+        ephemeral_storage_mb=1024,
+        environment={"STAGE": "prod"},
+        architectures=("x86_64",),
+        code_digest=digest(ZIP_A),
+        code_sha256=base64.b64encode(hashlib.sha256(ZIP_A).digest()).decode(),
+        code_size=len(ZIP_A),
+        last_modified="2024-01-31T12:34:56.789+0000",
+        revision_id=config.revision_id,
+    )
+    assert uuid.UUID(config.revision_id).version == 4
+    assert registry.get("my-fn") == config
+    assert (registry.code_dir(config) / "app.py").read_text() == "A = 1\n"
+    assert registry.code_zip(config).read_bytes() == ZIP_A
+    assert code_listing(state_dir) == [digest(ZIP_A), f"{digest(ZIP_A)}.zip"]
+
+
+def test_state_dir_layout_and_sqlite_settings(registry: Registry, state_dir: Path) -> None:
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((state_dir / "registry.sqlite3").stat().st_mode) == 0o600
+    conn = sqlite3.connect(state_dir / "registry.sqlite3")
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("now", "text"),
+    [
+        (datetime(2024, 1, 31, 12, 34, 56, 789_999, tzinfo=UTC), "2024-01-31T12:34:56.789+0000"),
+        (datetime(2024, 2, 1, 1, tzinfo=timezone(timedelta(hours=2))),
+         "2024-01-31T23:00:00.000+0000"),
+    ],
+)  # fmt: skip
+def test_last_modified_is_utc_with_milliseconds(now: datetime, text: str) -> None:
+    assert format_last_modified(now) == text
+
+
+def test_naive_time_is_a_programming_error(registry: Registry) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        registry.create(request(), now=datetime(2024, 1, 1))
+
+
+def test_create_existing_name_conflicts_and_stores_nothing(
+    registry: Registry, state_dir: Path
+) -> None:
+    first = registry.create(request(), now=NOW)
+    with pytest.raises(ResourceConflictException) as caught:
+        registry.create(request(zip_bytes=ZIP_B), now=LATER)
+    assert caught.value.message == "Function already exist: my-fn"
+    assert registry.get("my-fn") == first
+    assert code_listing(state_dir) == [digest(ZIP_A), f"{digest(ZIP_A)}.zip"]
+
+
+def corrupt_member_zip() -> bytes:
+    """A zip whose directory is fine but whose data is not: it fails half-way through unzipping."""
+    data = bytearray(make_zip("x = 1\n" * 500))
+    at = data.find(b"app.py") + len("app.py")
+    data[at + 2 : at + 6] = b"\xff\xff\xff\xff"
+    return bytes(data)
+
+
+@pytest.mark.parametrize("zip_bytes", [b"not a zip", b"", corrupt_member_zip()])
+def test_failed_create_leaves_no_row_and_no_files(
+    registry: Registry, state_dir: Path, zip_bytes: bytes
+) -> None:
+    with pytest.raises(InvalidParameterValueException) as caught:
+        registry.create(request(zip_bytes=zip_bytes), now=NOW)
+    assert caught.value.message == (
+        "Could not unzip uploaded file. Please check your file, then try to upload again."
+    )
+    with pytest.raises(ResourceNotFoundException):
+        registry.get("my-fn")
+    assert code_listing(state_dir) == []
+
+
+def test_failed_create_with_an_unsafe_entry(registry: Registry, state_dir: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("app.py", "x")
+        zf.writestr("../../etc/cron.d/evil", "x")
+    with pytest.raises(InvalidParameterValueException, match=r"'\.\./\.\./etc/cron\.d/evil'"):
+        registry.create(request(zip_bytes=buf.getvalue()), now=NOW)
+    assert registry.list() == ([], None)
+    assert code_listing(state_dir) == []
+    assert sorted(p.name for p in state_dir.parent.iterdir()) == ["state"]
+
+
+def test_failed_create_keeps_code_shared_with_another_function(
+    registry: Registry, state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry.create(request("one"), now=NOW)
+
+    def broken_insert(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Registry, "_transaction", broken_insert)
+    with pytest.raises(sqlite3.OperationalError):
+        registry.create(request("two"), now=NOW)  # same code as "one"
+    with pytest.raises(sqlite3.OperationalError):
+        registry.create(request("three", zip_bytes=ZIP_B), now=NOW)  # new code
+    assert code_listing(state_dir) == [digest(ZIP_A), f"{digest(ZIP_A)}.zip"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda r: r.get("nope"),
+        lambda r: r.delete("nope"),
+        lambda r: r.update_configuration("nope", ConfigurationChanges(memory_mb=256), now=NOW),
+        lambda r: r.update_code("nope", CodeUpdate(zip_bytes=ZIP_B), now=NOW),
+    ],
+)
+def test_unknown_function_is_not_found(registry: Registry, call: object) -> None:
+    with pytest.raises(ResourceNotFoundException) as caught:
+        call(registry)  # type: ignore[operator]
+    assert caught.value.message == (
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope"
+    )
+
+
+# --- Persistence ---------------------------------------------------------------------------
+
+
+def test_functions_survive_a_restart(state_dir: Path) -> None:
+    with Registry(state_dir, region="us-east-1") as first:
+        a = first.create(request("a", environment={"K": "v"}), now=NOW)
+        b = first.create(request("b", zip_bytes=ZIP_B), now=NOW)
+        b = first.update_configuration("b", ConfigurationChanges(timeout_s=60), now=LATER)
+    with Registry(state_dir, region="us-east-1") as second:
+        assert second.get("a") == a
+        assert second.get("b") == b
+        assert second.list() == ([a, b], None)
+        assert (second.code_dir(b) / "app.py").read_text() == "B = 2\n"
+
+
+def test_one_process_per_state_dir(registry: Registry, state_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="in use"):
+        Registry(state_dir, region="us-east-1")
+
+
+def test_restart_cleans_up_after_a_crash(state_dir: Path) -> None:
+    with Registry(state_dir, region="us-east-1") as first:
+        config = first.create(request(), now=NOW)
+    code = state_dir / "code"
+    (code / f".{digest(ZIP_B)}.abc.tmp").mkdir()  # an interrupted extraction
+    (code / f"{digest(ZIP_B)}.zip").write_bytes(ZIP_B)  # a blob whose row never committed
+    (code / "README").write_text("not ours")  # unknown names are left alone
+    tree = code / digest(ZIP_A)
+    for child in tree.iterdir():
+        child.unlink()
+    tree.rmdir()  # a referenced tree lost: it comes back from the zip
+    with Registry(state_dir, region="us-east-1") as second:
+        assert (second.code_dir(config) / "app.py").read_text() == "A = 1\n"
+    assert code_listing(state_dir) == sorted(["README", digest(ZIP_A), f"{digest(ZIP_A)}.zip"])
+
+
+# --- Updates -------------------------------------------------------------------------------
+
+
+def test_update_configuration(registry: Registry) -> None:
+    created = registry.create(request(environment={"A": "1"}), now=NOW)
+    changes = ConfigurationChanges(
+        memory_mb=512, environment={}, description="new", revision_id=created.revision_id
+    )
+    updated = registry.update_configuration("my-fn", changes, now=LATER)
+    assert updated == created.replace(
+        memory_mb=512,
+        environment={},
+        description="new",
+        last_modified="2024-01-31T12:39:56.789+0000",
+        revision_id=updated.revision_id,
+    )
+    assert updated.revision_id != created.revision_id
+    assert registry.get("my-fn") == updated
+
+
+def test_update_code_replaces_and_collects_the_old_code(
+    registry: Registry, state_dir: Path
+) -> None:
+    created = registry.create(request(), now=NOW)
+    updated = registry.update_code("my-fn", CodeUpdate(zip_bytes=ZIP_B), now=LATER)
+    assert updated == created.replace(
+        code_digest=digest(ZIP_B),
+        code_sha256=base64.b64encode(hashlib.sha256(ZIP_B).digest()).decode(),
+        code_size=len(ZIP_B),
+        last_modified="2024-01-31T12:39:56.789+0000",
+        revision_id=updated.revision_id,
+    )
+    assert (registry.code_dir(updated) / "app.py").read_text() == "B = 2\n"
+    assert code_listing(state_dir) == sorted([digest(ZIP_B), f"{digest(ZIP_B)}.zip"])
+
+
+def test_update_code_with_the_same_zip_keeps_it(registry: Registry, state_dir: Path) -> None:
+    created = registry.create(request(), now=NOW)
+    updated = registry.update_code("my-fn", CodeUpdate(zip_bytes=ZIP_A), now=LATER)
+    assert updated.revision_id != created.revision_id
+    assert (registry.code_dir(updated) / "app.py").read_text() == "A = 1\n"
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        lambda r: r.update_configuration(
+            "my-fn", ConfigurationChanges(memory_mb=512, revision_id="stale"), now=LATER
+        ),
+        lambda r: r.update_code(
+            "my-fn", CodeUpdate(zip_bytes=ZIP_B, revision_id="stale"), now=LATER
+        ),
+    ],
+)
+def test_stale_revision_id_is_refused(registry: Registry, state_dir: Path, update: object) -> None:
+    created = registry.create(request(), now=NOW)
+    with pytest.raises(PreconditionFailedException) as caught:
+        update(registry)  # type: ignore[operator]
+    assert caught.value.message == REVISION_MISMATCH
+    assert caught.value.status == 412
+    assert registry.get("my-fn") == created
+    assert code_listing(state_dir) == [digest(ZIP_A), f"{digest(ZIP_A)}.zip"]
+
+
+def test_failed_update_code_keeps_the_function_and_its_code(
+    registry: Registry, state_dir: Path
+) -> None:
+    created = registry.create(request(), now=NOW)
+    with pytest.raises(InvalidParameterValueException):
+        registry.update_code("my-fn", CodeUpdate(zip_bytes=b"PK\x05\x06broken"), now=LATER)
+    assert registry.get("my-fn") == created
+    assert code_listing(state_dir) == [digest(ZIP_A), f"{digest(ZIP_A)}.zip"]
+
+
+# --- Delete and garbage collection ---------------------------------------------------------
+
+
+def test_delete_collects_code_no_longer_used(registry: Registry, state_dir: Path) -> None:
+    registry.create(request("one"), now=NOW)
+    registry.create(request("two"), now=NOW)  # shares ZIP_A with "one"
+    registry.create(request("three", zip_bytes=ZIP_B), now=NOW)
+    both = sorted([digest(ZIP_A), f"{digest(ZIP_A)}.zip", digest(ZIP_B), f"{digest(ZIP_B)}.zip"])
+
+    deleted = registry.delete("one")
+    assert deleted.name == "one"
+    assert code_listing(state_dir) == both  # "two" still uses ZIP_A
+    registry.delete("two")
+    assert code_listing(state_dir) == sorted([digest(ZIP_B), f"{digest(ZIP_B)}.zip"])
+    with pytest.raises(ResourceNotFoundException):
+        registry.get("one")
+    assert [c.name for c in registry.list()[0]] == ["three"]
+
+
+def test_delete_then_create_again(registry: Registry) -> None:
+    registry.create(request(), now=NOW)
+    registry.delete("my-fn")
+    again = registry.create(request(), now=LATER)
+    assert (registry.code_dir(again) / "app.py").read_text() == "A = 1\n"
+
+
+# --- List ----------------------------------------------------------------------------------
+
+
+def test_list_pages_by_name(registry: Registry) -> None:
+    for name in ["delta", "alpha", "echo", "charlie", "bravo"]:
+        registry.create(request(name), now=NOW)
+    page, marker = registry.list(max_items=2)
+    assert ([c.name for c in page], marker) == (["alpha", "bravo"], "bravo")
+    page, marker = registry.list(marker=marker, max_items=2)
+    assert ([c.name for c in page], marker) == (["charlie", "delta"], "delta")
+    page, marker = registry.list(marker=marker, max_items=2)
+    assert ([c.name for c in page], marker) == (["echo"], None)
+    assert [c.name for c in registry.list()[0]] == ["alpha", "bravo", "charlie", "delta", "echo"]
+    assert registry.list(max_items=5)[1] is None
+
+
+def test_list_empty_and_invalid_page_size(registry: Registry) -> None:
+    assert registry.list() == ([], None)
+    with pytest.raises(ValidationException, match="at 'maxItems'"):
+        registry.list(max_items=0)
+
+
+# --- Threads -------------------------------------------------------------------------------
+
+
+def test_concurrent_creates_share_one_blob(registry: Registry, state_dir: Path) -> None:
+    errors: list[BaseException] = []
+
+    def create(i: int) -> None:
+        try:
+            registry.create(request(f"fn-{i}"), now=NOW)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(registry.list()[0]) == 8
+    assert code_listing(state_dir) == [digest(ZIP_A), f"{digest(ZIP_A)}.zip"]

@@ -1,0 +1,73 @@
+"""Lambda's platform log lines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from engine.report import (
+    Report,
+    billed_ms,
+    end_line,
+    log_tail,
+    memory_used_mb,
+    start_line,
+    timeout_line,
+)
+
+
+def test_start_and_end_lines() -> None:
+    assert start_line("id-1", "$LATEST") == "START RequestId: id-1 Version: $LATEST\n"
+    assert end_line("id-1") == "END RequestId: id-1\n"
+
+
+def test_report_line_cold_start_has_init_duration_last() -> None:
+    line = Report(
+        request_id="id-1",
+        duration_ms=12.344,
+        memory_size_mb=128,
+        max_memory_used_bytes=38 * 1024 * 1024 + 1,
+        init_duration_ms=120.333,
+    ).line()
+    assert line == (
+        "REPORT RequestId: id-1\tDuration: 12.34 ms\tBilled Duration: 13 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 39 MB\tInit Duration: 120.33 ms\n"
+    )
+
+
+def test_report_line_warm_has_no_init_duration_and_can_carry_status() -> None:
+    line = Report(
+        request_id="x",
+        duration_ms=3000.0,
+        memory_size_mb=256,
+        max_memory_used_bytes=0,
+        status="timeout",
+    ).line()
+    assert "Init Duration" not in line
+    assert line.endswith("\tStatus: timeout\n")
+    assert "Max Memory Used: 1 MB" in line
+
+
+@pytest.mark.parametrize(("ms", "billed"), [(0.0, 1), (0.2, 1), (1.0, 1), (1.01, 2), (99.5, 100)])
+def test_billed_duration_rounds_up_to_whole_ms(ms: float, billed: int) -> None:
+    assert billed_ms(ms) == billed
+
+
+def test_memory_used_rounds_up_to_mb() -> None:
+    assert memory_used_mb(1) == 1
+    assert memory_used_mb(1024 * 1024) == 1
+    assert memory_used_mb(1024 * 1024 + 1) == 2
+
+
+def test_timeout_line() -> None:
+    now = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    assert timeout_line("rid", 3, now) == (
+        "2026-01-02T03:04:05.678Z rid Task timed out after 3.00 seconds\n"
+    )
+
+
+def test_log_tail_keeps_the_last_4_kb() -> None:
+    data = b"a" * 5000 + b"END"
+    assert log_tail(data) == data[-4096:]
+    assert log_tail(b"short") == b"short"

@@ -1,0 +1,55 @@
+"""The environment a runtime starts with."""
+
+from __future__ import annotations
+
+from engine.models import FunctionConfig
+from engine.runtime_env import SUPPORTED_RUNTIMES, runtime_environment
+
+
+def config(**env: str) -> FunctionConfig:
+    return FunctionConfig(
+        name="fn",
+        runtime="python3.11",
+        handler="app.handler",
+        role="arn:aws:iam::000000000000:role/r",
+        memory_mb=256,
+        environment=dict(env),
+        code_digest="ab" * 32,
+        code_sha256="x",
+        code_size=1,
+        last_modified="2026-01-01T00:00:00.000+0000",
+        revision_id="rev",
+    )
+
+
+def test_reserved_variables_are_set() -> None:
+    env = runtime_environment(
+        config(), region="eu-west-1", log_stream_name="2026/01/01/[$LATEST]ab"
+    )
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "fn"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert env["_HANDLER"] == "app.handler"
+    assert env["LAMBDA_TASK_ROOT"] == "/var/task"
+    assert env["LAMBDA_RUNTIME_DIR"] == "/var/runtime"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/fn"
+    assert env["AWS_LAMBDA_LOG_STREAM_NAME"] == "2026/01/01/[$LATEST]ab"
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.11"
+    assert env["TZ"] == ":UTC"
+    assert "PATH" in env
+
+
+def test_function_variables_can_override_path_but_never_reserved_ones() -> None:
+    env = runtime_environment(
+        config(PATH="/custom", AWS_REGION="evil", MY_VAR="1"),
+        region="us-east-1",
+        log_stream_name="s",
+    )
+    assert env["PATH"] == "/custom"
+    assert env["MY_VAR"] == "1"
+    assert env["AWS_REGION"] == "us-east-1"
+
+
+def test_python_runtime_directory_holds_the_bootstrap() -> None:
+    assert (SUPPORTED_RUNTIMES["python3.11"] / "bootstrap.py").is_file()
