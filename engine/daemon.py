@@ -227,7 +227,7 @@ async def serve(
     try:
         functions = FunctionService(registry)
         async with (
-            open_spawner() as spawner,
+            open_spawner(tag=config.sandbox.cgroup_parent) as spawner,
             open_pool(
                 config=config,
                 cgroups=cgroups,

@@ -156,10 +156,15 @@ class Spawner:
 
 
 @asynccontextmanager
-async def open_spawner(*, python: str | None = None) -> AsyncIterator[Spawner]:
-    """Start the spawner process and yield a client for it."""
+async def open_spawner(*, tag: str, python: str | None = None) -> AsyncIterator[Spawner]:
+    """Start the spawner process and yield a client for it.
+
+    `tag` (the daemon's cgroup parent, e.g. "lambdalet") goes on the spawner's command line
+    so that leak sweeps can find and attribute it.
+    """
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    cmd = [python or sys.executable, "-I", "-m", "sandbox.spawner", str(theirs.fileno())]
+    fd = str(theirs.fileno())
+    cmd = [python or sys.executable, "-I", "-m", "sandbox.spawner", fd, f"--tag={tag}"]
     process = await trio.lowlevel.open_process(cmd, pass_fds=(theirs.fileno(),))
     theirs.close()
     control = trio.socket.from_stdlib_socket(ours)

@@ -1,9 +1,9 @@
 """The spawner: a single-threaded fork server that builds every sandbox (no Trio here).
 
-The daemon starts it once by exec (``python -I -m sandbox.spawner CONTROL_FD``) and talks to
-it over a SOCK_SEQPACKET socketpair: one msgpack map per packet, file descriptors attached
-with SCM_RIGHTS. It pre-imports the Python runtime so that a Python cold start is a fork,
-not an interpreter start.
+The daemon starts it once by exec (``python -I -m sandbox.spawner CONTROL_FD --tag=NAME``)
+and talks to it over a SOCK_SEQPACKET socketpair: one msgpack map per packet, file
+descriptors attached with SCM_RIGHTS. It pre-imports the Python runtime so that a Python
+cold start is a fork, not an interpreter start.
 
 Process tree of one sandbox::
 
@@ -267,8 +267,9 @@ def run_runtime(spec: SandboxSpec, *, runtime_fd: int, log_fd: int) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    args = [a for a in args if not a.startswith("--tag=")]  # only there to be seen in ps
     if len(args) != 1 or not args[0].isdigit():
-        print("usage: python -I -m sandbox.spawner CONTROL_FD", file=sys.stderr)
+        print("usage: python -I -m sandbox.spawner CONTROL_FD [--tag=NAME]", file=sys.stderr)
         return 2
     if os.geteuid() != 0:
         print("lambdalet spawner must run as root (it builds namespaces)", file=sys.stderr)

@@ -29,24 +29,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def leftovers(tag: str = "lambdalet-test-") -> list[str]:
-    """Kernel objects and processes of test daemons that still exist."""
+def leftovers(tag: str = TEST_TAG) -> list[str]:
+    """Kernel objects and processes of this run's test daemons that still exist.
+
+    Only objects carrying this run's tag count: other runs on the same host are theirs.
+    """
     found: list[str] = []
     if CGROUP_ROOT.is_dir():
         for hierarchy in CGROUP_ROOT.iterdir():
             if not hierarchy.is_dir() or hierarchy.is_symlink():
                 continue
-            for parent in hierarchy.glob(f"{tag}*"):
-                found.append(f"cgroup {parent}")
-            for parent in hierarchy.glob(f"*/{tag}*"):
+            for parent in hierarchy.glob(f"{tag}-*"):
                 found.append(f"cgroup {parent}")
     with open("/proc/mounts") as f:
         for line in f:
-            if "lambdalet" in line:
+            # Sandbox mounts live only in sandbox mount namespaces; in ours, any mount
+            # with our source name is a leak, whoever made it.
+            if line.split()[0] == "lambdalet":
                 found.append(f"mount {line.split()[1]}")
     ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=False)
     for line in ps.stdout.splitlines():
-        if "sandbox.spawner" in line or ("lambdalet-test" in line and "serve" in line):
+        if f"--tag={tag}-" in line:
             found.append(f"process {line.strip()}")
     return found
 

@@ -435,6 +435,10 @@ def test_update_function_configuration_takes_effect(
     assert "Environment" not in cleared or not cleared["Environment"].get("Variables")
     assert ok(invoke(daemon, name))["greeting"] is None
 
+    with pytest.raises(lam.exceptions.PreconditionFailedException):
+        lam.update_function_configuration(
+            FunctionName=name, MemorySize=512, RevisionId=changed["RevisionId"]
+        )  # stale: the Environment change above made a new revision
     with pytest.raises(ClientError) as info:
         lam.update_function_configuration(FunctionName=name, MemorySize=20000)
     assert info.value.response["Error"]["Code"] == "ValidationException"
@@ -693,6 +697,109 @@ def test_runtime_exit_is_reported_and_the_next_invoke_gets_a_new_environment(
     again = invoke(daemon, name, b"{}", {"X-Amz-Log-Type": "Tail"})
     assert ok(again) != host
     assert "Init Duration: " in report_line(log_of(again))
+
+
+@pytest.mark.parametrize(
+    ("raise_it", "status"),
+    [("sys.exit(3)", 3), ("raise KeyboardInterrupt()", None)],
+    ids=["sys-exit", "keyboard-interrupt"],
+)
+def test_base_exception_in_handler_ends_the_runtime_with_an_exit_error(
+    daemon: Daemon, deploy: Callable[..., str], raise_it: str, status: int | None
+) -> None:
+    """BUG (kept failing on purpose): a handler's SystemExit/KeyboardInterrupt escapes the
+    runtime into the spawner's set-up error path, so the caller gets
+    Runtime.InvalidResponse "unexpected SetupFailed" instead of Runtime.ExitError."""
+    name = deploy(
+        f"""
+        import os, sys
+        def handler(event, context):
+            if event.get("die"):
+                {raise_it}
+            return os.uname().nodename
+        """
+    )
+    host = ok(invoke(daemon, name, b"{}"))
+    resp = invoke(daemon, name, b'{"die": true}', {"X-Amz-Log-Type": "Tail"})
+    err = function_error(resp)
+    assert err["errorType"] == "Runtime.ExitError", err
+    assert "Runtime exited with error: " in err["errorMessage"], err
+    if status is not None:
+        assert f"exit status {status}" in err["errorMessage"], err
+    again = ok(invoke(daemon, name, b"{}"))
+    assert again != host
+
+
+def test_sys_exit_at_import_is_a_function_error_not_a_platform_error(
+    daemon: Daemon, deploy: Callable[..., str]
+) -> None:
+    """BUG (kept failing on purpose): SystemExit while importing the handler's module is
+    answered 500 ServiceException ("sandbox set-up failed at step 'fork runtime': SystemExit:
+    2"), blaming the host for the function's own exit."""
+    name = deploy("import sys\nsys.exit(2)\ndef handler(e, c):\n    return 1\n")
+    resp = invoke(daemon, name, b"{}", {"X-Amz-Log-Type": "Tail"})
+    err = function_error(resp)
+    assert err["errorType"] == "Runtime.ExitError", err
+    assert "exit status 2" in err["errorMessage"], err
+    assert "REPORT RequestId: " in log_of(resp)
+
+
+def test_platform_log_lines_start_on_their_own_line(
+    daemon: Daemon, deploy: Callable[..., str]
+) -> None:
+    """BUG (kept failing on purpose): output without a trailing newline runs into the END
+    line ("no-newlineEND RequestId: ..."), so END no longer starts a line."""
+    name = deploy(
+        """
+        import sys
+        def handler(event, context):
+            print("no-newline", end="")
+            sys.stdout.flush()
+            return 1
+        """
+    )
+    resp = invoke(daemon, name, b"{}", {"X-Amz-Log-Type": "Tail"})
+    assert ok(resp) == 1
+    request_id = resp.headers["x-amzn-requestid"]
+    lines = log_of(resp).splitlines()
+    assert "no-newline" in lines, lines
+    assert f"END RequestId: {request_id}" in lines, lines
+
+
+def test_tail_is_the_last_4_kb_of_the_log(daemon: Daemon, deploy: Callable[..., str]) -> None:
+    name = deploy(
+        """
+        def handler(event, context):
+            for i in range(400):
+                print(f"line {i:04d} " + "y" * 40)
+            return "done"
+        """
+    )
+    resp = invoke(daemon, name, b"{}", {"X-Amz-Log-Type": "Tail"})
+    assert ok(resp) == "done"
+    raw = base64.b64decode(resp.headers["x-amz-log-result"])
+    assert 3500 < len(raw) <= 4096
+    log = raw.decode()
+    assert "line 0399 " in log and "line 0000 " not in log
+    assert log.endswith("\n") and log.splitlines()[-1].startswith("REPORT RequestId: ")
+    # The whole log is kept in the function's log stream on the host.
+    streams = list((daemon.state_dir / "logs" / name).glob("*.log"))
+    assert len(streams) == 1
+    assert "line 0000 " in streams[0].read_text()
+
+
+def test_empty_payload_and_null_result(daemon: Daemon, deploy: Callable[..., str]) -> None:
+    name = deploy(
+        """
+        def handler(event, context):
+            return None if event == {} else event
+        """
+    )
+    resp = invoke(daemon, name)
+    assert ok(resp) is None
+    assert resp.body == b"null"
+    assert ok(invoke(daemon, name, '{"ü": "ß"}'.encode())) == {"ü": "ß"}
+    assert ok(invoke(daemon, name, b"[1, 2]")) == [1, 2]
 
 
 def test_unserialisable_result_is_a_marshal_error(
