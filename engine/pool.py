@@ -12,6 +12,7 @@ cgroup to empty, remove it, free the uid) runs in background tasks, off the requ
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -119,7 +120,10 @@ class Pool:
                 max_vcpus=sb.max_vcpus,
                 pids_max=sb.pids_max,
             )
-            self.cgroups.create(cgroup_name, limits)
+            # Lambda boosts CPU during init: the platform's set-up and the function's init run
+            # with at least one vCPU; the memory-proportional quota applies from Ready on.
+            boost_us = max(limits.cpu_quota_us, min(self._host_cpus, 1) * limits.cpu_period_us)
+            self.cgroups.create(cgroup_name, dataclasses.replace(limits, cpu_quota_us=boost_us))
             log = LogStream(self.paths.logs_dir, function.name, function.version)
             spec = SandboxSpec(
                 sandbox_id=sandbox_id,
@@ -158,6 +162,9 @@ class Pool:
         self.nursery.start_soon(env.pump_log_pipe)
         try:
             await env.wait_ready(timeout_s=self.config.sandbox.init_timeout_s)
+            self.cgroups.set_cpu_quota(
+                cgroup_name, quota_us=limits.cpu_quota_us, period_us=limits.cpu_period_us
+            )
         except BaseException:
             self.discard(env)
             raise

@@ -261,6 +261,9 @@ class _Driver:
     def _write_limits(self, name: str, limits: CgroupLimits) -> None:
         raise NotImplementedError
 
+    def set_cpu_quota(self, name: str, quota_us: int, period_us: int) -> None:
+        raise NotImplementedError
+
     def procs_files(self, name: str) -> list[str]:
         return [f"{path}/cgroup.procs" for path in self._dirs(name)]
 
@@ -353,6 +356,11 @@ class _V1Driver(_Driver):
             path = f"{self._dir('pids', name)}/pids.max"
             with _step(f"write pids limit of {name}", path):
                 _write(path, str(limits.pids_max))
+
+    def set_cpu_quota(self, name: str, quota_us: int, period_us: int) -> None:
+        path = self._dir("cpu", name)
+        with _step(f"write cpu quota of {name}", path):
+            _write(f"{path}/cpu.cfs_quota_us", str(quota_us))
 
     def memory_peak_bytes(self, name: str) -> int:
         path = self._dir("memory", name)
@@ -456,6 +464,11 @@ class _V2Driver(_Driver):
                 except FileNotFoundError:
                     if filename != "memory.swap.max":  # absent without swap accounting
                         raise
+
+    def set_cpu_quota(self, name: str, quota_us: int, period_us: int) -> None:
+        path = f"{self._dirs(name)[0]}/cpu.max"
+        with _step(f"write cpu quota of {name}", path):
+            _write(path, f"{quota_us} {period_us}")
 
     def _read_file(self, name: str, filename: str) -> str:
         path = f"{self._dirs(name)[0]}/{filename}"
@@ -602,6 +615,13 @@ class Cgroups:
                 for error in driver.destroy(name):
                     log.warning("rollback of cgroup %s: %s", name, error)
             raise
+
+    def set_cpu_quota(self, name: str, *, quota_us: int, period_us: int) -> None:
+        """Change the CPU quota of an existing group (e.g. after an init-phase boost)."""
+        _check_name(name)
+        for driver in self._drivers:
+            if driver.owns("cpu"):
+                driver.set_cpu_quota(name, quota_us, period_us)
 
     def procs_files(self, name: str) -> list[str]:
         """Every cgroup.procs a process writes its pid into to join ``name``, one per hierarchy."""

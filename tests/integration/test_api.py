@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import re
+import secrets
 import socket
 import threading
 import time
@@ -24,7 +25,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from engine.client import Client, HttpResponse
-from tests.integration.conftest import FUNCTIONS, ROLE, Daemon, log_of, make_zip
+from tests.integration.conftest import (
+    FUNCTIONS,
+    ROLE,
+    Daemon,
+    host_pids_matching,
+    log_of,
+    make_zip,
+)
 
 pytestmark = pytest.mark.privileged
 
@@ -180,6 +188,41 @@ def test_create_twice_is_a_conflict(daemon: Daemon, lam: Any, names: list[str]) 
         )
     # The first function is untouched and still runs.
     assert ok(invoke(daemon, name, b'{"a": 1}'))["event"] == {"a": 1}
+
+
+def test_concurrent_creates_of_one_name_make_one_function(daemon: Daemon, names: list[str]) -> None:
+    name = new_name()
+    names.append(name)
+    barrier = threading.Barrier(4, timeout=30)
+    statuses: dict[int, int] = {}
+
+    def create(i: int) -> None:
+        client = Client(daemon.socket_path, timeout_s=60)
+        try:
+            barrier.wait()
+            body = {
+                "FunctionName": name,
+                "Runtime": "python3.11",
+                "Role": ROLE,
+                "Handler": "lambda_function.handler",
+                "Code": {
+                    "ZipFile": make_zip(
+                        {"lambda_function.py": f"def handler(e, c):\n    return {i}\n"}
+                    )
+                },
+            }
+            statuses[i] = client.json_request("POST", FUNCTIONS, body).status
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(statuses.values()) == [201, 409, 409, 409], statuses
+    winner = next(i for i, status in statuses.items() if status == 201)
+    assert ok(invoke(daemon, name)) == winner
 
 
 def test_delete_then_the_function_is_gone(daemon: Daemon, names: list[str]) -> None:
@@ -443,6 +486,78 @@ def test_update_function_configuration_takes_effect(
         lam.update_function_configuration(FunctionName=name, MemorySize=20000)
     assert info.value.response["Error"]["Code"] == "ValidationException"
     assert lam.get_function_configuration(FunctionName=name)["MemorySize"] == 256
+
+
+def test_update_code_with_a_bad_zip_keeps_the_old_code(
+    daemon: Daemon, lam: Any, deploy: Callable[..., str]
+) -> None:
+    name = deploy(ECHO)
+    before = lam.get_function_configuration(FunctionName=name)
+    with pytest.raises(ClientError) as info:
+        lam.update_function_code(FunctionName=name, ZipFile=b"not a zip")
+    assert info.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    with pytest.raises(lam.exceptions.PreconditionFailedException):
+        lam.update_function_code(
+            FunctionName=name, ZipFile=zip_bytes("def handler(e, c):\n    return 2\n"),
+            RevisionId="00000000-0000-0000-0000-000000000000",
+        )  # fmt: skip
+    after = lam.get_function_configuration(FunctionName=name)
+    assert after["CodeSha256"] == before["CodeSha256"]
+    assert after["RevisionId"] == before["RevisionId"]
+    assert ok(invoke(daemon, name, b'{"still": "v1"}'))["event"] == {"still": "v1"}
+
+
+def test_deleting_a_function_mid_invoke_tears_its_sandbox_down(
+    daemon: Daemon, names: list[str]
+) -> None:
+    """BUG (kept failing on purpose): the environment of an invoke that was running when its
+    function was deleted goes back to the idle pool (under the deleted revision) and keeps
+    running until keep_warm_s, although nothing can ever use it again."""
+    marker = f"{900 + secrets.randbelow(99)}.{secrets.randbelow(10**9):09d}"
+    name = new_name()
+    code = f"""
+import os, time
+def handler(event, context):
+    if os.fork() == 0:
+        os.setsid()
+        os.execv("/bin/sleep", ["sleep", "{marker}"])
+    time.sleep(1.5)
+    return "finished"
+"""
+    assert daemon.create(name, code).status == 201
+    names.append(name)
+    results: list[HttpResponse | BaseException] = []
+
+    def call() -> None:
+        client = Client(daemon.socket_path, timeout_s=60)
+        try:
+            results.append(invoke(daemon, name, b"{}", client=client))
+        except BaseException as exc:
+            results.append(exc)
+        finally:
+            client.close()
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    try:
+        assert wait_for(lambda: bool(host_pids_matching(f"sleep {marker}")), 10)
+        assert daemon.client.request("DELETE", f"{FUNCTIONS}/{name}").status == 204
+    finally:
+        worker.join(60)
+    assert len(results) == 1 and isinstance(results[0], HttpResponse), results
+    assert ok(results[0]) == "finished"  # the running invoke completes
+    assert wait_for(lambda: not host_pids_matching(f"sleep {marker}"), 5), (
+        "the deleted function's sandbox is still running"
+    )
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
 
 
 # -- invoke: request validation -------------------------------------------------------------

@@ -760,3 +760,17 @@ def test_remove_parent_keeps_a_parent_with_groups(kernel: FakeKernel) -> None:
     cg.remove_parent()
     assert not any(p.exists() for p in parents)
     cg.remove_parent()  # already gone
+
+
+def test_set_cpu_quota_after_an_init_boost(tmp_path: Path) -> None:
+    v1 = hybrid(tmp_path / "a").detect()
+    v1.prepare()
+    v1.create("fn1", LIMITS)
+    v1.set_cpu_quota("fn1", quota_us=100_000, period_us=100_000)
+    assert text(tmp_path / "a/cgroup/cpu" / PARENT / "fn1/cpu.cfs_quota_us") == "100000"
+    v2 = pure_v2(tmp_path / "b").detect()
+    v2.prepare()
+    v2.create("fn1", LIMITS)
+    v2.set_cpu_quota("fn1", quota_us=7236, period_us=100_000)
+    group = tmp_path / "b/cgroup/system.slice/lambdalet.service" / PARENT / "fn1"
+    assert text(group / "cpu.max") == "7236 100000"

@@ -1,0 +1,210 @@
+"""Daemon stop and restart: a clean SIGTERM, and recovery after SIGKILL.
+
+Each test runs its own daemon (from `daemon_factory`) on its own state dir and cgroup
+parent, and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import FUNCTIONS, Daemon, host_pids_matching
+
+pytestmark = pytest.mark.privileged
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+WAIT_S = 15.0
+
+CODE = """
+import os
+COUNT = 0
+def handler(event, context):
+    global COUNT
+    COUNT += 1
+    return {"count": COUNT, "host": os.uname().nodename, "echo": event.get("echo")}
+"""
+
+
+def parent_dirs(daemon: Daemon) -> list[Path]:
+    """The daemon's cgroup parent in every hierarchy (v1 controllers and the v2 mount)."""
+    found = list(CGROUP_ROOT.glob(f"*/{daemon.cgroup_parent}"))
+    found += CGROUP_ROOT.glob(f"*/*/{daemon.cgroup_parent}")
+    if (CGROUP_ROOT / daemon.cgroup_parent).is_dir():
+        found.append(CGROUP_ROOT / daemon.cgroup_parent)
+    return found
+
+
+def sandbox_cgroups(daemon: Daemon) -> set[str]:
+    """Names of the sandbox cgroups under the daemon's parent, across hierarchies."""
+    return {child.name for p in parent_dirs(daemon) for child in p.iterdir() if child.is_dir()}
+
+
+def spawner_pids(daemon_pid: int) -> list[int]:
+    pids = []
+    for pid in host_pids_matching("sandbox.spawner"):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == daemon_pid:
+            pids.append(pid)
+    return pids
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float = WAIT_S) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def invoke_ok(daemon: Daemon, name: str, echo: str = "x") -> dict[str, object]:
+    resp = daemon.invoke(name, {"echo": echo})
+    assert resp.status == 200, resp.body
+    assert "x-amz-function-error" not in resp.headers, resp.body
+    result: dict[str, object] = resp.json()
+    assert result["echo"] == echo
+    return result
+
+
+def test_sigterm_stops_cleanly_and_functions_survive_a_restart(
+    daemon_factory: Callable[[], Daemon],
+) -> None:
+    d = daemon_factory()
+    d.start()
+    try:
+        resp = d.create("survivor", CODE, MemorySize=256)
+        assert resp.status == 201, resp.body
+        sha = resp.json()["CodeSha256"]
+        assert invoke_ok(d, "survivor")["count"] == 1
+        assert sandbox_cgroups(d), "a warm sandbox should have a cgroup"  # the check can fail
+        assert d.process is not None
+        spawners = spawner_pids(d.process.pid)
+        assert len(spawners) == 1, spawners
+
+        assert d.stop(signal.SIGTERM) == 0, d.log()
+        assert sandbox_cgroups(d) == set()
+        assert parent_dirs(d) == [], parent_dirs(d)
+        assert not d.socket_path.exists()
+        assert wait_until(lambda: not alive(spawners[0])), "the spawner outlived the daemon"
+        assert "Traceback" not in d.log(), d.log()
+
+        d.start()
+        listed = d.client.request("GET", f"{FUNCTIONS}?MaxItems=50").json()["Functions"]
+        assert [f["FunctionName"] for f in listed] == ["survivor"]
+        got = d.client.request("GET", f"{FUNCTIONS}/survivor/configuration").json()
+        assert got["CodeSha256"] == sha
+        assert got["MemorySize"] == 256
+        again = invoke_ok(d, "survivor", "after-restart")
+        assert again["count"] == 1  # a new environment: module state starts over
+    finally:
+        code = d.stop()
+    assert code == 0, d.log()
+    assert parent_dirs(d) == []
+
+
+def test_sigkill_leftovers_are_swept_at_the_next_start(
+    daemon_factory: Callable[[], Daemon],
+) -> None:
+    marker = f"{900 + secrets.randbelow(99)}.{secrets.randbelow(10**9):09d}"
+    code = f"""
+import os
+def handler(event, context):
+    if event.get("spawn"):
+        if os.fork() == 0:
+            os.setsid()
+            os.execv("/bin/sleep", ["sleep", "{marker}"])
+    return os.uname().nodename
+"""
+    d = daemon_factory()
+    d.start()
+    try:
+        assert d.create("crashy", code).status == 201
+        resp = d.invoke("crashy", {"spawn": True})
+        assert resp.status == 200, resp.body
+        host = resp.json()
+        assert wait_until(lambda: bool(host_pids_matching(f"sleep {marker}")), 5)
+        left_cgroups = sandbox_cgroups(d)
+        assert len(left_cgroups) == 1, left_cgroups
+        assert d.process is not None
+        daemon_pid = d.process.pid
+        spawners = spawner_pids(daemon_pid)
+        assert len(spawners) == 1, spawners
+
+        assert d.stop(signal.SIGKILL) == -signal.SIGKILL
+        # The spawner notices its control socket closing and exits, taking the sandbox along.
+        assert wait_until(lambda: not alive(spawners[0])), "the spawner outlived a SIGKILL"
+        assert wait_until(lambda: not host_pids_matching(f"sleep {marker}"))
+        assert sandbox_cgroups(d) == left_cgroups  # nobody removed the cgroup: the sweep will
+
+        d.start()
+        assert sandbox_cgroups(d) == set()  # swept before the API answers
+        assert "removed 1 sandbox(es) left by a previous daemon" in d.log()
+        assert host_pids_matching(f"sleep {marker}") == []
+        after = d.invoke("crashy", {})
+        assert after.status == 200, after.body
+        assert "x-amz-function-error" not in after.headers, after.body
+        assert after.json() != host
+        assert len(sandbox_cgroups(d)) == 1
+    finally:
+        stop_code = d.stop()
+    assert stop_code == 0, d.log()
+    assert parent_dirs(d) == []
+
+
+def test_sigkill_of_daemon_and_spawner_together_is_also_swept(
+    daemon_factory: Callable[[], Daemon],
+) -> None:
+    """Without the spawner's help (it dies at the same moment), PDEATHSIG ends the sandbox's
+    init and so its pid namespace; the next start removes the cgroups."""
+    marker = f"{900 + secrets.randbelow(99)}.{secrets.randbelow(10**9):09d}"
+    code = f"""
+import os
+def handler(event, context):
+    if os.fork() == 0:
+        os.setsid()
+        os.execv("/bin/sleep", ["sleep", "{marker}"])
+    return "spawned"
+"""
+    d = daemon_factory()
+    d.start()
+    try:
+        assert d.create("orphaned", code).status == 201
+        assert d.invoke("orphaned", {}).json() == "spawned"
+        assert wait_until(lambda: bool(host_pids_matching(f"sleep {marker}")), 5)
+        assert d.process is not None
+        spawners = spawner_pids(d.process.pid)
+        assert len(spawners) == 1
+        os.kill(spawners[0], signal.SIGKILL)
+        assert d.stop(signal.SIGKILL) == -signal.SIGKILL
+        assert wait_until(lambda: not host_pids_matching(f"sleep {marker}"))
+        assert len(sandbox_cgroups(d)) == 1
+
+        d.start()
+        assert sandbox_cgroups(d) == set()
+        assert "removed 1 sandbox(es) left by a previous daemon" in d.log()
+        assert d.invoke("orphaned", {}).json() == "spawned"
+    finally:
+        stop_code = d.stop()
+    assert stop_code == 0, d.log()
+    assert host_pids_matching(f"sleep {marker}") == []
+    assert parent_dirs(d) == []
