@@ -20,7 +20,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
@@ -97,8 +97,12 @@ def extract_zip(
     max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
     max_entries: int = MAX_ENTRIES,
     durable: bool = False,
+    before_publish: Callable[[Path], None] | None = None,
 ) -> int:
     """Check, then extract into `dest` atomically; return bytes written (0 if `dest` existed).
+
+    `before_publish` may add to the extracted tree (e.g. byte-compiled sources) before it
+    is renamed into place.
 
     Content-addressed callers may race for one `dest`: the first rename wins, a loser discards
     its copy, and an existing `dest` is always kept. `durable` flushes the tree to disk before
@@ -116,6 +120,8 @@ def extract_zip(
         try:
             written = _write_tree(archive, summary, infos, tmp, limit_bytes=max_unzipped_bytes)
             os.chmod(tmp, _DIR_MODE)  # mkdtemp made it 0700
+            if before_publish is not None:
+                before_publish(tmp)
             if durable:
                 os.sync()  # one flush for the whole tree: an fsync per file is far slower
             try:

@@ -26,6 +26,7 @@ class SandboxConfig:
     uid_count: int = 1000  # how many uids, hence the most sandboxes alive at once
     cgroup_parent: str = "lambdalet"  # name of the parent cgroup (must contain "lambdalet")
     init_timeout_s: float = 10.0  # Lambda's init phase limit
+    prewarm: int = 2  # stems (prepared, unspecialized sandboxes) kept ready for cold starts
     teardown_timeout_s: float = 10.0  # bound on waiting for a killed sandbox's cgroup to empty
 
 
@@ -73,6 +74,8 @@ def validate(config: Config) -> Config:
         raise ConfigError("sandbox.uid_base must be >= 1000 and the range must fit in 31 bits")
     if sb.mb_per_vcpu <= 0 or sb.max_vcpus <= 0 or sb.pids_max < 16 or sb.nofile < 64:
         raise ConfigError("sandbox.mb_per_vcpu/max_vcpus must be > 0, pids_max >= 16, nofile >= 64")
+    if not 0 <= sb.prewarm <= 64:
+        raise ConfigError("sandbox.prewarm must be between 0 and 64")
     if sb.keep_warm_s < 0 or sb.init_timeout_s <= 0 or sb.teardown_timeout_s <= 0:
         raise ConfigError("sandbox timeouts must be positive")
     if config.http_listen is not None:

@@ -134,13 +134,14 @@ class Environment:
 
     # -- init ---------------------------------------------------------------------------
 
-    async def wait_ready(self, *, timeout_s: float) -> None:
+    async def wait_ready(self, *, timeout_s: float, started: float) -> None:
         """Wait for the runtime's first message. Init errors are kept for the first invoke.
 
-        Raises `PlatformError` if the sandbox itself could not be built.
+        `started` (trio clock) is when the platform began building this environment: Init
+        Duration counts from there. Raises `PlatformError` if the sandbox itself could not be
+        built.
         """
         self.set_state(EnvState.INITIALIZING)
-        started = trio.current_time()
         with trio.move_on_after(timeout_s) as scope:
             try:
                 msg = await self._next_message()
@@ -164,6 +165,8 @@ class Environment:
                 raise PlatformError(f"sandbox set-up failed at step '{msg.step}': {msg.message}")
             case Closed():
                 self.init_error = await self._exit_error()
+                if self.proc.stem.setup_failed:
+                    raise PlatformError("sandbox set-up failed (the daemon's log says why)")
             case _:
                 self.init_error = ErrorInfo(
                     error_type="Runtime.InvalidResponse",

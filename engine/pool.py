@@ -5,9 +5,14 @@ acquired, so concurrent invokes of one function scale out to several environment
 environments are destroyed after ``keep_warm_s``; environments of a function whose code or
 configuration changed are never reused.
 
+Cold starts specialize a *stem*, a sandbox the pool prepared ahead of demand (namespaces,
+cgroup joined, root filesystem, runtime forked). The pool keeps ``prewarm`` stems ready and
+makes one on the spot when none is.
+
 Resource handling: the pool runs inside a nursery it is given (`open_pool`); on exit it
-destroys every environment. Teardown (kill the pid namespace and the cgroup, wait for the
-cgroup to empty, remove it, free the uid) runs in background tasks, off the request path.
+destroys every environment and stem. Teardown (kill the pid namespace and the cgroup, wait
+for the cgroup to empty, remove it, free the uid) runs in background tasks, off the request
+path.
 """
 
 from __future__ import annotations
@@ -33,13 +38,14 @@ from engine.models import FunctionConfig
 from engine.runtime_env import SUPPORTED_RUNTIMES, runtime_environment
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
-from sandbox.launcher import Spawner
+from sandbox.launcher import Spawner, Stem
 from sandbox.limits import limits_for
-from sandbox.spec import SandboxSpec
+from sandbox.spec import SandboxSpec, StemSpec
 
 logger = logging.getLogger(__name__)
 
 REAP_INTERVAL_S = 1.0
+STEM_RETRY_S = 1.0
 
 
 class UidAllocator:
@@ -66,6 +72,10 @@ class PoolPaths:
     logs_dir: Path
 
 
+def cgroup_name_of(stem: Stem) -> str:
+    return f"sb-{stem.sandbox_id}"
+
+
 class Pool:
     def __init__(
         self,
@@ -87,9 +97,60 @@ class Pool:
         self.uids = UidAllocator(sb.uid_base, sb.uid_count)
         self.idle: dict[tuple[str, str], list[Environment]] = {}
         self.live: set[Environment] = set()
-        self.teardowns = 0  # environments being torn down right now
-        self._host_cpus = os.cpu_count() or 1
+        self.stems: dict[str, list[Stem]] = {}  # runtime dir -> ready stems, oldest first
+        self._stems_pending = 0
+        self._stem_taken = trio.Event()
+        self.closing = False
+        self.teardowns = 0  # sandboxes being torn down right now
         self._teardown_finished = trio.Event()  # replaced after each teardown
+        self._host_cpus = os.cpu_count() or 1
+
+    # -- stems --------------------------------------------------------------------------
+
+    async def _make_stem(self, runtime_dir: Path) -> Stem:
+        sandbox_id = secrets.token_hex(6)
+        name = f"sb-{sandbox_id}"
+        self.cgroups.create(name, None)  # limits come with the function, at specialization
+        try:
+            return await self.spawner.make_stem(
+                StemSpec(
+                    sandbox_id=sandbox_id,
+                    runtime_dir=os.fspath(runtime_dir),
+                    rootfs_dir=os.fspath(self.paths.rootfs_dir),
+                    etc_dir=os.fspath(self.paths.etc_dir),
+                    cgroup_procs=tuple(self.cgroups.procs_files(name)),
+                    nofile=self.config.sandbox.nofile,
+                )
+            )
+        except BaseException:
+            self._remove_cgroup(name)
+            raise
+
+    def _take_stem(self, runtime_dir: Path) -> Stem | None:
+        ready = self.stems.get(os.fspath(runtime_dir), [])
+        while ready:
+            stem = ready.pop(0)
+            if not stem.exited.is_set():
+                return stem
+            self._start_teardown(stem, uid=None)  # died while waiting (see the daemon log)
+        return None
+
+    async def keep_stems(self) -> None:
+        """Keep `prewarm` stems of each runtime ready, until the pool closes."""
+        wanted = self.config.sandbox.prewarm
+        while wanted and not self.closing:
+            for runtime_dir in SUPPORTED_RUNTIMES.values():
+                ready = self.stems.setdefault(os.fspath(runtime_dir), [])
+                while len(ready) < wanted and not self.closing:
+                    try:
+                        # Shielded: a half-made stem (forked, reply not read) would leak.
+                        with trio.CancelScope(shield=True):
+                            ready.append(await self._make_stem(runtime_dir))
+                    except (SandboxError, OSError) as exc:
+                        logger.error("could not prepare a sandbox stem: %s", exc)
+                        await trio.sleep(STEM_RETRY_S)
+            await self._stem_taken.wait()
+            self._stem_taken = trio.Event()
 
     # -- acquiring ----------------------------------------------------------------------
 
@@ -107,11 +168,13 @@ class Pool:
             raise TooManyRequestsException(
                 "Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded"
             )
-        sandbox_id = secrets.token_hex(6)
-        cgroup_name = f"sb-{sandbox_id}"
+        runtime_dir = SUPPORTED_RUNTIMES[function.runtime]
+        started = trio.current_time()
+        stem: Stem | None = None
         log: LogStream | None = None
-        env: Environment | None = None
         try:
+            stem = self._take_stem(runtime_dir) or await self._make_stem(runtime_dir)
+            cgroup_name = cgroup_name_of(stem)
             sb = self.config.sandbox
             limits = limits_for(
                 memory_mb=function.memory_mb,
@@ -120,37 +183,38 @@ class Pool:
                 max_vcpus=sb.max_vcpus,
                 pids_max=sb.pids_max,
             )
-            # Lambda boosts CPU during init: the platform's set-up and the function's init run
-            # with at least one vCPU; the memory-proportional quota applies from Ready on.
+            # Lambda boosts CPU during init: the platform's set-up and the function's init
+            # run with at least one vCPU; the memory-proportional quota applies from Ready.
             boost_us = max(limits.cpu_quota_us, min(self._host_cpus, 1) * limits.cpu_period_us)
-            self.cgroups.create(cgroup_name, dataclasses.replace(limits, cpu_quota_us=boost_us))
+            self.cgroups.set_limits(cgroup_name, dataclasses.replace(limits, cpu_quota_us=boost_us))
             log = LogStream(self.paths.logs_dir, function.name, function.version)
             spec = SandboxSpec(
-                sandbox_id=sandbox_id,
+                sandbox_id=stem.sandbox_id,
                 runtime=function.runtime,
                 handler=function.handler,
                 uid=uid,
                 gid=uid,
-                hostname=f"lambdalet-{sandbox_id}",
+                hostname=f"lambdalet-{stem.sandbox_id}",
                 code_dir=os.fspath(self.code_dir(function)),
-                runtime_dir=os.fspath(SUPPORTED_RUNTIMES[function.runtime]),
-                rootfs_dir=os.fspath(self.paths.rootfs_dir),
-                etc_dir=os.fspath(self.paths.etc_dir),
                 tmp_size_mb=function.ephemeral_storage_mb,
-                cgroup_procs=tuple(self.cgroups.procs_files(cgroup_name)),
                 env=runtime_environment(
                     function, region=self.config.region, log_stream_name=log.name
                 ),
-                nofile=sb.nofile,
             )
-            proc = await self.spawner.spawn(spec)
-        except BaseException:
+            proc = await self.spawner.specialize(stem, spec)
+        except BaseException as exc:
+            self._stem_taken.set()
             if log is not None:
                 log.close()
-            self._finish_teardown(cgroup_name, uid)
+            if stem is not None:
+                self._start_teardown(stem, uid=uid)
+            else:
+                self.uids.release(uid)
+            if isinstance(exc, SandboxError):
+                raise PlatformError(str(exc)) from exc
             raise
         env = Environment(
-            env_id=sandbox_id,
+            env_id=stem.sandbox_id,
             function=function,
             proc=proc,
             cgroups=self.cgroups,
@@ -161,13 +225,16 @@ class Pool:
         self.live.add(env)
         self.nursery.start_soon(env.pump_log_pipe)
         try:
-            await env.wait_ready(timeout_s=self.config.sandbox.init_timeout_s)
+            await env.wait_ready(timeout_s=self.config.sandbox.init_timeout_s, started=started)
             self.cgroups.set_cpu_quota(
                 cgroup_name, quota_us=limits.cpu_quota_us, period_us=limits.cpu_period_us
             )
         except BaseException:
             self.discard(env)
             raise
+        finally:
+            # Refill only now: making a stem competes for the CPU with this cold start.
+            self._stem_taken.set()
         return env
 
     # -- returning ----------------------------------------------------------------------
@@ -197,62 +264,69 @@ class Pool:
         envs = self.idle.get(env.key)
         if envs and env in envs:
             envs.remove(env)
-        self.teardowns += 1
-        self.nursery.start_soon(self._destroy, env)
+        self._start_teardown(env.proc.stem, uid=env.uid, env=env)
 
-    async def _destroy(self, env: Environment) -> None:
+    # -- teardown -----------------------------------------------------------------------
+
+    def _start_teardown(
+        self, stem: Stem, *, uid: int | None, env: Environment | None = None
+    ) -> None:
+        self.teardowns += 1
+        self.nursery.start_soon(self._teardown, stem, uid, env)
+
+    async def _teardown(self, stem: Stem, uid: int | None, env: Environment | None) -> None:
+        name = cgroup_name_of(stem)
+        emptied = False
         try:
             with trio.CancelScope(shield=True):
-                await self._kill_and_wait(env)
+                emptied = await self._kill_and_wait(stem, name)
         finally:
-            self.live.discard(env)
             self.teardowns -= 1
-            env.log.close()
-            env.proc.stream.socket.close()
-            trio.lowlevel.notify_closing(env.proc.log_fd)  # wakes pump_log_pipe
-            os.close(env.proc.log_fd)
-            self._finish_teardown(env.cgroup_name, env.uid)
+            if env is not None:
+                self.live.discard(env)
+                env.log.close()
+                env.proc.stream.socket.close()
+                trio.lowlevel.notify_closing(env.proc.log_fd)  # wakes pump_log_pipe
+                os.close(env.proc.log_fd)
+            removed = emptied and self._remove_cgroup(name)
+            if uid is not None and removed:
+                self.uids.release(uid)  # never while something may still run as it
             self._teardown_finished.set()
             self._teardown_finished = trio.Event()
 
-    async def _kill_and_wait(self, env: Environment) -> None:
+    async def _kill_and_wait(self, stem: Stem, name: str) -> bool:
         """Kill the pid namespace and everything in the cgroup; wait until both are gone."""
         bound = self.config.sandbox.teardown_timeout_s
         try:
-            await self.spawner.kill(env.proc)
+            await self.spawner.kill(stem)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
-        with trio.move_on_after(bound) as scope:
-            await env.proc.exited.wait()
+        with trio.move_on_after(bound):
+            await stem.exited.wait()
             while True:
                 try:
                     # One round at a time: never block the event loop waiting for a kill.
-                    self.cgroups.kill_all(env.cgroup_name, max_rounds=1)
-                    if not self.cgroups.populated(env.cgroup_name):
-                        break
+                    self.cgroups.kill_all(name, max_rounds=1)
+                    if not self.cgroups.populated(name):
+                        return True
                 except (OSError, SandboxError) as exc:
-                    logger.warning("sandbox %s: killing its cgroup failed: %s", env.env_id, exc)
+                    logger.warning("sandbox %s: killing its cgroup failed: %s", name, exc)
                 await trio.sleep(0.005)
-        if scope.cancelled_caught:
-            logger.error(
-                "sandbox %s did not empty within %.0f s; the start-up sweep will remove cgroup %s",
-                env.env_id,
-                bound,
-                env.cgroup_name,
-            )
+        logger.error(
+            "sandbox %s did not empty within %.0f s; the start-up sweep will remove it", name, bound
+        )
+        return False
 
-    def _finish_teardown(self, cgroup_name: str, uid: int) -> None:
+    def _remove_cgroup(self, name: str) -> bool:
         for _ in range(50):
             try:
-                self.cgroups.destroy(cgroup_name)
-                break
+                self.cgroups.destroy(name)
+                return True
             except SandboxError:
                 # memory cgroups can stay busy for a moment after their last task exits
                 time.sleep(0.002)
-        else:
-            logger.error("could not remove cgroup %s; the start-up sweep will", cgroup_name)
-            return  # keep the uid out of circulation: something may still run as it
-        self.uids.release(uid)
+        logger.error("could not remove cgroup %s; the start-up sweep will", name)
+        return False
 
     # -- reaping ------------------------------------------------------------------------
 
@@ -268,8 +342,13 @@ class Pool:
                         self.discard(env)
 
     async def close(self) -> None:
+        self.closing = True
+        self._stem_taken.set()  # wakes keep_stems, which then ends
         for env in list(self.live):
             self.discard(env)
+        for ready in self.stems.values():
+            while ready:
+                self._start_teardown(ready.pop(), uid=None)
         with trio.move_on_after(self.config.sandbox.teardown_timeout_s + 2):
             while self.live or self.teardowns:
                 await self._teardown_finished.wait()
@@ -294,6 +373,7 @@ async def open_pool(
             code_dir=code_dir,
         )
         nursery.start_soon(pool.reap_idle)
+        nursery.start_soon(pool.keep_stems)
         try:
             yield pool
         finally:

@@ -37,6 +37,7 @@ from engine.errors import (
     ResourceNotFoundException,
 )
 from engine.models import FunctionConfig, function_arn
+from engine.packaging import precompile_python
 from engine.validation import (
     CodeUpdate,
     ConfigurationChanges,
@@ -295,7 +296,12 @@ class Registry:
 
     def _store_code(self, digest: str, zip_bytes: bytes) -> None:
         """Unzip first (that is the validation), then keep the zip itself."""
-        extract_zip(zip_bytes, self._code_root / digest, durable=self._durable)
+        extract_zip(
+            zip_bytes,
+            self._code_root / digest,
+            durable=self._durable,
+            before_publish=precompile_python,
+        )
         blob = self._code_root / f"{digest}.zip"
         if not blob.exists():
             self._write_blob(blob, zip_bytes)

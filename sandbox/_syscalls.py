@@ -118,3 +118,65 @@ def clear_capability_sets() -> None:
     data = (_CapData * 2)()
     nr = _machine_syscall(_SYS_capset, _SYS_capset_aarch64)
     _check(_libc.syscall(nr, ctypes.byref(header), ctypes.byref(data)), "capset")
+
+
+# New mount API (Linux >= 5.12 for mount_setattr): one syscall number on every arch.
+_SYS_open_tree: Final = 428
+_SYS_move_mount: Final = 429
+_SYS_mount_setattr: Final = 442
+OPEN_TREE_CLONE: Final = 1
+OPEN_TREE_CLOEXEC: Final = os.O_CLOEXEC
+AT_EMPTY_PATH: Final = 0x1000
+AT_RECURSIVE: Final = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH: Final = 0x4
+MOUNT_ATTR_RDONLY: Final = 0x1
+MOUNT_ATTR_NOSUID: Final = 0x2
+MOUNT_ATTR_NODEV: Final = 0x4
+_AT_FDCWD: Final = -100
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def open_tree_clone(path: str) -> int:
+    """A detached copy of the mount at `path` (a bind mount not yet attached anywhere)."""
+    fd: int = _libc.syscall(
+        _SYS_open_tree,
+        ctypes.c_int(_AT_FDCWD),
+        path.encode(),
+        ctypes.c_uint(OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC),
+    )
+    _check(fd, "open_tree", path)
+    return fd
+
+
+def mount_setattr_fd(fd: int, attr_set: int) -> None:
+    attr = _MountAttr(attr_set, 0, 0, 0)
+    ret = _libc.syscall(
+        _SYS_mount_setattr,
+        ctypes.c_int(fd),
+        b"",
+        ctypes.c_uint(AT_EMPTY_PATH),
+        ctypes.byref(attr),
+        ctypes.c_size_t(ctypes.sizeof(attr)),
+    )
+    _check(ret, "mount_setattr")
+
+
+def move_mount_fd(fd: int, target: str) -> None:
+    """Attach the detached mount `fd` at `target` (in the caller's mount namespace)."""
+    ret = _libc.syscall(
+        _SYS_move_mount,
+        ctypes.c_int(fd),
+        b"",
+        ctypes.c_int(_AT_FDCWD),
+        target.encode(),
+        ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH),
+    )
+    _check(ret, "move_mount", target)

@@ -242,14 +242,15 @@ class _Driver:
             except OSError as err:
                 raise _error("create the parent cgroup", parent, err) from err
 
-    def create(self, name: str, limits: CgroupLimits) -> None:
+    def create(self, name: str, limits: CgroupLimits | None) -> None:
         created: list[str] = []
         try:
             for path in self._dirs(name):
                 with _step(f"create {self.kind} cgroup {name}", path):
                     self._ops.mkdir(path)
                 created.append(path)
-            self._write_limits(name, limits)
+            if limits is not None:
+                self.write_limits(name, limits)
         except SandboxSetupError:
             for path in reversed(created):
                 try:
@@ -258,7 +259,7 @@ class _Driver:
                     log.warning("could not remove half-created cgroup %s: %s", path, err)
             raise
 
-    def _write_limits(self, name: str, limits: CgroupLimits) -> None:
+    def write_limits(self, name: str, limits: CgroupLimits) -> None:
         raise NotImplementedError
 
     def set_cpu_quota(self, name: str, quota_us: int, period_us: int) -> None:
@@ -330,7 +331,7 @@ class _V1Driver(_Driver):
 
     kind = "v1"
 
-    def _write_limits(self, name: str, limits: CgroupLimits) -> None:
+    def write_limits(self, name: str, limits: CgroupLimits) -> None:
         if self.owns("memory"):
             path = self._dir("memory", name)
             memory = _MemoryFiles(_node(path))
@@ -446,7 +447,7 @@ class _V2Driver(_Driver):
             _write(f"{leaf}/cgroup.procs", str(pid))
         log.info("moved pid %d into %s (no internal processes rule)", pid, leaf)
 
-    def _write_limits(self, name: str, limits: CgroupLimits) -> None:
+    def write_limits(self, name: str, limits: CgroupLimits) -> None:
         group = self._dirs(name)[0]
         writes: list[tuple[str, str]] = []
         if self.owns("memory"):
@@ -602,8 +603,12 @@ class Cgroups:
         for driver in self._drivers:
             driver.prepare()
 
-    def create(self, name: str, limits: CgroupLimits) -> None:
-        """Create group ``name`` in every hierarchy and write its limits; all or nothing."""
+    def create(self, name: str, limits: CgroupLimits | None) -> None:
+        """Create group ``name`` in every hierarchy and write its limits; all or nothing.
+
+        With ``limits=None`` the group starts unlimited (a stem, specialized later with
+        `set_limits`). Limits may only be lowered from unlimited in v1 (memsw ordering).
+        """
         _check_name(name)
         created: list[_Driver] = []
         try:
@@ -615,6 +620,12 @@ class Cgroups:
                 for error in driver.destroy(name):
                     log.warning("rollback of cgroup %s: %s", name, error)
             raise
+
+    def set_limits(self, name: str, limits: CgroupLimits) -> None:
+        """Write `limits` into an existing group (created unlimited)."""
+        _check_name(name)
+        for driver in self._drivers:
+            driver.write_limits(name, limits)
 
     def set_cpu_quota(self, name: str, *, quota_us: int, period_us: int) -> None:
         """Change the CPU quota of an existing group (e.g. after an init-phase boost)."""

@@ -1,8 +1,9 @@
 """The supervisor's side of the spawner: start it by exec, ask it for sandboxes (Trio).
 
 `open_spawner()` starts ``python -I -m sandbox.spawner`` once and yields a `Spawner`;
-`Spawner.spawn(spec)` returns a `SandboxProcess` holding the Runtime API stream, the read
-end of the sandbox's stdout/stderr pipe and an event set when its init process exits.
+`Spawner.make_stem()` forks a prepared sandbox ahead of demand, and `Spawner.specialize()`
+turns it into one function's sandbox: a `SandboxProcess` holding the Runtime API stream,
+the read end of the runtime's stdout/stderr pipe and the stem's exit event.
 
 Resource handling: closing the context closes the control socket; the spawner then kills
 every sandbox it still owns and exits, and we wait for it (bounded, then SIGKILL).
@@ -15,7 +16,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -24,7 +25,7 @@ import trio
 
 from sandbox.errors import SandboxError, SpawnerError
 from sandbox.spawner import MAX_PACKET
-from sandbox.spec import SandboxSpec
+from sandbox.spec import EXIT_SETUP_FAILED, SandboxSpec, StemSpec
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +33,23 @@ SPAWNER_STOP_S = 5.0
 
 
 @dataclass(eq=False, kw_only=True)
-class SandboxProcess:
-    """A running sandbox as the supervisor sees it."""
+class Stem:
+    """A prepared sandbox waiting in the spawner to be specialized."""
 
     sandbox_id: str
-    pid: int  # host pid of the sandbox's init (pid 1 inside)
-    stream: trio.SocketStream  # the Runtime API socket
-    log_fd: int  # non-blocking read end of the runtime's stdout/stderr
+    pid: int  # host pid of the stem's init (pid 1 inside)
     exited: trio.Event = field(default_factory=trio.Event)
     exit_status: int | None = None  # raw wait status of init, once exited
+
+    @property
+    def setup_failed(self) -> bool:
+        """Init exited because building the sandbox failed (not the function's fault)."""
+        status = self.exit_status
+        return (
+            status is not None
+            and os.WIFEXITED(status)
+            and os.WEXITSTATUS(status) == EXIT_SETUP_FAILED
+        )
 
     def exit_description(self) -> str:
         """Lambda's wording: 'signal: killed', 'exit status 1'."""
@@ -57,6 +66,26 @@ class SandboxProcess:
         return f"exit status {code}"
 
 
+@dataclass(eq=False, kw_only=True)
+class SandboxProcess:
+    """A specialized sandbox as the supervisor sees it."""
+
+    stem: Stem
+    stream: trio.SocketStream  # the Runtime API socket
+    log_fd: int  # non-blocking read end of the runtime's stdout/stderr
+
+    @property
+    def sandbox_id(self) -> str:
+        return self.stem.sandbox_id
+
+    @property
+    def exited(self) -> trio.Event:
+        return self.stem.exited
+
+    def exit_description(self) -> str:
+        return self.stem.exit_description()
+
+
 def _signal_name(sig: int) -> str:
     import signal
 
@@ -70,59 +99,74 @@ class Spawner:
     def __init__(self, control: trio.socket.SocketType) -> None:
         self._control = control
         self._pending: dict[str, trio.MemorySendChannel[dict[str, object]]] = {}
-        self._running: dict[str, SandboxProcess] = {}
+        self._running: dict[str, Stem] = {}
         self._send_lock = trio.Lock()
         self.broken = False
 
-    async def spawn(self, spec: SandboxSpec) -> SandboxProcess:
-        """Fork a sandbox for `spec`; returns once the spawner has forked its init."""
+    async def _request(
+        self, sandbox_id: str, msg: Mapping[str, object], fds: list[int] | None = None
+    ) -> dict[str, object]:
         if self.broken:
             raise SpawnerError("the spawner has exited; restart the daemon")
+        send, recv = trio.open_memory_channel[dict[str, object]](1)
+        self._pending[sandbox_id] = send
+        try:
+            packet = msgpack.packb(msg, use_bin_type=True)
+            ancillary = []
+            if fds:
+                data = array.array("i", fds).tobytes()
+                ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, data)]
+            async with self._send_lock:
+                await self._control.sendmsg([packet], ancillary)
+            return await recv.receive()
+        finally:
+            self._pending.pop(sandbox_id, None)
+
+    async def make_stem(self, stem_spec: StemSpec) -> Stem:
+        """Fork a stem; returns once its init exists (it prepares itself in the background)."""
+        reply = await self._request(
+            stem_spec.sandbox_id, {"op": "stem", "stem": stem_spec.to_wire()}
+        )
+        if reply.get("op") != "stem_forked":
+            raise SandboxError(f"spawner could not fork stem {stem_spec.sandbox_id}: {reply}")
+        pid = reply["pid"]
+        assert isinstance(pid, int)
+        stem = Stem(sandbox_id=stem_spec.sandbox_id, pid=pid)
+        self._running[stem.sandbox_id] = stem
+        return stem
+
+    async def specialize(self, stem: Stem, spec: SandboxSpec) -> SandboxProcess:
+        """Turn `stem` into the sandbox `spec` describes; returns its Runtime API stream."""
+        if spec.sandbox_id != stem.sandbox_id:
+            raise ValueError("a spec specializes the stem with its own sandbox_id")
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_r, log_w = os.pipe2(os.O_CLOEXEC)
-        send, recv = trio.open_memory_channel[dict[str, object]](1)
-        self._pending[spec.sandbox_id] = send
         try:
-            packet = msgpack.packb({"op": "spawn", "spec": spec.to_wire()}, use_bin_type=True)
-            fds = array.array("i", [child_sock.fileno(), log_w])
-            async with self._send_lock:
-                await self._control.sendmsg(
-                    [packet], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds.tobytes())]
-                )
-            child_sock.close()
-            os.close(log_w)
-            log_w = -1
-            reply = await recv.receive()
+            msg = {"op": "specialize", "spec": spec.to_wire()}
+            reply = await self._request(spec.sandbox_id, msg, [child_sock.fileno(), log_w])
         except BaseException:
             parent_sock.close()
             os.close(log_r)
             raise
         finally:
             child_sock.close()
-            if log_w >= 0:
-                os.close(log_w)
-            self._pending.pop(spec.sandbox_id, None)
-        if reply.get("op") != "spawned":
+            os.close(log_w)
+        if reply.get("op") != "specialized":
             parent_sock.close()
             os.close(log_r)
-            raise SandboxError(f"spawner could not fork sandbox {spec.sandbox_id}: {reply}")
+            raise SandboxError(f"spawner could not specialize {spec.sandbox_id}: {reply}")
         os.set_blocking(log_r, False)
-        pid = reply["pid"]
-        assert isinstance(pid, int)
-        proc = SandboxProcess(
-            sandbox_id=spec.sandbox_id,
-            pid=pid,
+        return SandboxProcess(
+            stem=stem,
             stream=trio.SocketStream(trio.socket.from_stdlib_socket(parent_sock)),
             log_fd=log_r,
         )
-        self._running[spec.sandbox_id] = proc
-        return proc
 
-    async def kill(self, proc: SandboxProcess) -> None:
+    async def kill(self, stem: Stem) -> None:
         """SIGKILL the sandbox's init: the kernel then kills its whole pid namespace."""
-        if proc.exited.is_set() or self.broken:
+        if stem.exited.is_set() or self.broken:
             return
-        packet = msgpack.packb({"op": "kill", "pid": proc.pid}, use_bin_type=True)
+        packet = msgpack.packb({"op": "kill", "id": stem.sandbox_id}, use_bin_type=True)
         async with self._send_lock:
             await self._control.send(packet)
 
@@ -136,21 +180,21 @@ class Spawner:
                 msg = msgpack.unpackb(data, raw=False)
                 sandbox_id = str(msg.get("id"))
                 if msg.get("op") == "exited":
-                    proc = self._running.pop(sandbox_id, None)
-                    if proc is not None:
-                        proc.exit_status = int(msg["status"])
-                        proc.exited.set()
+                    stem = self._running.pop(sandbox_id, None)
+                    if stem is not None:
+                        stem.exit_status = int(msg["status"])
+                        stem.exited.set()
                 elif sandbox_id in self._pending:
                     self._pending[sandbox_id].send_nowait(msg)
                 else:
                     logger.warning("unexpected message from the spawner: %r", msg)
         finally:
             self.broken = True
-            for proc in self._running.values():
-                proc.exited.set()
+            for stem in self._running.values():
+                stem.exited.set()
             for chan in self._pending.values():
                 try:
-                    chan.send_nowait({"op": "spawn_failed", "error": "spawner exited"})
+                    chan.send_nowait({"op": "failed", "error": "spawner exited"})
                 except trio.WouldBlock:
                     pass
 

@@ -21,19 +21,31 @@ def _last_cap() -> int:
         return 40  # CAP_CHECKPOINT_RESTORE on 5.9+; dropping unknown caps is harmless
 
 
-def drop_child_privileges(*, uid: int, gid: int, last_cap: int | None = None) -> None:
-    """Become `uid`/`gid` with no capabilities in any set and no way to regain them."""
-    if uid == 0 or gid == 0:
-        raise ValueError("refusing to run sandbox code as root")
+def drop_bounding_set(*, last_cap: int | None = None) -> None:
+    """Empty the capability bounding and ambient sets; the effective set is untouched, so a
+    stem can still mount and change uid until it is specialized."""
     top = _last_cap() if last_cap is None else last_cap
     for cap in range(top + 1):
         sc.prctl(sc.PR_CAPBSET_DROP, cap)
     sc.prctl(sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_CLEAR_ALL)
+
+
+def become_unprivileged(*, uid: int, gid: int) -> None:
+    """Become `uid`/`gid` with no capabilities and no way to regain them. The bounding set
+    must already be empty (`drop_bounding_set`)."""
+    if uid == 0 or gid == 0:
+        raise ValueError("refusing to run sandbox code as root")
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     sc.clear_capability_sets()
     sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def drop_child_privileges(*, uid: int, gid: int, last_cap: int | None = None) -> None:
+    """Both steps at once."""
+    drop_bounding_set(last_cap=last_cap)
+    become_unprivileged(uid=uid, gid=gid)
 
 
 def set_child_rlimits(*, nofile: int) -> None:

@@ -1,9 +1,18 @@
-"""The sandbox's root filesystem: a pure mount plan, and the child-side code that applies it.
+"""The sandbox's root filesystem: pure mount plans, and the child-side code that applies them.
 
-`plan_rootfs()` says what the sandbox sees; `configure_child_rootfs()` runs in the sandbox's
-fresh mount namespace (as root, before privileges are dropped) and applies the plan, then
-`pivot_root`s into it and detaches the old root. Nothing is mounted in the host namespace:
-every mount dies with the sandbox's mount namespace when its last process exits.
+Two phases, both in the sandbox's own mount namespace, as root, before any user code:
+
+* `prepare_child_rootfs()` (stem time, ahead of demand): private propagation, a tmpfs as
+  the new root, read-only binds of the host's system directories, /etc and /var/runtime, a
+  minimal /dev, /tmp, a fresh /proc with host state masked; then `pivot_root` into it, the
+  old root detached and / made read-only. Unmounting the old root waits for an RCU grace
+  period (milliseconds), which is why it happens here and not on a cold start.
+* `finish_child_rootfs()` (specialization): attach the function's code at /var/task from a
+  detached, read-only mount the spawner cloned with ``open_tree`` (``move_mount``: no
+  unmount, no host path needed), and resize /tmp if the function asks for another size.
+
+Nothing is mounted in the host's namespace: every mount dies with the sandbox's mount
+namespace when its last process exits.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from sandbox import _syscalls as sc
-from sandbox.spec import OPT_DIR, RUNTIME_DIR, TASK_ROOT, SandboxSpec
+from sandbox.spec import OPT_DIR, RUNTIME_DIR, TASK_ROOT, SandboxSpec, StemSpec
 
 HOST_SYSTEM_DIRS: Final = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 # The only device nodes a sandbox gets (major, minor): mknod is cheaper than bind mounts.
@@ -38,8 +47,12 @@ MASKED_FILES: Final = (
 )
 MASKED_DIRS: Final = ("/proc/acpi", "/proc/scsi", "/proc/asound")
 READONLY_PROC: Final = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys")
+OLD_ROOT: Final = "/.old_root"
+DEFAULT_TMP_MB: Final = 512  # stems mount /tmp at Lambda's default; others remount it
+CODE_MOUNT_ATTRS: Final = sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV
 
 _RO: Final = sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV
+_TMP_FLAGS: Final = sc.MS_NOSUID | sc.MS_NODEV
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +66,7 @@ class Bind:
 class Tmpfs:
     target: str
     options: str  # e.g. "size=512m,mode=1777"
-    flags: int = sc.MS_NOSUID | sc.MS_NODEV
+    flags: int = _TMP_FLAGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +80,11 @@ class Device:
 class Symlink:
     target: str  # path of the link inside the sandbox
     points_to: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mkdir:
+    target: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,19 +105,25 @@ class HostLayout:
         return cls(dirs=tuple(dirs), links=tuple(links))
 
 
-MountOp = Bind | Tmpfs | Symlink | Device
+MountOp = Bind | Tmpfs | Symlink | Device | Mkdir
 
 
-def plan_rootfs(spec: SandboxSpec, host: HostLayout) -> list[MountOp]:
-    """Return the mounts that make up the sandbox's view, in the order they are applied."""
+def tmp_options(size_mb: int) -> str:
+    return f"size={size_mb}m,mode=1777"
+
+
+def plan_stem_rootfs(stem: StemSpec, host: HostLayout) -> list[MountOp]:
+    """Everything every sandbox sees, whatever function it becomes."""
     ops: list[MountOp] = [Bind(d, d) for d in host.dirs]
     ops += [Symlink(path, to) for path, to in host.links]
     ops += [
-        Bind(spec.etc_dir, "/etc"),
-        Bind(spec.code_dir, TASK_ROOT),
-        Bind(spec.runtime_dir, RUNTIME_DIR),
+        Bind(stem.etc_dir, "/etc"),
+        Bind(stem.runtime_dir, RUNTIME_DIR),
         Tmpfs(OPT_DIR, "size=16k,mode=755", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_RDONLY),
-        Tmpfs("/tmp", f"size={spec.tmp_size_mb}m,mode=1777"),
+        Mkdir(TASK_ROOT),  # the function's code is attached here at specialization
+        Tmpfs("/tmp", tmp_options(DEFAULT_TMP_MB)),
+        Mkdir("/proc"),
+        Mkdir(OLD_ROOT),
         Tmpfs("/dev", "size=64k,mode=755", sc.MS_NOSUID | sc.MS_NOEXEC),
     ]
     ops += [Device(f"/dev/{name}", major, minor) for name, (major, minor) in DEVICES.items()]
@@ -134,37 +158,56 @@ def _apply(root: str, op: MountOp) -> None:
         case Symlink():
             os.makedirs(os.path.dirname(target), exist_ok=True)
             os.symlink(op.points_to, target)
+        case Mkdir():
+            os.makedirs(target, exist_ok=True)
 
 
-def configure_child_rootfs(spec: SandboxSpec, host: HostLayout) -> None:
-    """Build the new root and pivot into it. Runs in the child's own mount namespace."""
-    root = spec.rootfs_dir
+def prepare_child_rootfs(stem: StemSpec, host: HostLayout) -> None:
+    """Stem phase: assemble the new root under ``stem.rootfs_dir``, enter it, seal it."""
+    root = stem.rootfs_dir
     # No mount event may travel between the host and the sandbox, in either direction.
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
     sc.mount("lambdalet", root, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "size=64k,mode=755")
-    for op in plan_rootfs(spec, host):
+    for op in plan_stem_rootfs(stem, host):
         _apply(root, op)
-    os.makedirs(root + "/proc")
-    os.makedirs(root + "/.old_root")
-    sc.pivot_root(root, root + "/.old_root")
+    configure_child_proc(root)
+    sc.pivot_root(root, root + OLD_ROOT)
     os.chdir("/")
-    sc.umount2("/.old_root", sc.MNT_DETACH)
-    os.rmdir("/.old_root")
-    configure_child_proc()
-    # The skeleton (mount points, symlinks) is done: make / itself read-only.
+    sc.umount2(OLD_ROOT, sc.MNT_DETACH)
+    os.rmdir(OLD_ROOT)
     sc.mount(None, "/", None, sc.MS_REMOUNT | _RO)
 
 
-def configure_child_proc() -> None:
+def finish_child_rootfs(spec: SandboxSpec, *, code_tree_fd: int) -> None:
+    """Specialization: attach the function's code; give /tmp the function's size."""
+    sc.move_mount_fd(code_tree_fd, TASK_ROOT)
+    if spec.tmp_size_mb != DEFAULT_TMP_MB:
+        sc.mount(None, "/tmp", None, sc.MS_REMOUNT | _TMP_FLAGS, tmp_options(spec.tmp_size_mb))
+
+
+def clone_code_tree(code_dir: str) -> int:
+    """Host side (spawner): a detached read-only copy of `code_dir` for `move_mount`."""
+    fd = sc.open_tree_clone(code_dir)
+    try:
+        sc.mount_setattr_fd(fd, CODE_MOUNT_ATTRS)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def configure_child_proc(root: str) -> None:
     """Mount a fresh /proc for the sandbox's pid namespace and mask host kernel state."""
-    sc.mount("proc", "/proc", "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+    proc = root + "/proc"
+    sc.mount("proc", proc, "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+    null = root + "/dev/null"
     for path in MASKED_FILES:
-        if os.path.exists(path):
-            sc.mount("/dev/null", path, None, sc.MS_BIND)
+        if os.path.exists(root + path):
+            sc.mount(null, root + path, None, sc.MS_BIND)
     for path in MASKED_DIRS:
-        if os.path.isdir(path):
-            sc.mount("lambdalet", path, "tmpfs", _RO, "size=0")
+        if os.path.isdir(root + path):
+            sc.mount("lambdalet", root + path, "tmpfs", _RO, "size=0")
     for path in READONLY_PROC:
-        if os.path.exists(path):
-            sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
-            sc.mount(None, path, None, sc.MS_REMOUNT | sc.MS_BIND | _RO)
+        if os.path.exists(root + path):
+            sc.mount(root + path, root + path, None, sc.MS_BIND | sc.MS_REC)
+            sc.mount(None, root + path, None, sc.MS_REMOUNT | sc.MS_BIND | _RO)

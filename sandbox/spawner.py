@@ -3,62 +3,53 @@
 The daemon starts it once by exec (``python -I -m sandbox.spawner CONTROL_FD --tag=NAME``)
 and talks to it over a SOCK_SEQPACKET socketpair: one msgpack map per packet, file
 descriptors attached with SCM_RIGHTS. It pre-imports the Python runtime so that a Python
-cold start is a fork, not an interpreter start.
+cold start is a fork, not an interpreter start; and it builds *stems* ahead of demand (see
+`sandbox.stem`), so that a cold start only specializes one.
 
-Process tree of one sandbox::
-
-    spawner (root, host namespaces)
-     └─ init    pid 1 of a new pid namespace; joins the cgroup, unshares the other
-        │       namespaces, builds the root filesystem, forks the runtime, drops every
-        │       privilege and reaps orphans; exits with the runtime's status
-        └─ runtime   pid 2; setsid, rlimits, stdio, drops every privilege, then runs the
-                     language runtime (Python in-process) on the Runtime API socket
-
-Requests:  {"op": "spawn", "spec": {...}} + fds [runtime_socket, log_pipe]
-           {"op": "kill", "pid": N}
-Replies:   {"op": "spawned", "id": ..., "pid": N} | {"op": "spawn_failed", "id": ..., "error": ...}
-           {"op": "exited", "id": ..., "pid": N, "status": wait_status}   (unsolicited)
+Requests:  {"op": "stem", "stem": {...}}               fork a stem (its init is pid 1 of
+                                                       a new pid namespace)
+           {"op": "specialize", "spec": {...}} + fds   [runtime socket, log pipe], forwarded
+                                                       to the stem's init with a detached
+                                                       read-only clone of the code dir
+           {"op": "kill", "id": ...}
+Replies:   {"op": "stem_forked", "id", "pid"} | {"op": "specialized", "id"}
+           {"op": "failed", "id", "error"}
+           {"op": "exited", "id", "pid", "status": wait_status}   (unsolicited)
 
 Resource handling: the spawner owns the init process of every sandbox it forked and reaps
 it. When the control socket closes (the daemon went away) it SIGKILLs every init (which
-kills each pid namespace whole) and exits. Each init has PDEATHSIG=SIGKILL, so a killed
+kills each pid namespace whole) and exits. Each init has PDEATHSIG=SIGKILL once it is
+specialized, and an unspecialized stem exits when its control socket closes, so a killed
 spawner takes its sandboxes with it.
 """
 
 from __future__ import annotations
 
 import errno
-import fcntl
 import gc
 import os
 import selectors
 import signal
 import socket
-import struct
 import sys
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import msgpack
 
 from sandbox import _syscalls as sc
-from sandbox.privileges import drop_child_privileges, set_child_rlimits
-from sandbox.protocol import Connection, SetupFailed
-from sandbox.rootfs import HostLayout, configure_child_rootfs
+from sandbox.rootfs import HostLayout, clone_code_tree
 from sandbox.runtimes.python import bootstrap
-from sandbox.spec import TASK_ROOT, SandboxSpec
+from sandbox.spec import SandboxSpec, StemSpec
+from sandbox.stem import run_stem_init
 
 MAX_PACKET = 256 * 1024
-_NAMESPACES = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET
-_SIOCGIFFLAGS = 0x8913
-_SIOCSIFFLAGS = 0x8914
-_IFF_UP = 0x1
 
 
-def encode_exit(status: int) -> int:
-    """Map the runtime's wait status to init's exit code: n for exit(n), 128+sig for a signal."""
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.waitstatus_to_exitcode(status) & 0xFF
+@dataclass(eq=False)
+class _Child:
+    sandbox_id: str
+    control: socket.socket | None  # our end of the stem's control line, until specialized
 
 
 class _Spawner:
@@ -66,7 +57,8 @@ class _Spawner:
         self.control = control
         self.layout = HostLayout.inspect()
         self.own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-        self.children: dict[int, str] = {}
+        self.children: dict[int, _Child] = {}  # pid of each sandbox's init
+        self.by_id: dict[str, int] = {}
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -103,62 +95,95 @@ class _Spawner:
                 return
             if pid == 0:
                 return
-            sandbox_id = self.children.pop(pid, None)
-            if sandbox_id is not None:
-                self.send({"op": "exited", "id": sandbox_id, "pid": pid, "status": status})
+            child = self.children.pop(pid, None)
+            if child is not None:
+                self.by_id.pop(child.sandbox_id, None)
+                if child.control is not None:
+                    child.control.close()
+                self.send({"op": "exited", "id": child.sandbox_id, "pid": pid, "status": status})
 
     def _handle_request(self) -> bool:
         try:
             data, fds, _flags, _addr = socket.recv_fds(self.control, MAX_PACKET, 4)
         except ConnectionResetError:
             return False
-        if not data:
-            for fd in fds:
-                os.close(fd)
-            return False
         try:
+            if not data:
+                return False
             msg = msgpack.unpackb(data, raw=False)
             op = msg.get("op")
-            if op == "spawn":
-                self._spawn(msg, fds)
+            if op == "stem":
+                self._fork_stem(msg)
+            elif op == "specialize":
+                self._specialize(msg, fds)
             elif op == "kill":
-                pid = int(msg["pid"])
-                if pid in self.children:  # never signal a pid we have already reaped
+                pid = self.by_id.get(str(msg.get("id")))
+                if pid is not None:  # never signal a pid we have already reaped
                     os.kill(pid, signal.SIGKILL)
             else:
-                self.send({"op": "error", "error": f"unknown op {op!r}"})
+                self.send({"op": "failed", "id": msg.get("id"), "error": f"unknown op {op!r}"})
         finally:
             for fd in fds:
                 os.close(fd)
         return True
 
-    def _spawn(self, msg: dict[str, Any], fds: list[int]) -> None:
-        spec_id = str(msg.get("spec", {}).get("sandbox_id", "?"))
+    def _fork_stem(self, msg: dict[str, Any]) -> None:
+        sandbox_id = str(msg.get("stem", {}).get("sandbox_id", "?"))
         try:
-            spec = SandboxSpec.from_wire(msg["spec"])
-            if len(fds) != 2:
-                raise ValueError(f"spawn needs 2 fds (runtime socket, log pipe), got {len(fds)}")
+            stem = StemSpec.from_wire(msg["stem"])
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             # The next fork becomes pid 1 of a new pid namespace; restore ours right after.
             sc.unshare(sc.CLONE_NEWPID)
             try:
                 pid = os.fork()
                 if pid == 0:
-                    self._become_init(spec, runtime_fd=fds[0], log_fd=fds[1])
+                    ours.close()
+                    self._become_init(stem, theirs)
             finally:
                 sc.setns(self.own_pidns, sc.CLONE_NEWPID)
+                theirs.close()
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            self.send({"op": "spawn_failed", "id": spec_id, "error": str(exc)})
+            self.send({"op": "failed", "id": sandbox_id, "error": f"{type(exc).__name__}: {exc}"})
             return
-        self.children[pid] = spec.sandbox_id
-        self.send({"op": "spawned", "id": spec.sandbox_id, "pid": pid})
+        self.children[pid] = _Child(stem.sandbox_id, ours)
+        self.by_id[stem.sandbox_id] = pid
+        self.send({"op": "stem_forked", "id": stem.sandbox_id, "pid": pid})
 
-    def _become_init(self, spec: SandboxSpec, *, runtime_fd: int, log_fd: int) -> NoReturn:
+    def _specialize(self, msg: dict[str, Any], fds: list[int]) -> None:
+        sandbox_id = str(msg.get("spec", {}).get("sandbox_id", "?"))
+        try:
+            spec = SandboxSpec.from_wire(msg["spec"])  # refuse garbage here, not in the stem
+            pid = self.by_id.get(sandbox_id)
+            child = self.children.get(pid) if pid is not None else None
+            if child is None or child.control is None:
+                raise ValueError(f"no unspecialized stem {sandbox_id}")
+            if len(fds) != 2:
+                raise ValueError(
+                    f"specialize needs 2 fds (runtime socket, log pipe), got {len(fds)}"
+                )
+            tree = clone_code_tree(spec.code_dir)  # the code, as a detached read-only mount
+            try:
+                packet = msgpack.packb(msg["spec"], use_bin_type=True)
+                socket.send_fds(child.control, [packet], [*fds, tree])
+            finally:
+                os.close(tree)
+            child.control.close()
+            child.control = None
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            self.send({"op": "failed", "id": sandbox_id, "error": f"{type(exc).__name__}: {exc}"})
+            return
+        self.send({"op": "specialized", "id": sandbox_id})
+
+    def _become_init(self, stem: StemSpec, control: socket.socket) -> NoReturn:
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGINT):
             signal.signal(sig, signal.SIG_DFL)
         for fd in (self.wake_r, self.wake_w, self.own_pidns, self.control.fileno()):
             os.close(fd)
-        run_init(spec, layout=self.layout, runtime_fd=runtime_fd, log_fd=log_fd)
+        for child in self.children.values():
+            if child.control is not None:
+                child.control.close()
+        run_stem_init(stem, layout=self.layout, control=control)
 
     def _shutdown(self) -> None:
         for pid in list(self.children):
@@ -171,98 +196,6 @@ class _Spawner:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
-
-
-def _bring_up_loopback() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        req = struct.pack("16sh", b"lo", 0)
-        flags = struct.unpack("16sh", fcntl.ioctl(s, _SIOCGIFFLAGS, req + b"\0" * 22)[:18])[1]
-        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | _IFF_UP) + b"\0" * 22)
-
-
-def _join_cgroups(procs_files: tuple[str, ...]) -> None:
-    # Our pid is 1 in our own namespace; "0" written to cgroup.procs means "the writer".
-    for path in procs_files:
-        with open(path, "w") as f:
-            f.write("0")
-
-
-def run_init(spec: SandboxSpec, *, layout: HostLayout, runtime_fd: int, log_fd: int) -> NoReturn:
-    """The sandbox's pid 1, as a checklist. Never returns."""
-    step = "join cgroup"
-    try:
-        _join_cgroups(spec.cgroup_procs)  # first: everything below is accounted and limited
-        step = "unshare namespaces"
-        sc.unshare(_NAMESPACES)
-        sc.unshare(sc.CLONE_NEWCGROUP)  # after the join, so the sandbox sees its group as /
-        step = "build root filesystem"
-        configure_child_rootfs(spec, layout)
-        step = "set hostname"
-        sc.sethostname(spec.hostname)
-        step = "bring up loopback"
-        _bring_up_loopback()
-        step = "fork runtime"
-        runtime_pid = os.fork()
-        if runtime_pid == 0:
-            run_runtime(spec, runtime_fd=runtime_fd, log_fd=log_fd)
-        step = "drop init privileges"
-        os.setsid()
-        null = os.open("/dev/null", os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        os.closerange(3, 1 << 20)
-        drop_child_privileges(uid=spec.uid, gid=spec.gid)
-        sc.prctl(sc.PR_SET_DUMPABLE, 0)
-        sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
-    except BaseException as exc:
-        _report_setup_failure(runtime_fd, step, exc)
-        os._exit(125)
-    _reap_until(runtime_pid)
-
-
-def _report_setup_failure(runtime_fd: int, step: str, exc: BaseException) -> None:
-    try:
-        frame = Connection().send(SetupFailed(step=step, message=f"{type(exc).__name__}: {exc}"))
-        os.write(runtime_fd, frame)
-    except OSError:
-        pass
-
-
-def _reap_until(runtime_pid: int) -> NoReturn:
-    """Reap every orphan in the namespace; leave with the runtime's status when it ends."""
-    while True:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            os._exit(126)
-        except InterruptedError:
-            continue
-        if pid == runtime_pid:
-            os._exit(encode_exit(status))
-
-
-def run_runtime(spec: SandboxSpec, *, runtime_fd: int, log_fd: int) -> NoReturn:
-    """The sandbox's pid 2: lose every privilege, then become the language runtime."""
-    try:
-        os.setsid()
-        set_child_rlimits(nofile=spec.nofile)
-        null = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
-        # Keep 0-2 and the Runtime API socket; every other descriptor goes.
-        os.closerange(3, runtime_fd)
-        os.closerange(runtime_fd + 1, 1 << 20)
-        os.set_inheritable(runtime_fd, False)
-        drop_child_privileges(uid=spec.uid, gid=spec.gid)
-        os.chdir(TASK_ROOT)
-        os.environ.clear()
-        os.environ.update(spec.env)
-        os.umask(0o022)
-    except BaseException as exc:
-        _report_setup_failure(runtime_fd, "drop runtime privileges", exc)
-        os._exit(125)
-    bootstrap.run(runtime_fd, handler=spec.handler)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,56 +1,67 @@
-"""What to build for one execution environment: a pure, serialisable description.
+"""What to build: pure, serialisable descriptions of a stem and of the sandbox it becomes.
 
-The engine fills a `SandboxSpec`; the spawner receives it as a msgpack map and builds it.
+A *stem* is a sandbox prepared ahead of demand: namespaces made, cgroup joined, root
+filesystem assembled, runtime forked, still privileged and not yet any function's. A
+`SandboxSpec` *specializes* a stem into one function's execution environment.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
 OPT_DIR = "/opt"
+EXIT_SETUP_FAILED = 125  # a sandbox's init exits with this when building it failed
+
+
+class _Wire:
+    """msgpack-friendly dict form; unknown fields are refused."""
+
+    def to_wire(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> Self:
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = set(d) - set(fields)
+        if unknown:
+            raise ValueError(f"unknown spec fields: {sorted(unknown)}")
+        args = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**args)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SandboxSpec:
-    """One sandbox. Host paths are absolute paths in the daemon's mount namespace."""
+class StemSpec(_Wire):
+    """A prepared, unspecialized sandbox. Host paths are in the daemon's mount namespace."""
 
-    sandbox_id: str  # short hex id; appears in cgroup names and the hostname
+    sandbox_id: str  # short hex id; names its cgroup and, later, its hostname
+    runtime_dir: str  # bind-mounted read-only at /var/runtime
+    rootfs_dir: str  # empty host directory used as the mount point of the new root
+    etc_dir: str  # minimal /etc, bind-mounted read-only
+    cgroup_procs: tuple[str, ...]  # cgroup.procs files joined before anything else
+    nofile: int = 1024  # RLIMIT_NOFILE (processes are limited by the cgroup's pids.max)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SandboxSpec(_Wire):
+    """One function's execution environment, applied to a stem."""
+
+    sandbox_id: str  # the stem's id
     runtime: str  # e.g. "python3.11"
     handler: str  # "module.function"
     uid: int  # unprivileged, distinct per live sandbox, never 0
     gid: int
     hostname: str
-    code_dir: str  # bind-mounted read-only at /var/task
-    runtime_dir: str  # bind-mounted read-only at /var/runtime
-    rootfs_dir: str  # empty host directory used as the mount point of the new root
-    etc_dir: str  # minimal /etc, bind-mounted read-only
+    code_dir: str  # host path, bind-mounted read-only at /var/task
     tmp_size_mb: int  # size of the /tmp tmpfs (ephemeral storage)
-    cgroup_procs: tuple[str, ...]  # cgroup.procs files to join before any user code runs
     env: dict[str, str] = field(default_factory=dict)  # the runtime's entire environment
-    nofile: int = 1024
-    nproc_note: str = "pids.max in the cgroup"  # RLIMIT_NPROC is per-uid; pids.max is used
 
     def __post_init__(self) -> None:
         if self.uid <= 0 or self.gid <= 0:
             raise ValueError("a sandbox never runs as uid/gid 0")
         if self.tmp_size_mb <= 0:
             raise ValueError("tmp_size_mb must be positive")
-
-    def to_wire(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["cgroup_procs"] = list(self.cgroup_procs)
-        return d
-
-    @classmethod
-    def from_wire(cls, d: dict[str, Any]) -> SandboxSpec:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown spec fields: {sorted(unknown)}")
-        args = dict(d)
-        args["cgroup_procs"] = tuple(args.get("cgroup_procs", ()))
-        return cls(**args)

@@ -94,19 +94,25 @@ class _Channel:
 
 
 class _LogSink(io.RawIOBase):
-    """What print() and logging write to: each flushed chunk becomes one Log frame."""
+    """What print() and logging write to: each flushed chunk becomes one Log frame.
 
-    def __init__(self, channel: _Channel) -> None:
-        self.channel = channel
+    Created in the stem, before there is a channel; output before specialization (there
+    should be none: no user code runs then) is dropped.
+    """
+
+    channel: _Channel | None = None
 
     def writable(self) -> bool:
         return True
 
     def write(self, b: Any) -> int:
         data = bytes(b)
-        if data:
+        if data and self.channel is not None:
             self.channel.send(Log(data=data))
         return len(data)
+
+
+_sink = _LogSink()
 
 
 class CognitoIdentity:
@@ -243,28 +249,29 @@ def _install_logging() -> None:
     root.handlers[:] = [handler]
 
 
-def _prepare_interpreter(channel: _Channel) -> None:
-    sys.path[:] = [
-        TASK_ROOT,
-        "/opt/python/lib/python3.11/site-packages",
-        "/opt/python",
-        RUNTIME_DIR,
-        *_stdlib_path,
-    ]
+_SANDBOX_PATH = [TASK_ROOT, "/opt/python/lib/python3.11/site-packages", "/opt/python", RUNTIME_DIR]
+
+
+def prepare_stem() -> None:
+    """Everything that does not depend on the function, done in the stem ahead of demand."""
     sys.executable = _interpreter
     sys.argv = [os.path.join(RUNTIME_DIR, "bootstrap.py")]
     sys.dont_write_bytecode = True
-    importlib.invalidate_caches()
-    sink = _LogSink(channel)
     for name in ("stdout", "stderr"):
         stream = io.TextIOWrapper(
-            io.BufferedWriter(sink),
+            io.BufferedWriter(_sink),
             encoding="utf-8",
             errors="backslashreplace",
             line_buffering=True,
         )
         setattr(sys, name, stream)
     _install_logging()
+
+
+def _enter_sandbox_paths() -> None:
+    sys.path[:] = [*_SANDBOX_PATH, *_stdlib_path]
+    for path in _SANDBOX_PATH:  # forget what the stem may have cached about them
+        sys.path_importer_cache.pop(path, None)
 
 
 def _flush_output() -> None:
@@ -305,9 +312,13 @@ def _invoke(fn: Handler, msg: Invoke) -> Message:
 
 
 def run(fd: int, *, handler: str) -> NoReturn:
-    """Init, report Ready (or the init error), then serve invokes until the socket closes."""
+    """Init, report Ready (or the init error), then serve invokes until the socket closes.
+
+    `prepare_stem()` must have run first in this process.
+    """
     channel = _Channel(fd)
-    _prepare_interpreter(channel)
+    _sink.channel = channel
+    _enter_sandbox_paths()
     try:
         fn = load_handler(handler)
     except _InitFailure as failure:

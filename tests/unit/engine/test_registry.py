@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import shutil
 import sqlite3
 import stat
 import threading
@@ -252,10 +253,7 @@ def test_restart_cleans_up_after_a_crash(state_dir: Path) -> None:
     (code / f".{digest(ZIP_B)}.abc.tmp").mkdir()  # an interrupted extraction
     (code / f"{digest(ZIP_B)}.zip").write_bytes(ZIP_B)  # a blob whose row never committed
     (code / "README").write_text("not ours")  # unknown names are left alone
-    tree = code / digest(ZIP_A)
-    for child in tree.iterdir():
-        child.unlink()
-    tree.rmdir()  # a referenced tree lost: it comes back from the zip
+    shutil.rmtree(code / digest(ZIP_A))  # a referenced tree lost: it comes back from the zip
     with Registry(state_dir, region="us-east-1") as second:
         assert (second.code_dir(config) / "app.py").read_text() == "A = 1\n"
     assert code_listing(state_dir) == sorted(["README", digest(ZIP_A), f"{digest(ZIP_A)}.zip"])
@@ -403,3 +401,14 @@ def test_concurrent_creates_share_one_blob(registry: Registry, state_dir: Path) 
     assert errors == []
     assert len(registry.list()[0]) == 8
     assert code_listing(state_dir) == [digest(ZIP_A), f"{digest(ZIP_A)}.zip"]
+
+
+def test_python_sources_are_byte_compiled_as_seen_from_var_task(state_dir: Path) -> None:
+    import marshal
+
+    with Registry(state_dir, region="us-east-1") as registry:
+        config = registry.create(request(), now=NOW)
+        tree = registry.code_dir(config)
+    (pyc,) = (tree / "__pycache__").glob("app.cpython-*.pyc")
+    code = marshal.loads(pyc.read_bytes()[16:])
+    assert code.co_filename == "/var/task/app.py"  # tracebacks name the sandbox's path

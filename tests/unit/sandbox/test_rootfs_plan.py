@@ -1,11 +1,32 @@
-"""What a sandbox sees: the pure mount plan and the spec's wire form."""
+"""What a sandbox sees: the pure mount plans and the specs' wire forms."""
 
 from __future__ import annotations
 
 import pytest
 
-from sandbox.rootfs import Bind, Device, HostLayout, Symlink, Tmpfs, plan_rootfs
-from sandbox.spec import SandboxSpec
+from sandbox import _syscalls as sc
+from sandbox.rootfs import (
+    CODE_MOUNT_ATTRS,
+    DEFAULT_TMP_MB,
+    Bind,
+    Device,
+    HostLayout,
+    Mkdir,
+    Symlink,
+    Tmpfs,
+    plan_stem_rootfs,
+    tmp_options,
+)
+from sandbox.spec import SandboxSpec, StemSpec
+
+STEM = StemSpec(
+    sandbox_id="abc123",
+    runtime_dir="/venv/sandbox/runtimes/python",
+    rootfs_dir="/state/rootfs",
+    etc_dir="/state/etc",
+    cgroup_procs=("/sys/fs/cgroup/memory/lambdalet/sb-abc123/cgroup.procs",),
+)
+MERGED_USR = HostLayout(dirs=("/usr",), links=(("/bin", "usr/bin"), ("/lib", "usr/lib")))
 
 
 def spec(**changes: object) -> SandboxSpec:
@@ -17,63 +38,58 @@ def spec(**changes: object) -> SandboxSpec:
         gid=200001,
         hostname="lambdalet-abc123",
         code_dir="/state/code/ff",
-        runtime_dir="/venv/sandbox/runtimes/python",
-        rootfs_dir="/state/rootfs",
-        etc_dir="/state/etc",
         tmp_size_mb=512,
-        cgroup_procs=("/sys/fs/cgroup/memory/lambdalet/sb-abc123/cgroup.procs",),
         env={"A": "1"},
     )
     base.update(changes)
     return SandboxSpec(**base)  # type: ignore[arg-type]
 
 
-MERGED_USR = HostLayout(dirs=("/usr",), links=(("/bin", "usr/bin"), ("/lib", "usr/lib")))
+def test_system_dirs_etc_and_runtime_are_read_only_binds() -> None:
+    binds = {op.target: op for op in plan_stem_rootfs(STEM, MERGED_USR) if isinstance(op, Bind)}
+    assert binds["/var/runtime"] == Bind("/venv/sandbox/runtimes/python", "/var/runtime")
+    assert binds["/etc"].source == "/state/etc"
+    assert binds["/usr"].source == "/usr"
+    assert all(op.readonly for op in binds.values())  # nothing of the host is writable
 
 
-def test_code_runtime_and_etc_are_read_only_binds() -> None:
-    ops = plan_rootfs(spec(), MERGED_USR)
-    binds = {op.target: op for op in ops if isinstance(op, Bind)}
-    assert binds["/var/task"] == Bind("/state/code/ff", "/var/task", readonly=True)
-    assert binds["/var/runtime"].readonly
-    assert binds["/etc"].source == "/state/etc" and binds["/etc"].readonly
-    assert binds["/usr"].readonly
-    # Nothing of the host is writable through a bind.
-    assert all(op.readonly for op in binds.values())
+def test_code_is_attached_read_only_at_specialization_only() -> None:
+    ops = plan_stem_rootfs(STEM, MERGED_USR)
+    assert Mkdir("/var/task") in ops  # a mount point, empty until specialization
+    assert not any(isinstance(op, Bind) and op.target == "/var/task" for op in ops)
+    assert CODE_MOUNT_ATTRS & sc.MOUNT_ATTR_RDONLY
+    assert CODE_MOUNT_ATTRS & sc.MOUNT_ATTR_NOSUID and CODE_MOUNT_ATTRS & sc.MOUNT_ATTR_NODEV
 
 
-def test_tmp_is_a_tmpfs_of_the_ephemeral_size_without_suid_or_devices() -> None:
-    ops = plan_rootfs(spec(tmp_size_mb=2048), MERGED_USR)
-    (tmp,) = [op for op in ops if isinstance(op, Tmpfs) and op.target == "/tmp"]
-    assert "size=2048m" in tmp.options
-    from sandbox import _syscalls as sc
-
+def test_tmp_is_a_tmpfs_without_suid_or_devices_at_the_default_size() -> None:
+    (tmp,) = [op for op in plan_stem_rootfs(STEM, MERGED_USR) if op.target == "/tmp"]
+    assert isinstance(tmp, Tmpfs)
+    assert tmp.options == tmp_options(DEFAULT_TMP_MB) == "size=512m,mode=1777"
     assert tmp.flags & sc.MS_NOSUID and tmp.flags & sc.MS_NODEV
 
 
 def test_merged_usr_symlinks_are_recreated_not_bound() -> None:
-    ops = plan_rootfs(spec(), MERGED_USR)
+    ops = plan_stem_rootfs(STEM, MERGED_USR)
     assert Symlink("/bin", "usr/bin") in ops
     assert not any(isinstance(op, Bind) and op.target == "/bin" for op in ops)
 
 
 def test_dev_holds_only_the_minimal_devices() -> None:
-    ops = plan_rootfs(spec(), MERGED_USR)
+    ops = plan_stem_rootfs(STEM, MERGED_USR)
     devices = sorted(op.target for op in ops if isinstance(op, Device))
     assert devices == [f"/dev/{n}" for n in ("full", "null", "random", "tty", "urandom", "zero")]
     assert any(isinstance(op, Tmpfs) and op.target == "/dev/shm" for op in ops)
 
 
 def test_opt_exists_and_is_read_only() -> None:
-    from sandbox import _syscalls as sc
+    (opt,) = [op for op in plan_stem_rootfs(STEM, MERGED_USR) if op.target == "/opt"]
+    assert isinstance(opt, Tmpfs)
+    assert opt.flags & sc.MS_RDONLY
 
-    (opt,) = [op for op in plan_rootfs(spec(), MERGED_USR) if op.target == "/opt"]
-    assert isinstance(opt, Tmpfs) and opt.flags & sc.MS_RDONLY
 
-
-def test_spec_wire_round_trip() -> None:
-    s = spec()
-    assert SandboxSpec.from_wire(s.to_wire()) == s
+@pytest.mark.parametrize("value", [STEM, spec()])
+def test_wire_round_trip(value: StemSpec | SandboxSpec) -> None:
+    assert type(value).from_wire(value.to_wire()) == value
 
 
 def test_spec_rejects_root_and_unknown_fields() -> None:

@@ -1,0 +1,218 @@
+"""Child side of a sandbox: its init (pid 1) and its runtime (pid 2), as checklists.
+
+A stem is built ahead of demand by `run_stem_init()` in a process the spawner forked into a
+new pid namespace. Specialization arrives later on the stem's control socket: a
+`SandboxSpec` plus two descriptors (the Runtime API socket and the log pipe).
+
+    init (pid 1)                              runtime (pid 2)
+    join cgroup, unshare namespaces,
+    assemble root, pivot_root, seal /,
+    loopback up, fork ──────────────────────► setsid, rlimits, close fds, empty the
+                                               bounding set, prepare the runtime
+    --- stem ready; the rest is a cold start ---------------------------------------
+    receive spec + fds (control socket)
+    pass spec + fds to the runtime ─────────► stdio to the log pipe, become the
+    attach /var/task (move_mount),             sandbox uid (no capabilities, no_new_privs),
+    size /tmp, hostname                        environment
+    "go" ───────────────────────────────────► chdir /var/task, run the language runtime
+    drop privileges, reap orphans,
+    exit with the runtime's status
+
+Nothing here returns: every path ends in `os._exit` or the runtime. A failure before user
+code runs is reported as `SetupFailed` on the Runtime API socket once there is one, and on
+stderr (the daemon's log) before that.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import socket
+import struct
+from typing import NoReturn
+
+from sandbox import _syscalls as sc
+from sandbox.privileges import (
+    become_unprivileged,
+    drop_bounding_set,
+    drop_child_privileges,
+    set_child_rlimits,
+)
+from sandbox.protocol import Connection, SetupFailed
+from sandbox.rootfs import HostLayout, finish_child_rootfs, prepare_child_rootfs
+from sandbox.runtimes.python import bootstrap
+from sandbox.spec import EXIT_SETUP_FAILED, TASK_ROOT, SandboxSpec, StemSpec
+
+_NAMESPACES = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP = 0x1
+_MAX_SPEC = 256 * 1024
+
+
+def encode_exit(status: int) -> int:
+    """Map the runtime's wait status to init's exit code: n for exit(n), 128+sig for a signal."""
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.waitstatus_to_exitcode(status) & 0xFF
+
+
+def _bring_up_loopback() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sh", b"lo", 0) + b"\0" * 22
+        flags = struct.unpack("16sh", fcntl.ioctl(s, _SIOCGIFFLAGS, req)[:18])[1]
+        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | _IFF_UP) + b"\0" * 22)
+
+
+def _join_cgroups(procs_files: tuple[str, ...]) -> None:
+    # Our pid is 1 in our own namespace; "0" written to cgroup.procs means "the writer".
+    for path in procs_files:
+        with open(path, "w") as f:
+            f.write("0")
+
+
+def _receive_spec(sock: socket.socket, *, max_fds: int) -> tuple[SandboxSpec, list[int]] | None:
+    import msgpack
+
+    data, fds, _flags, _addr = socket.recv_fds(sock, _MAX_SPEC, max_fds)
+    if not data:
+        for fd in fds:
+            os.close(fd)
+        return None
+    if len(fds) != max_fds:
+        raise ValueError(f"expected {max_fds} descriptors with the spec, got {len(fds)}")
+    return SandboxSpec.from_wire(msgpack.unpackb(data, raw=False)), fds
+
+
+def _report(step: str, exc: BaseException, *, sandbox_id: str, runtime_fd: int | None) -> None:
+    text = f"{type(exc).__name__}: {exc}"
+    if runtime_fd is not None:
+        try:
+            os.write(runtime_fd, Connection().send(SetupFailed(step=step, message=text)))
+            return
+        except OSError:
+            pass
+    try:
+        os.write(2, f"lambdalet sandbox {sandbox_id}: set-up failed at '{step}': {text}\n".encode())
+    except OSError:
+        pass
+
+
+def run_stem_init(stem: StemSpec, *, layout: HostLayout, control: socket.socket) -> NoReturn:
+    """The sandbox's pid 1. Never returns."""
+    runtime_fd: int | None = None
+    step = "join cgroup"
+    try:
+        _join_cgroups(stem.cgroup_procs)  # first: everything below is accounted and limited
+        step = "unshare namespaces"
+        sc.unshare(_NAMESPACES)
+        sc.unshare(sc.CLONE_NEWCGROUP)  # after the join, so the sandbox sees its group as /
+        step = "assemble root filesystem"
+        prepare_child_rootfs(stem, layout)
+        step = "bring up loopback"
+        _bring_up_loopback()
+        step = "fork runtime"
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        runtime_pid = os.fork()
+        if runtime_pid == 0:
+            ours.close()
+            control.close()
+            run_stem_runtime(stem, theirs)
+        theirs.close()
+        step = "wait for specialization"
+        received = _receive_spec(control, max_fds=3)
+        if received is None:  # the pool let this stem go
+            os._exit(0)
+        spec, (runtime_fd, log_fd, code_tree_fd) = received
+        step = "hand the spec to the runtime"
+        socket.send_fds(ours, [_pack(spec)], [runtime_fd, log_fd])
+        step = "attach the function's code"
+        finish_child_rootfs(spec, code_tree_fd=code_tree_fd)
+        os.close(code_tree_fd)
+        step = "set hostname"
+        sc.sethostname(spec.hostname)
+        ours.send(b"go")
+        step = "drop init privileges"
+        os.setsid()
+        _protect_from_oom_killer()
+        null = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.closerange(3, 1 << 20)
+        runtime_fd = None
+        drop_child_privileges(uid=spec.uid, gid=spec.gid)
+        sc.prctl(sc.PR_SET_DUMPABLE, 0)
+        sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    except BaseException as exc:
+        _report(step, exc, sandbox_id=stem.sandbox_id, runtime_fd=runtime_fd)
+        os._exit(EXIT_SETUP_FAILED)
+    _reap_until(runtime_pid)
+
+
+def _protect_from_oom_killer() -> None:
+    """The OOM killer should pick the function, not its init. Needs CAP_SYS_RESOURCE, which
+    some hosts (containers) withhold from root: then init stays an ordinary candidate."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("-1000")
+    except PermissionError:
+        pass
+
+
+def _pack(spec: SandboxSpec) -> bytes:
+    import msgpack
+
+    data: bytes = msgpack.packb(spec.to_wire(), use_bin_type=True)
+    return data
+
+
+def _reap_until(runtime_pid: int) -> NoReturn:
+    """Reap every orphan in the namespace; leave with the runtime's status when it ends."""
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(126)
+        except InterruptedError:
+            continue
+        if pid == runtime_pid:
+            os._exit(encode_exit(status))
+
+
+def run_stem_runtime(stem: StemSpec, init: socket.socket) -> NoReturn:
+    """The sandbox's pid 2: get ready, wait to be specialized, lose every privilege, run."""
+    runtime_fd: int | None = None
+    step = "prepare the runtime"
+    try:
+        # Ahead of demand: everything that does not depend on the function.
+        os.setsid()
+        set_child_rlimits(nofile=stem.nofile)
+        null = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null, 0)
+        os.closerange(3, init.fileno())
+        os.closerange(init.fileno() + 1, 1 << 20)
+        drop_bounding_set()
+        bootstrap.prepare_stem()
+        step = "wait for specialization"
+        received = _receive_spec(init, max_fds=2)
+        if received is None:
+            os._exit(0)
+        spec, (runtime_fd, log_fd) = received
+        step = "drop runtime privileges"
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        become_unprivileged(uid=spec.uid, gid=spec.gid)
+        os.environ.clear()
+        os.environ.update(spec.env)
+        os.umask(0o022)
+        step = "wait for the function's code"
+        if init.recv(16) != b"go":
+            os._exit(EXIT_SETUP_FAILED)  # init failed and reported it; it is exiting too
+        init.close()
+        os.chdir(TASK_ROOT)
+    except BaseException as exc:
+        _report(step, exc, sandbox_id=stem.sandbox_id, runtime_fd=runtime_fd)
+        os._exit(EXIT_SETUP_FAILED)
+    bootstrap.run(runtime_fd, handler=spec.handler)
