@@ -82,6 +82,7 @@ class Environment:
         self.idle_since = 0.0
         self.init_duration_ms: float | None = None  # reported once, on the first invoke
         self.init_error: ErrorInfo | None = None
+        self.retired = False  # its function changed or went away: destroy on release
 
     def set_state(self, new: EnvState) -> None:
         self.state = advance(self.state, new)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from engine.report import TAIL_BYTES
+from engine.report import TAIL_BYTES, log_tail
 
 _CAPTURE_KEEP = 4 * TAIL_BYTES
 
@@ -32,8 +32,12 @@ class LogStream:
         self.path = directory / f"{now:%Y-%m-%d}-{stream_id}.log"
         self._file: BinaryIO | None = open(self.path, "ab")  # noqa: SIM115 - closed in close()
         self._capture: bytearray | None = None
+        self._at_line_start = True
 
     def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self._at_line_start = data.endswith(b"\n")
         if self._file is not None:
             self._file.write(data)
         cap = self._capture
@@ -43,6 +47,9 @@ class LogStream:
                 del cap[: len(cap) - TAIL_BYTES]
 
     def write_line(self, line: str) -> None:
+        """A platform line (START, END, REPORT): always on a line of its own."""
+        if not self._at_line_start:
+            self.write(b"\n")
         self.write(line.encode())
 
     def begin_capture(self) -> None:
@@ -52,7 +59,7 @@ class LogStream:
         cap, self._capture = self._capture, None
         if self._file is not None:
             self._file.flush()
-        return bytes(cap or b"")
+        return log_tail(bytes(cap or b""))
 
     def close(self) -> None:
         if self._file is not None:

@@ -243,7 +243,7 @@ class Pool:
         """Give an environment back after an invoke; unhealthy ones are destroyed."""
         if env.state is EnvState.DESTROYED:
             return
-        if not reusable or env not in self.live:
+        if not reusable or env.retired or env not in self.live:
             self.discard(env)
             return
         env.set_state(EnvState.IDLE)
@@ -251,10 +251,14 @@ class Pool:
         self.idle.setdefault(env.key, []).append(env)
 
     def retire_function(self, name: str) -> None:
-        """Code or configuration changed (or the function is gone): drop its idle envs."""
+        """Code or configuration changed (or the function is gone): its environments are
+        never used again; idle ones go now, busy or starting ones when they are released."""
         for key in [k for k in self.idle if k[0] == name]:
             for env in self.idle.pop(key):
                 self.discard(env)
+        for env in self.live:
+            if env.function.name == name:
+                env.retired = True
 
     def discard(self, env: Environment) -> None:
         """Destroy an environment in the background."""

@@ -510,9 +510,9 @@ def test_update_code_with_a_bad_zip_keeps_the_old_code(
 def test_deleting_a_function_mid_invoke_tears_its_sandbox_down(
     daemon: Daemon, names: list[str]
 ) -> None:
-    """BUG (kept failing on purpose): the environment of an invoke that was running when its
-    function was deleted goes back to the idle pool (under the deleted revision) and keeps
-    running until keep_warm_s, although nothing can ever use it again."""
+    """Failed when written (engine bug): the environment of an invoke that was running when
+    its function was deleted goes back to the idle pool (under the deleted revision) and
+    keeps running until keep_warm_s, although nothing can ever use it again."""
     marker = f"{900 + secrets.randbelow(99)}.{secrets.randbelow(10**9):09d}"
     name = new_name()
     code = f"""
@@ -822,9 +822,10 @@ def test_runtime_exit_is_reported_and_the_next_invoke_gets_a_new_environment(
 def test_base_exception_in_handler_ends_the_runtime_with_an_exit_error(
     daemon: Daemon, deploy: Callable[..., str], raise_it: str, status: int | None
 ) -> None:
-    """BUG (kept failing on purpose): a handler's SystemExit/KeyboardInterrupt escapes the
-    runtime into the spawner's set-up error path, so the caller gets
-    Runtime.InvalidResponse "unexpected SetupFailed" instead of Runtime.ExitError."""
+    """Failed when written (engine bug): a handler's SystemExit escapes the runtime into the
+    sandbox's set-up failure path, so the caller sees the set-up exit code ("exit status
+    125"; earlier Runtime.InvalidResponse "unexpected SetupFailed") instead of
+    Runtime.ExitError with the function's own "exit status 3"."""
     name = deploy(
         f"""
         import os, sys
@@ -848,9 +849,9 @@ def test_base_exception_in_handler_ends_the_runtime_with_an_exit_error(
 def test_sys_exit_at_import_is_a_function_error_not_a_platform_error(
     daemon: Daemon, deploy: Callable[..., str]
 ) -> None:
-    """BUG (kept failing on purpose): SystemExit while importing the handler's module is
-    answered 500 ServiceException ("sandbox set-up failed at step 'fork runtime': SystemExit:
-    2"), blaming the host for the function's own exit."""
+    """Failed when written (engine bug): SystemExit while importing the handler's module
+    is answered 500 ServiceException ("sandbox set-up failed ..."), blaming the host for
+    the function's own exit, instead of a Runtime.ExitError function error."""
     name = deploy("import sys\nsys.exit(2)\ndef handler(e, c):\n    return 1\n")
     resp = invoke(daemon, name, b"{}", {"X-Amz-Log-Type": "Tail"})
     err = function_error(resp)
@@ -862,8 +863,8 @@ def test_sys_exit_at_import_is_a_function_error_not_a_platform_error(
 def test_platform_log_lines_start_on_their_own_line(
     daemon: Daemon, deploy: Callable[..., str]
 ) -> None:
-    """BUG (kept failing on purpose): output without a trailing newline runs into the END
-    line ("no-newlineEND RequestId: ..."), so END no longer starts a line."""
+    """Failed when written (engine bug): output without a trailing newline runs into the
+    END line ("no-newlineEND RequestId: ..."), so END no longer starts a line."""
     name = deploy(
         """
         import sys

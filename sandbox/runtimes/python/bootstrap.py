@@ -314,8 +314,24 @@ def _invoke(fn: Handler, msg: Invoke) -> Message:
 def run(fd: int, *, handler: str) -> NoReturn:
     """Init, report Ready (or the init error), then serve invokes until the socket closes.
 
-    `prepare_stem()` must have run first in this process.
+    `prepare_stem()` must have run first in this process. A handler (or module) that calls
+    ``sys.exit(n)`` ends the runtime with status n, as on Lambda ("Runtime exited with
+    error: exit status n"); any other escape (KeyboardInterrupt, ...) ends it with 1.
     """
+    try:
+        _serve(fd, handler=handler)
+    except SystemExit as exc:
+        _flush_output()
+        code = exc.code
+        os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+    except BaseException:
+        traceback.print_exc()
+        _flush_output()
+        os._exit(1)
+    os._exit(0)
+
+
+def _serve(fd: int, *, handler: str) -> None:
     channel = _Channel(fd)
     _sink.channel = channel
     _enter_sandbox_paths()
@@ -330,6 +346,6 @@ def run(fd: int, *, handler: str) -> NoReturn:
     while True:
         msg = channel.recv()
         if isinstance(msg, Closed):
-            os._exit(0)
+            return
         if isinstance(msg, Invoke):
             channel.send(_invoke(fn, msg))
