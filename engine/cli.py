@@ -21,23 +21,30 @@ FUNCTIONS = "/2015-03-31/functions"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lambdalet", description="A self-hosted AWS Lambda engine.")
-    p.add_argument(
+    # --socket works before or after the command (`lambdalet serve --socket PATH`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
         "--socket",
         type=Path,
-        default=Config().socket_path,
-        help="the daemon's API socket (default: %(default)s)",
+        default=argparse.SUPPRESS,
+        help=f"the daemon's API socket (default: {Config().socket_path})",
+    )
+    p = argparse.ArgumentParser(
+        prog="lambdalet", description="A self-hosted AWS Lambda engine.", parents=[common]
     )
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("serve", help="run the daemon (as root)")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common])
+
+    s = command("serve", "run the daemon (as root)")
     s.add_argument("--config", type=Path, help="TOML configuration file")
     s.add_argument("--state-dir", type=Path, help="state directory (default /var/lib/lambdalet)")
     s.add_argument("--examples", type=Path, help="deploy the example functions in this directory")
     s.add_argument("--http-listen", help="also serve the API on this loopback host:port")
     s.add_argument("--log-level", default="INFO", help="daemon log level (default INFO)")
 
-    c = sub.add_parser("create-function", help="create a function from a directory or a zip")
+    c = command("create-function", "create a function from a directory or a zip")
     c.add_argument("name")
     c.add_argument("--code", type=Path, required=True, help="a directory or a .zip file")
     c.add_argument("--runtime", default="python3.11")
@@ -55,16 +62,16 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--description")
     c.add_argument("--role", default=DEFAULT_ROLE)
 
-    i = sub.add_parser("invoke", help="invoke a function synchronously and print its result")
+    i = command("invoke", "invoke a function synchronously and print its result")
     i.add_argument("name")
     i.add_argument("--payload", default="", help="the event, as JSON text")
     i.add_argument("--qualifier")
     i.add_argument("--log-type", choices=("None", "Tail"), default="None")
 
-    sub.add_parser("list-functions", help="list functions")
-    g = sub.add_parser("get-function", help="show a function")
+    command("list-functions", "list functions")
+    g = command("get-function", "show a function")
     g.add_argument("name")
-    d = sub.add_parser("delete-function", help="delete a function")
+    d = command("delete-function", "delete a function")
     d.add_argument("name")
     return p
 
@@ -158,7 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(
         args.config,
         state_dir=args.state_dir,
-        socket_path=args.socket if args.socket != Config().socket_path else None,
+        socket_path=getattr(args, "socket", None),
         examples_dir=args.examples,
         http_listen=args.http_listen,
     )
@@ -171,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
-        client = Client(args.socket)
+        client = Client(getattr(args, "socket", Config().socket_path))
         try:
             match args.command:
                 case "create-function":

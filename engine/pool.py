@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 REAP_INTERVAL_S = 1.0
 STEM_RETRY_S = 1.0
+STEM_REFILL_DELAY_S = 0.005
 
 
 class UidAllocator:
@@ -99,7 +100,8 @@ class Pool:
         self.live: set[Environment] = set()
         self.stems: dict[str, list[Stem]] = {}  # runtime dir -> ready stems, oldest first
         self._stems_pending = 0
-        self._stem_taken = trio.Event()
+        self._stems_target = sb.prewarm * len(SUPPORTED_RUNTIMES)
+        self._stem_wanted = trio.Event()
         self.closing = False
         self.teardowns = 0  # sandboxes being torn down right now
         self._teardown_finished = trio.Event()  # replaced after each teardown
@@ -142,15 +144,31 @@ class Pool:
             for runtime_dir in SUPPORTED_RUNTIMES.values():
                 ready = self.stems.setdefault(os.fspath(runtime_dir), [])
                 while len(ready) < wanted and not self.closing:
-                    try:
-                        # Shielded: a half-made stem (forked, reply not read) would leak.
-                        with trio.CancelScope(shield=True):
-                            ready.append(await self._make_stem(runtime_dir))
-                    except (SandboxError, OSError) as exc:
-                        logger.error("could not prepare a sandbox stem: %s", exc)
-                        await trio.sleep(STEM_RETRY_S)
-            await self._stem_taken.wait()
-            self._stem_taken = trio.Event()
+                    await self._add_stem(ready, runtime_dir)
+            await self._stem_wanted.wait()
+            self._stem_wanted = trio.Event()
+            # Let the invoke that used the last stem answer its caller first: making a stem
+            # competes for the two things a cold start needs, the CPU and the spawner.
+            await trio.sleep(STEM_REFILL_DELAY_S)
+
+    async def _add_stem(self, ready: list[Stem], runtime_dir: Path) -> None:
+        self._stems_pending += 1
+        try:
+            # Shielded: a half-made stem (forked, reply not read) would leak.
+            with trio.CancelScope(shield=True):
+                stem = await self._make_stem(runtime_dir)
+        except (SandboxError, OSError) as exc:
+            logger.error("could not prepare a sandbox stem: %s", exc)
+            await trio.sleep(STEM_RETRY_S)
+            return
+        finally:
+            self._stems_pending -= 1
+            self._teardown_finished.set()  # close() may be waiting for this stem
+            self._teardown_finished = trio.Event()
+        if self.closing:
+            self._start_teardown(stem, uid=None)
+        else:
+            ready.append(stem)
 
     # -- acquiring ----------------------------------------------------------------------
 
@@ -203,7 +221,7 @@ class Pool:
             )
             proc = await self.spawner.specialize(stem, spec)
         except BaseException as exc:
-            self._stem_taken.set()
+            self._stem_wanted.set()
             if log is not None:
                 log.close()
             if stem is not None:
@@ -232,15 +250,14 @@ class Pool:
         except BaseException:
             self.discard(env)
             raise
-        finally:
-            # Refill only now: making a stem competes for the CPU with this cold start.
-            self._stem_taken.set()
         return env
 
     # -- returning ----------------------------------------------------------------------
 
     def release(self, env: Environment, *, reusable: bool) -> None:
         """Give an environment back after an invoke; unhealthy ones are destroyed."""
+        if sum(map(len, self.stems.values())) < self._stems_target:
+            self._stem_wanted.set()  # a cold start used a stem: refill, now that it is done
         if env.state is EnvState.DESTROYED:
             return
         if not reusable or env.retired or env not in self.live:
@@ -347,14 +364,14 @@ class Pool:
 
     async def close(self) -> None:
         self.closing = True
-        self._stem_taken.set()  # wakes keep_stems, which then ends
+        self._stem_wanted.set()  # wakes keep_stems, which then ends
         for env in list(self.live):
             self.discard(env)
         for ready in self.stems.values():
             while ready:
                 self._start_teardown(ready.pop(), uid=None)
         with trio.move_on_after(self.config.sandbox.teardown_timeout_s + 2):
-            while self.live or self.teardowns:
+            while self.live or self.teardowns or self._stems_pending:
                 await self._teardown_finished.wait()
 
 
