@@ -37,11 +37,15 @@ from bench.host import (
     descendants,
     find_tagged_cgroups,
     host_facts,
-    live_sandboxes,
     loadavg,
     other_daemons,
+    sandbox_groups,
+    settled_count,
     spawn_and_wait_ns,
     start_time,
+    tagged_processes,
+    wait_cpu_quiet,
+    wait_for,
 )
 from bench.stats import ROWS, ReportTimes, compute_ratios, parse_report, render_table, summarize
 from engine.client import Client, ClientError, HttpResponse
@@ -62,6 +66,9 @@ STOP_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 60.0
 QUIESCE_TIMEOUT_S = 15.0  # daemon's teardown_timeout_s (10 s) plus slack
 QUIESCE_POLL_S = 0.002
+MAX_SETTLE_TIMEOUTS = 3  # then the run stops: every round would wait the full bound
+CPU_QUIET_S = 0.01  # sandboxes idle this long = stems built, teardowns done
+STEMS_QUIET_S = 0.5  # the stem count is taken once it has not changed for this long
 
 
 @dataclass
@@ -149,9 +156,11 @@ class Run:
     python_argv: list[str]
     bwrap_argv: list[str] | None
     warmup: int
+    stems: int  # sandbox cgroups alive with no environment: the pool's ready stems
     samples: dict[str, list[float]] = field(default_factory=dict)
     anomalies: list[str] = field(default_factory=list)
     recording: bool = False
+    timeouts: int = 0
 
     def record(self, key: str, value_ms: float) -> None:
         if self.recording:
@@ -181,28 +190,63 @@ class Run:
         if self.bwrap_argv is not None:
             self.record("bwrap_python", spawn_and_wait_ns(self.bwrap_argv, _SPAWN_ENV) / 1e6)
 
+    def groups(self) -> set[str]:
+        return sandbox_groups(self.parents)
+
+    def settle(self, done: Callable[[], bool], what: str, round_no: int) -> float | None:
+        ms = wait_for(done, timeout_s=QUIESCE_TIMEOUT_S, poll_s=QUIESCE_POLL_S)
+        if ms is None:
+            self.timed_out(what, round_no)
+        return ms
+
+    def timed_out(self, what: str, round_no: int) -> None:
+        self.timeouts += 1
+        self.note(f"round {round_no}: {what} did not happen within {QUIESCE_TIMEOUT_S} s")
+        if self.timeouts >= MAX_SETTLE_TIMEOUTS:
+            raise BenchError(
+                f"the daemon's sandboxes did not settle {self.timeouts} times (last: {what}, "
+                f"expected {self.stems} stems); see the daemon log"
+            )
+
+    def quiet(self, round_no: int) -> int | None:
+        """Wait until no sandbox (a stem being built) uses CPU; when one last did (ns)."""
+        last = wait_cpu_quiet(
+            self.parents, quiet_s=CPU_QUIET_S, timeout_s=QUIESCE_TIMEOUT_S, poll_s=QUIESCE_POLL_S
+        )
+        if last is None:
+            self.timed_out("CPU quiet", round_no)
+        return last
+
     def cold(self, round_no: int) -> None:
-        # A configuration change retires the idle environment (untimed); wait until its
-        # teardown is done so the cold start does not compete with it.
+        # A configuration change retires the idle environment (untimed). Before timing, wait
+        # for its teardown (one of the groups present before the update goes away) and for
+        # the stem pool to be full, so the cold start shares the CPUs with neither.
+        before = self.groups()
         env = {"Environment": {"Variables": {"BENCH_ROUND": str(round_no)}}}
         update = self.client.json_request("PUT", f"{FUNCTIONS}/{FUNCTION_NAME}/configuration", env)
         _check(update, "UpdateFunctionConfiguration")
-        started = time.perf_counter_ns()
-        deadline = time.monotonic() + QUIESCE_TIMEOUT_S
-        while live_sandboxes(self.parents) and time.monotonic() < deadline:
-            time.sleep(QUIESCE_POLL_S)
-        if live_sandboxes(self.parents):
-            self.note(f"round {round_no}: old environment not torn down in {QUIESCE_TIMEOUT_S} s")
-        self.record("teardown", (time.perf_counter_ns() - started) / 1e6)
+        if len(before) > self.stems:
+            gone = self.settle(lambda: not before <= self.groups(), "teardown", round_no)
+            if gone is not None:
+                self.record("teardown", gone)
+        self.settle(lambda: len(self.groups()) == self.stems, "return to idle", round_no)
+        self.quiet(round_no)
         ms, resp = self.timed("POST", f"{FUNCTIONS}/{FUNCTION_NAME}/invocations", PAYLOAD, TAIL)
+        answered = time.perf_counter_ns()
         report = _invoke_report(resp)
         self.record("cold", ms)
         if report is None or report.init_duration_ms is None:
             self.note(f"round {round_no}: cold invoke has no Init Duration in its REPORT")
-            return
-        self.record("cold_init", report.init_duration_ms)
-        self.record("cold_duration", report.duration_ms)
-        self.record("cold_outside", ms - report.init_duration_ms - report.duration_ms)
+        else:
+            self.record("cold_init", report.init_duration_ms)
+            self.record("cold_duration", report.duration_ms)
+            self.record("cold_outside", ms - report.init_duration_ms - report.duration_ms)
+        # The pool replaces the stem this start used; wait so the next step runs on a quiet
+        # host.
+        self.settle(lambda: len(self.groups()) == self.stems + 1, "refill", round_no)
+        last_busy = self.quiet(round_no)
+        if last_busy is not None and self.stems:
+            self.record("refill", max(0, last_busy - answered) / 1e6)
 
     def warm(self, round_no: int) -> None:
         ms, resp = self.timed("POST", f"{FUNCTIONS}/{FUNCTION_NAME}/invocations", PAYLOAD, TAIL)
@@ -244,8 +288,10 @@ def _invoke_report(resp: HttpResponse) -> ReportTimes | None:
     return parse_report(tail)
 
 
-def create_function(client: Client) -> None:
+def create_function(client: Client, *, memory_mb: int | None = None) -> None:
     settings: dict[str, Any] = json.loads((EXAMPLE_DIR / EXAMPLE_CONFIG).read_text())
+    if memory_mb is not None:
+        settings["MemorySize"] = memory_mb
     body = {
         **settings,
         "FunctionName": FUNCTION_NAME,
@@ -255,13 +301,15 @@ def create_function(client: Client) -> None:
     _check(client.json_request("POST", FUNCTIONS, body), "CreateFunction")
 
 
-def measure(daemon: BenchDaemon, *, runs: int, warmup: int) -> Run:
+def measure(daemon: BenchDaemon, *, runs: int, warmup: int, memory_mb: int | None) -> Run:
     client = Client(daemon.socket_path, timeout_s=REQUEST_TIMEOUT_S)
     try:
-        create_function(client)
+        create_function(client, memory_mb=memory_mb)
         parents = find_tagged_cgroups(daemon.cgroup_parent)
         if not parents:
             raise BenchError(f"no cgroup parent {daemon.cgroup_parent} found under {CGROUP_ROOT}")
+        stems = settled_count(parents, quiet_s=STEMS_QUIET_S, timeout_s=START_TIMEOUT_S)
+        print(f"{stems} sandbox stem(s) ready before the first invoke", flush=True)
         python = os.path.realpath(sys.executable)  # the daemon's interpreter, venv resolved
         bwrap = shutil.which("bwrap")
         if bwrap is None:
@@ -272,13 +320,14 @@ def measure(daemon: BenchDaemon, *, runs: int, warmup: int) -> Run:
             python_argv=[python, "-I", "-S", "-c", "pass"],
             bwrap_argv=bwrap_argv(bwrap, python) if bwrap else None,
             warmup=warmup,
+            stems=stems,
         )
         print(f"cold phase: {warmup} + {runs} rounds (python, bwrap, cold invoke) ...", flush=True)
         run.phase([run.python_bare, run.bwrap_python, run.cold], runs)
         print(f"warm phase: {warmup} + {runs} rounds (warm invoke, config GET) ...", flush=True)
         run.phase([run.warm, run.config_get], runs)
-        if (n := live_sandboxes(parents)) != 1:
-            run.anomalies.append(f"{n} environments alive after the warm phase, expected 1")
+        if (n := len(run.groups())) != stems + 1:
+            run.anomalies.append(f"{n} sandboxes alive after the warm phase, expected {stems + 1}")
         _check(client.request("DELETE", f"{FUNCTIONS}/{FUNCTION_NAME}"), "DeleteFunction")
         return run
     finally:
@@ -287,7 +336,8 @@ def measure(daemon: BenchDaemon, *, runs: int, warmup: int) -> Run:
 
 def leftovers(tag: str, base: Path, processes: dict[int, str]) -> list[str]:
     found = [f"cgroup {p}" for p in find_tagged_cgroups(tag)]
-    found += [f"process {pid}" for pid, started in processes.items() if start_time(pid) == started]
+    alive = {pid for pid, started in processes.items() if start_time(pid) == started}
+    found += [f"process {pid}" for pid in sorted(alive.union(tagged_processes(tag)))]
     with open("/proc/mounts") as f:
         found += [f"mount {line.split()[1]}" for line in f if str(base) in line or tag in line]
     return found
@@ -304,6 +354,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--runs", type=int, default=100, help="samples per series (default 100)")
     p.add_argument("--warmup", type=int, default=5, help="unrecorded rounds per phase (default 5)")
+    p.add_argument(
+        "--memory-mb",
+        type=int,
+        help="the function's MemorySize, hence its CPU quota (default: the example's, 128)",
+    )
     p.add_argument("--json", type=Path, help="write results here (default bench/results/...)")
     return p
 
@@ -325,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     facts["loadavg_start"] = loadavg()
     if others := other_daemons():
         print(
-            f"warning: {len(others)} other lambdalet daemon/spawner process(es) are running "
+            f"warning: {len(others)} other lambdalet daemon(s) running "
             f"(pids {', '.join(map(str, others[:10]))}): expect noisy numbers"
         )
     facts["other_daemons_at_start"] = len(others)
@@ -336,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"starting a daemon (state {base}, cgroup parent {tag}) ...", flush=True)
         daemon.start()
         try:
-            run = measure(daemon, runs=args.runs, warmup=args.warmup)
+            run = measure(daemon, runs=args.runs, warmup=args.warmup, memory_mb=args.memory_mb)
         finally:
             if daemon.process is not None:
                 processes = descendants(daemon.process.pid)
@@ -364,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         f"lambdalet coldstart  {facts['git_sha'] or 'no git sha'}  kernel {facts['kernel']}  "
         f"{facts['cpu_model']} x{facts['cpus']}  Python {facts['python']}  N={args.runs}"
     )
+    if modified := facts["git_modified_files"]:
+        print(f"working tree differs from that commit in {len(modified)} file(s)")
     print(f"load average at start {facts['loadavg_start']}, at end {facts['loadavg_end']}")
     print(render_table(stats, ratios))
     for text in run.anomalies:
@@ -374,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
         **facts,
         "runs": args.runs,
         "warmup": args.warmup,
+        "stems_ready": run.stems,
+        "memory_mb": args.memory_mb,
         "python_argv": run.python_argv,
         "bwrap_argv": run.bwrap_argv,
         "series": stats,

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import select
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,8 @@ def find_tagged_cgroups(tag: str, root: Path = CGROUP_ROOT) -> list[Path]:
     return found
 
 
-def live_sandboxes(parents: Sequence[Path]) -> int:
-    """Sandbox cgroups under our parent(s): one per environment not yet torn down."""
+def sandbox_groups(parents: Sequence[Path]) -> set[str]:
+    """Sandbox cgroups under our parent(s): one per environment or stem not yet torn down."""
     names: set[str] = set()
     for parent in parents:
         try:
@@ -90,7 +91,68 @@ def live_sandboxes(parents: Sequence[Path]) -> int:
                 names |= {e.name for e in entries if e.is_dir(follow_symlinks=False)}
         except FileNotFoundError:
             pass
-    return len(names)
+    return names
+
+
+def wait_for(done: Callable[[], bool], *, timeout_s: float, poll_s: float) -> float | None:
+    """Poll `done` until it holds: the ms it took, or None after `timeout_s`."""
+    started = time.perf_counter_ns()
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(poll_s)
+    return (time.perf_counter_ns() - started) / 1e6
+
+
+def cpu_usage_ns(parents: Sequence[Path]) -> int | None:
+    """CPU time used so far by everything under our parent: v1 cpuacct.usage, v2 cpu.stat."""
+    for parent in parents:
+        try:
+            return int((parent / "cpuacct.usage").read_text())
+        except (OSError, ValueError):
+            pass
+        try:
+            for line in (parent / "cpu.stat").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value) * 1000
+        except (OSError, ValueError):
+            pass
+    return None
+
+
+def wait_cpu_quiet(
+    parents: Sequence[Path], *, quiet_s: float, timeout_s: float, poll_s: float
+) -> int | None:
+    """Wait until the sandboxes used no CPU for `quiet_s`: perf_counter_ns of the last use.
+
+    None after `timeout_s`, or at once when the hierarchy has no usage counter.
+    """
+    usage = cpu_usage_ns(parents)
+    last_change = time.perf_counter_ns()
+    if usage is None:
+        return last_change
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(poll_s)
+        now = cpu_usage_ns(parents)
+        if now != usage:
+            usage, last_change = now, time.perf_counter_ns()
+        elif time.perf_counter_ns() - last_change >= quiet_s * 1e9:
+            return last_change
+    return None
+
+
+def settled_count(parents: Sequence[Path], *, quiet_s: float, timeout_s: float) -> int:
+    """The number of sandbox cgroups once it has not changed for `quiet_s` (bounded)."""
+    deadline = time.monotonic() + timeout_s
+    count, since = len(sandbox_groups(parents)), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet_s:
+        time.sleep(0.01)
+        if (now := len(sandbox_groups(parents))) != count:
+            count, since = now, time.monotonic()
+    return count
 
 
 def start_time(pid: int) -> str | None:
@@ -134,29 +196,45 @@ def loadavg() -> list[float]:
         return []
 
 
-def other_daemons() -> list[int]:
-    """Pids of lambdalet daemons and spawners already running: they compete for the CPUs."""
-    pids = []
+def _cmdlines() -> dict[int, list[bytes]]:
+    found: dict[int, list[bytes]] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                args = f.read().split(b"\0")
-        except OSError:
-            continue
-        if b"sandbox.spawner" in args or (b"engine.cli" in args and b"serve" in args):
-            pids.append(int(entry))
-    return pids
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    found[int(entry)] = f.read().split(b"\0")
+            except OSError:
+                continue
+    return found
+
+
+def other_daemons() -> list[int]:
+    """Pids of lambdalet daemons already running: they (and their sandboxes) share the CPUs."""
+    return [pid for pid, args in _cmdlines().items() if b"engine.cli" in args and b"serve" in args]
+
+
+def tagged_processes(tag: str) -> list[int]:
+    """Processes whose command line names `tag`: our daemon (its config path) and spawner."""
+    me = os.getpid()
+    named = re.compile(re.escape(tag.encode()) + rb"(?![0-9])")  # -12 must not match -123
+    return [
+        pid for pid, args in _cmdlines().items() if pid != me and any(named.search(a) for a in args)
+    ]
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
 
 
 def host_facts() -> dict[str, Any]:
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        sha = ""
+    sha = _git("rev-parse", "HEAD").strip()
+    # Read-only (unlike `git status`, `git diff` never rewrites the index).
+    modified = _git("diff", "--name-only", "HEAD", "--").split()
     cpu = "unknown"
     try:
         with open("/proc/cpuinfo") as f:
@@ -168,6 +246,7 @@ def host_facts() -> dict[str, Any]:
         pass
     return {
         "git_sha": sha or None,
+        "git_modified_files": modified,
         "kernel": platform.release(),
         "cpu_model": cpu,
         "cpus": os.cpu_count(),

@@ -71,6 +71,7 @@ ROWS = (
     Row("cold_duration", "  REPORT Duration"),
     Row("cold_outside", "  end to end - Init - Duration"),
     Row("teardown", "teardown after update (polled)"),
+    Row("refill", "stem refill after cold (polled)"),
     Row("warm", "warm invoke, end to end"),
     Row("warm_duration", "  REPORT Duration"),
     Row("config_get", "GET .../configuration"),
