@@ -66,8 +66,10 @@ class Api:
             raise RequestTooLargeException(
                 f"Request must be smaller than {limit} bytes for the {operation} operation"
             )
+        if declared is not None:  # hypercorn enforces Content-Length: the body is that long
+            return await request.body()
         chunks = bytearray()
-        async for chunk in request.stream():
+        async for chunk in request.stream():  # chunked: count as it comes
             chunks += chunk
             if len(chunks) > limit:
                 raise RequestTooLargeException(
@@ -290,7 +292,8 @@ def _guard(handler: Handler) -> Handler:
 
 def build_app(api: Api) -> Starlette:
     fn = "/2015-03-31/functions"
-    routes = [
+    routes = [  # the data plane first: it is matched on every invoke
+        Route(fn + "/{name}/invocations", _guard(api.invoke), methods=["POST"]),
         Route(fn, _guard(api.create_function), methods=["POST"]),
         Route(fn, _guard(api.list_functions), methods=["GET"]),
         Route(fn + "/", _guard(api.list_functions), methods=["GET"]),
@@ -299,7 +302,6 @@ def build_app(api: Api) -> Starlette:
         Route(fn + "/{name}/configuration", _guard(api.get_configuration), methods=["GET"]),
         Route(fn + "/{name}/configuration", _guard(api.update_configuration), methods=["PUT"]),
         Route(fn + "/{name}/code", _guard(api.update_code), methods=["PUT"]),
-        Route(fn + "/{name}/invocations", _guard(api.invoke), methods=["POST"]),
         Route("/{path:path}", api.unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ]
     return Starlette(routes=routes)

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
+from typing import Protocol
 
 import trio
 
@@ -22,7 +23,7 @@ from engine.lifecycle import EnvState, advance
 from engine.logs import LogStream
 from engine.models import FunctionConfig
 from engine.report import Report, end_line, start_line, timeout_line, timeout_message
-from sandbox.cgroups import Cgroups
+from sandbox.errors import SandboxError
 from sandbox.launcher import SandboxProcess
 from sandbox.protocol import (
     Closed,
@@ -54,6 +55,14 @@ class InvokeOutcome:
     error_type: str | None = None
 
 
+class CgroupReader(Protocol):
+    """What an environment reads from its cgroup (`sandbox.cgroups.Cgroups` provides it)."""
+
+    def oom_kill_count(self, name: str) -> int: ...
+    def open_memory_peak(self, name: str) -> int: ...
+    def read_memory_peak(self, fd: int) -> int: ...
+
+
 class PlatformError(Exception):
     """The sandbox could not be built (not the function's fault): a 5xx for the caller."""
 
@@ -65,7 +74,7 @@ class Environment:
         env_id: str,
         function: FunctionConfig,
         proc: SandboxProcess,
-        cgroups: Cgroups,
+        cgroups: CgroupReader,
         cgroup_name: str,
         log: LogStream,
         uid: int,
@@ -83,6 +92,7 @@ class Environment:
         self.init_duration_ms: float | None = None  # reported once, on the first invoke
         self.init_error: ErrorInfo | None = None
         self.retired = False  # its function changed or went away: destroy on release
+        self._peak_fd = -1  # memory peak file of the cgroup, opened on first use
 
     def set_state(self, new: EnvState) -> None:
         self.state = advance(self.state, new)
@@ -284,6 +294,15 @@ class Environment:
 
     def _peak_memory(self) -> int:
         try:
-            return self.cgroups.memory_peak_bytes(self.cgroup_name)
-        except OSError:
+            if self._peak_fd < 0:
+                self._peak_fd = self.cgroups.open_memory_peak(self.cgroup_name)
+            return self.cgroups.read_memory_peak(self._peak_fd)
+        except (OSError, ValueError, SandboxError):
             return 0
+
+    def close(self) -> None:
+        """Release what the environment holds open (the sandbox itself is the pool's)."""
+        self.log.close()
+        if self._peak_fd >= 0:
+            os.close(self._peak_fd)
+            self._peak_fd = -1

@@ -305,7 +305,7 @@ class Pool:
             self.teardowns -= 1
             if env is not None:
                 self.live.discard(env)
-                env.log.close()
+                env.close()
                 env.proc.stream.socket.close()
                 trio.lowlevel.notify_closing(env.proc.log_fd)  # wakes pump_log_pipe
                 os.close(env.proc.log_fd)

@@ -774,3 +774,29 @@ def test_set_cpu_quota_after_an_init_boost(tmp_path: Path) -> None:
     v2.set_cpu_quota("fn1", quota_us=7236, period_us=100_000)
     group = tmp_path / "b/cgroup/system.slice/lambdalet.service" / PARENT / "fn1"
     assert text(group / "cpu.max") == "7236 100000"
+
+
+def test_memory_peak_through_a_kept_descriptor(tmp_path: Path) -> None:
+    v1 = hybrid(tmp_path / "a").detect()
+    v1.prepare()
+    v1.create("fn1", LIMITS)
+    peak = tmp_path / "a/cgroup/memory" / PARENT / "fn1/memory.max_usage_in_bytes"
+    peak.write_text("1048576\n")
+    fd = v1.open_memory_peak("fn1")
+    try:
+        assert v1.read_memory_peak(fd) == 1_048_576
+        peak.write_text("2097152\n")  # the kernel rewrites it in place; pread sees the new value
+        assert v1.read_memory_peak(fd) == 2_097_152
+    finally:
+        os.close(fd)
+    v2 = pure_v2(tmp_path / "b").detect()
+    v2.prepare()
+    v2.create("fn1", LIMITS)
+    group = tmp_path / "b/cgroup/system.slice/lambdalet.service" / PARENT / "fn1"
+    (group / "memory.current").write_text("4096\n")
+    (group / "memory.peak").unlink(missing_ok=True)  # before Linux 5.19: current instead
+    fd = v2.open_memory_peak("fn1")
+    try:
+        assert v2.read_memory_peak(fd) == 4096
+    finally:
+        os.close(fd)

@@ -1,0 +1,279 @@
+"""An environment's invoke outcomes, against a fake runtime on a socketpair (no root).
+
+The fake runtime speaks the real protocol (`sandbox.protocol.Connection`); timeouts run on
+trio's autojump clock, so a 3-second timeout takes no time.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from engine.environment import Environment, PlatformError
+from engine.logs import LogStream
+from engine.models import FunctionConfig
+from sandbox.launcher import SandboxProcess, Stem
+from sandbox.protocol import (
+    Closed,
+    Connection,
+    ErrorInfo,
+    FunctionError,
+    InitError,
+    Invoke,
+    Log,
+    Message,
+    NeedData,
+    Ready,
+    Response,
+    SetupFailed,
+)
+
+FUNCTION = FunctionConfig(
+    name="fn",
+    runtime="python3.11",
+    handler="app.handler",
+    role="arn:aws:iam::000000000000:role/r",
+    memory_mb=256,
+    code_digest="ab" * 32,
+    code_sha256="x",
+    code_size=1,
+    last_modified="2026-01-01T00:00:00.000+0000",
+    revision_id="rev",
+)
+MIB = 1024 * 1024
+
+
+@dataclass
+class FakeCgroups:
+    oom_kills: int = 0
+    peak_bytes: int = 37 * MIB
+    fds: list[int] = field(default_factory=list)
+
+    def oom_kill_count(self, name: str) -> int:
+        return self.oom_kills
+
+    def open_memory_peak(self, name: str) -> int:
+        fd = os.open(os.devnull, os.O_RDONLY)
+        self.fds.append(fd)
+        return fd
+
+    def read_memory_peak(self, fd: int) -> int:
+        return self.peak_bytes
+
+
+class FakeRuntime:
+    """The other end of the Runtime API socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.stream = trio.SocketStream(trio.socket.from_stdlib_socket(sock))
+        self.conn = Connection()
+
+    async def send(self, *msgs: Message) -> None:
+        await self.stream.send_all(b"".join(self.conn.send(m) for m in msgs))
+
+    async def receive(self) -> Message | Closed:
+        while True:
+            event = self.conn.next_event()
+            if not isinstance(event, NeedData):
+                return event
+            self.conn.receive_data(await self.stream.receive_some(65536))
+
+
+Scenario = Callable[[FakeRuntime, Stem], Awaitable[None]]
+
+
+@pytest.fixture
+async def make_env(
+    tmp_path: Path, nursery: trio.Nursery
+) -> AsyncIterator[Callable[[Scenario, FakeCgroups], Awaitable[Environment]]]:
+    envs: list[Environment] = []
+    runtimes: list[FakeRuntime] = []
+
+    async def make(scenario: Scenario, cgroups: FakeCgroups) -> Environment:
+        ours, theirs = socket.socketpair()
+        log_r, log_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        os.close(log_w)
+        stem = Stem(sandbox_id="abc", pid=12345)
+        proc = SandboxProcess(
+            stem=stem, stream=trio.SocketStream(trio.socket.from_stdlib_socket(ours)), log_fd=log_r
+        )
+        env = Environment(
+            env_id="abc",
+            function=FUNCTION,
+            proc=proc,
+            cgroups=cgroups,
+            cgroup_name="sb-abc",
+            log=LogStream(tmp_path, "fn", "$LATEST"),
+            uid=200001,
+        )
+        envs.append(env)
+        runtime = FakeRuntime(theirs)
+        runtimes.append(runtime)
+        nursery.start_soon(scenario, runtime, stem)
+        await env.wait_ready(timeout_s=10, started=trio.current_time())
+        return env
+
+    yield make
+    nursery.cancel_scope.cancel()
+    for env in envs:
+        env.close()
+        env.proc.stream.socket.close()
+        os.close(env.proc.log_fd)
+    for runtime in runtimes:
+        runtime.stream.socket.close()
+
+
+def invoke_msg(request_id: str = "rid-1") -> Invoke:
+    return Invoke(request_id=request_id, deadline_ms=0, invoked_function_arn="arn", payload=b"{}")
+
+
+async def test_response_with_logs_and_report(make_env) -> None:  # type: ignore[no-untyped-def]
+    async def runtime(rt: FakeRuntime, stem: Stem) -> None:
+        await rt.send(Ready())
+        msg = await rt.receive()
+        assert isinstance(msg, Invoke)
+        await rt.send(Log(data=b"hello\n"), Response(request_id=msg.request_id, payload=b"42"))
+
+    env = await make_env(runtime, FakeCgroups())
+    outcome = await env.invoke(invoke_msg(), timeout_s=3)
+    assert outcome.payload == b"42"
+    assert outcome.function_error is None and outcome.reusable
+    log = outcome.log_tail.decode()
+    lines = log.splitlines()
+    assert lines[0] == "START RequestId: rid-1 Version: $LATEST"
+    assert lines[1] == "hello"
+    assert lines[2] == "END RequestId: rid-1"
+    assert lines[3].startswith("REPORT RequestId: rid-1\tDuration: ")
+    assert "\tMemory Size: 256 MB\tMax Memory Used: 37 MB\tInit Duration: " in lines[3]
+
+
+async def test_function_error_keeps_the_environment(make_env) -> None:  # type: ignore[no-untyped-def]
+    async def runtime(rt: FakeRuntime, stem: Stem) -> None:
+        await rt.send(Ready())
+        for _ in range(2):
+            msg = await rt.receive()
+            assert isinstance(msg, Invoke)
+            info = ErrorInfo(error_type="ValueError", error_message="boom", stack_trace=["  at\n"])
+            await rt.send(FunctionError(request_id=msg.request_id, error=info))
+
+    env = await make_env(runtime, FakeCgroups())
+    first = await env.invoke(invoke_msg("r1"), timeout_s=3)
+    assert first.function_error == "Unhandled" and first.reusable
+    body = json.loads(first.payload)
+    assert body == {
+        "errorMessage": "boom",
+        "errorType": "ValueError",
+        "stackTrace": ["  at\n"],
+        "requestId": "r1",
+    }
+    assert "[ERROR] ValueError: boom" in first.log_tail.decode()
+    env.set_state(env.state.IDLE)
+    second = await env.invoke(invoke_msg("r2"), timeout_s=3)
+    assert "Init Duration" not in second.log_tail.decode()  # only on the cold invoke
+
+
+async def test_timeout(make_env, autojump_clock: trio.testing.MockClock) -> None:  # type: ignore[no-untyped-def]
+    async def runtime(rt: FakeRuntime, stem: Stem) -> None:
+        await rt.send(Ready())
+        await rt.receive()
+        await trio.sleep_forever()
+
+    env = await make_env(runtime, FakeCgroups())
+    outcome = await env.invoke(invoke_msg(), timeout_s=3)
+    assert not outcome.reusable
+    body = json.loads(outcome.payload)
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert body["errorMessage"] == "RequestId: rid-1 Error: Task timed out after 3.00 seconds"
+    log = outcome.log_tail.decode()
+    assert "rid-1 Task timed out after 3.00 seconds\n" in log
+    assert "\tStatus: timeout\n" in log
+
+
+async def test_runtime_exit_reports_its_status(make_env) -> None:  # type: ignore[no-untyped-def]
+    async def runtime(rt: FakeRuntime, stem: Stem) -> None:
+        await rt.send(Ready())
+        await rt.receive()
+        await rt.stream.aclose()
+        stem.exit_status = 3 << 8  # init exits with the runtime's status, 3
+        stem.exited.set()
+
+    env = await make_env(runtime, FakeCgroups())
+    outcome = await env.invoke(invoke_msg(), timeout_s=3)
+    body = json.loads(outcome.payload)
+    assert body["errorType"] == "Runtime.ExitError"
+    assert (
+        body["errorMessage"] == "RequestId: rid-1 Error: Runtime exited with error: exit status 3"
+    )
+    assert not outcome.reusable
+
+
+async def test_out_of_memory_is_told_by_the_cgroup(make_env) -> None:  # type: ignore[no-untyped-def]
+    cgroups = FakeCgroups()
+
+    async def runtime(rt: FakeRuntime, stem: Stem) -> None:
+        await rt.send(Ready())
+        await rt.receive()
+        cgroups.oom_kills = 1
+        await rt.stream.aclose()
+        stem.exit_status = 9  # killed by SIGKILL
+        stem.exited.set()
+
+    env = await make_env(runtime, cgroups)
+    body = json.loads((await env.invoke(invoke_msg(), timeout_s=3)).payload)
+    assert body["errorType"] == "Runtime.OutOfMemory"
+    assert body["errorMessage"].endswith("Runtime exited with error: signal: killed")
+
+
+async def test_init_error_answers_the_first_invoke(make_env) -> None:  # type: ignore[no-untyped-def]
+    async def runtime(rt: FakeRuntime, stem: Stem) -> None:
+        info = ErrorInfo(error_type="Runtime.ImportModuleError", error_message="no module")
+        await rt.send(InitError(error=info))
+
+    env = await make_env(runtime, FakeCgroups())
+    outcome = await env.invoke(invoke_msg(), timeout_s=3)
+    body = json.loads(outcome.payload)
+    assert body["errorType"] == "Runtime.ImportModuleError"
+    assert outcome.function_error == "Unhandled" and not outcome.reusable
+    assert "Init Duration" in outcome.log_tail.decode()
+    assert base64.b64encode(outcome.log_tail)  # Tail-able
+
+
+async def test_setup_failure_is_the_platforms_error(make_env) -> None:  # type: ignore[no-untyped-def]
+    async def runtime(rt: FakeRuntime, stem: Stem) -> None:
+        await rt.send(SetupFailed(step="attach the function's code", message="ENOENT"))
+
+    with pytest.raises(PlatformError, match="attach the function's code"):
+        await make_env(runtime, FakeCgroups())
+
+
+async def test_garbage_from_the_runtime_is_not_trusted(make_env) -> None:  # type: ignore[no-untyped-def]
+    async def runtime(rt: FakeRuntime, stem: Stem) -> None:
+        await rt.send(Ready())
+        await rt.receive()
+        await rt.stream.send_all(b"\x00\x00\x00\x01\xc1")  # a frame msgpack cannot decode
+
+    env = await make_env(runtime, FakeCgroups())
+    outcome = await env.invoke(invoke_msg(), timeout_s=3)
+    assert json.loads(outcome.payload)["errorType"] == "Runtime.InvalidResponse"
+    assert not outcome.reusable
+
+
+async def test_response_for_another_request_is_not_accepted(make_env) -> None:  # type: ignore[no-untyped-def]
+    async def runtime(rt: FakeRuntime, stem: Stem) -> None:
+        await rt.send(Ready())
+        await rt.receive()
+        await rt.send(Response(request_id="someone-else", payload=b"1"))
+
+    env = await make_env(runtime, FakeCgroups())
+    outcome = await env.invoke(invoke_msg(), timeout_s=3)
+    assert json.loads(outcome.payload)["errorType"] == "Runtime.InvalidResponse"
+    assert not outcome.reusable
