@@ -40,6 +40,7 @@ from engine.validation import CreateFunctionRequest, parse_create_function
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
 from sandbox.launcher import open_spawner
+from sandbox.rootfs import check_mount_api
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +214,10 @@ async def serve(
     """Run the daemon until SIGTERM/SIGINT (or cancellation)."""
     check_host()
     paths = prepare_state_dir(config)
+    try:
+        check_mount_api(os.fspath(config.state_dir))
+    except SandboxError as exc:
+        raise ConfigError(str(exc)) from exc
     try:
         cgroups = Cgroups.detect(parent_name=config.sandbox.cgroup_parent)
         cgroups.prepare()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from sandbox import _syscalls as sc
+from sandbox.errors import SandboxSetupError
 from sandbox.spec import OPT_DIR, RUNTIME_DIR, TASK_ROOT, SandboxSpec, StemSpec
 
 HOST_SYSTEM_DIRS: Final = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
@@ -194,6 +195,18 @@ def clone_code_tree(code_dir: str) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def check_mount_api(path: str = "/") -> None:
+    """Host side, at start-up: the kernel must offer open_tree, mount_setattr, move_mount."""
+    try:
+        os.close(clone_code_tree(path))
+    except OSError as exc:
+        raise SandboxSetupError(
+            "clone a mount with open_tree/mount_setattr",
+            path,
+            "lambdalet needs Linux 5.12 or newer (the new mount API)",
+        ) from exc
 
 
 def configure_child_proc(root: str) -> None:
