@@ -58,6 +58,20 @@ class Client:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> HttpResponse:
+        reused = self._conn.sock is not None
+        try:
+            return self._request(method, path, body, headers)
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # A kept-alive connection the daemon had already closed: the request never got
+            # a byte of answer, so it was not processed. Try once more on a new connection.
+            self._conn.close()
+            if not reused:
+                raise
+            return self._request(method, path, body, headers)
+
+    def _request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str] | None
+    ) -> HttpResponse:
         try:
             self._conn.request(method, path, body=body, headers=headers or {})
             resp = self._conn.getresponse()

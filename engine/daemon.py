@@ -109,21 +109,17 @@ def sweep_leftovers(cgroups: Cgroups) -> int:
                 cgroups.kill_all(name)
                 if not cgroups.populated(name):
                     break
-                trio_free_sleep(0.005)
+                time.sleep(0.005)  # start-up only: nothing is served yet
             for _ in range(100):
                 try:
                     cgroups.destroy(name)
                     break
                 except SandboxError:
-                    trio_free_sleep(0.005)
+                    time.sleep(0.005)
             swept += 1
         except (OSError, SandboxError) as exc:
             logger.error("could not remove leftover cgroup %s: %s", name, exc)
     return swept
-
-
-def trio_free_sleep(seconds: float) -> None:
-    time.sleep(seconds)  # start-up only, before the event loop serves anything
 
 
 def bind_api_socket(path: Path, group: str | None) -> socket.socket:

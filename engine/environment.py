@@ -218,7 +218,7 @@ class Environment:
         tail = log.end_capture()
         if error is not None:
             body = {**error.to_aws(), "requestId": inv.request_id}
-            if error.error_type in ("Sandbox.Timedout",):
+            if error.error_type == "Sandbox.Timedout":  # Lambda's timeout has no stackTrace
                 body.pop("stackTrace")
             return InvokeOutcome(
                 payload=json.dumps(body).encode(),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from engine.environment import InvokeOutcome, PlatformError
 from engine.errors import ResourceNotFoundException, ServiceException
 from engine.functions import FunctionService
-from engine.models import LATEST, function_arn
+from engine.models import LATEST, FunctionConfig, function_arn
 from engine.pool import Pool
 from sandbox.protocol import Invoke
 
@@ -35,13 +35,14 @@ class Invoker:
         """DryRun: the function (and qualifier) exist and may be invoked."""
         self._resolve(name, qualifier)
 
-    def _resolve(self, name: str, qualifier: str | None) -> str:
+    def _resolve(self, name: str, qualifier: str | None) -> FunctionConfig:
+        """The configuration to run; only $LATEST exists until versions do."""
         config = self.functions.get(name)
         if qualifier not in (None, LATEST):
             raise ResourceNotFoundException(
                 f"Function not found: {function_arn(self.region, name, qualifier)}"
             )
-        return config.name
+        return config
 
     async def invoke(
         self,
@@ -51,8 +52,7 @@ class Invoker:
         *,
         client_context: str | None = None,
     ) -> InvokeResult:
-        self._resolve(name, qualifier)
-        config = self.functions.get(name)
+        config = self._resolve(name, qualifier)
         request_id = str(uuid.uuid4())
         try:
             env, cold = await self.pool.acquire(config)

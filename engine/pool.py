@@ -21,7 +21,6 @@ import dataclasses
 import logging
 import os
 import secrets
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -125,7 +124,8 @@ class Pool:
                 )
             )
         except BaseException:
-            self._remove_cgroup(name)
+            with trio.CancelScope(shield=True):
+                await self._remove_cgroup(name)
             raise
 
     def _take_stem(self, runtime_dir: Path) -> Stem | None:
@@ -309,7 +309,8 @@ class Pool:
                 env.proc.stream.socket.close()
                 trio.lowlevel.notify_closing(env.proc.log_fd)  # wakes pump_log_pipe
                 os.close(env.proc.log_fd)
-            removed = emptied and self._remove_cgroup(name)
+            with trio.CancelScope(shield=True):
+                removed = emptied and await self._remove_cgroup(name)
             if uid is not None and removed:
                 self.uids.release(uid)  # never while something may still run as it
             self._teardown_finished.set()
@@ -338,14 +339,14 @@ class Pool:
         )
         return False
 
-    def _remove_cgroup(self, name: str) -> bool:
+    async def _remove_cgroup(self, name: str) -> bool:
         for _ in range(50):
             try:
                 self.cgroups.destroy(name)
                 return True
             except SandboxError:
                 # memory cgroups can stay busy for a moment after their last task exits
-                time.sleep(0.002)
+                await trio.sleep(0.002)
         logger.error("could not remove cgroup %s; the start-up sweep will", name)
         return False
 

@@ -24,8 +24,7 @@ import msgpack
 import trio
 
 from sandbox.errors import SandboxError, SpawnerError
-from sandbox.spawner import MAX_PACKET
-from sandbox.spec import EXIT_SETUP_FAILED, SandboxSpec, StemSpec
+from sandbox.spec import EXIT_SETUP_FAILED, MAX_CONTROL_PACKET, SandboxSpec, StemSpec
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +173,7 @@ class Spawner:
         task_status.started()
         try:
             while True:
-                data = await self._control.recv(MAX_PACKET)
+                data = await self._control.recv(MAX_CONTROL_PACKET)
                 if not data:
                     break
                 msg = msgpack.unpackb(data, raw=False)

@@ -40,10 +40,8 @@ import msgpack
 from sandbox import _syscalls as sc
 from sandbox.rootfs import HostLayout, clone_code_tree
 from sandbox.runtimes.python import bootstrap
-from sandbox.spec import SandboxSpec, StemSpec
+from sandbox.spec import MAX_CONTROL_PACKET, SandboxSpec, StemSpec
 from sandbox.stem import run_stem_init
-
-MAX_PACKET = 256 * 1024
 
 
 @dataclass(eq=False)
@@ -104,7 +102,7 @@ class _Spawner:
 
     def _handle_request(self) -> bool:
         try:
-            data, fds, _flags, _addr = socket.recv_fds(self.control, MAX_PACKET, 4)
+            data, fds, _flags, _addr = socket.recv_fds(self.control, MAX_CONTROL_PACKET, 4)
         except ConnectionResetError:
             return False
         try:

@@ -15,6 +15,7 @@ TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
 OPT_DIR = "/opt"
 EXIT_SETUP_FAILED = 125  # a sandbox's init exits with this when building it failed
+MAX_CONTROL_PACKET = 256 * 1024  # one spawner request or reply (a spec with a 4 KB env fits)
 
 
 class _Wire:

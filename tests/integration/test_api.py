@@ -1025,3 +1025,25 @@ def test_concurrent_invokes_scale_out_then_reuse_a_warm_environment(
     fourth = invoke(daemon, name, b"{}", {"X-Amz-Log-Type": "Tail"})
     assert ok(fourth) in hosts
     assert "Init Duration" not in report_line(log_of(fourth))
+
+
+def test_keep_alive_survives_answers_that_ignore_the_body(
+    daemon: Daemon, deploy: Callable[..., str]
+) -> None:
+    """DryRun and errors answer without using the body; requests on one client go on working."""
+    name = deploy("def handler(e, c):\n    return 1\n")
+    client = Client(daemon.socket_path, timeout_s=30)
+    try:
+        for _ in range(30):  # bounded
+            dry = client.request(
+                "POST", f"{FUNCTIONS}/{name}/invocations", b'{"x": 1}',
+                {"X-Amz-Invocation-Type": "DryRun"},
+            )  # fmt: skip
+            assert dry.status == 204
+            bad = client.request(
+                "PUT", f"{FUNCTIONS}/{'x' * 200}/configuration", b'{"MemorySize": 256}'
+            )
+            assert bad.status == 400
+            assert client.request("GET", f"{FUNCTIONS}/{name}/configuration").status == 200
+    finally:
+        client.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import cgroups as cgroups_module
+from sandbox import cgroup_drivers
 from sandbox.cgroups import (
     Cgroups,
     HostOps,
@@ -368,13 +368,13 @@ def test_prepare_is_idempotent(kernel: FakeKernel) -> None:
 
 def test_create_v1_writes_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     written: list[str] = []
-    real_write = cgroups_module._write
+    real_write = cgroup_drivers._write
 
     def recording_write(path: str | bytes, value: str) -> None:
         written.append(os.path.basename(os.fsdecode(path)))
         real_write(path, value)
 
-    monkeypatch.setattr(cgroups_module, "_write", recording_write)
+    monkeypatch.setattr(cgroup_drivers, "_write", recording_write)
     cg = hybrid(tmp_path).detect()
     cg.prepare()
     cg.create("fn1", LIMITS)
