@@ -74,11 +74,6 @@ class RequestEntityTooLargeException(_UserError):
     status = 413
 
 
-class UnsupportedMediaTypeException(_UserError):
-    error_type = "UnsupportedMediaTypeException"
-    status = 415
-
-
 class TooManyRequestsException(_UserError):
     error_type = "TooManyRequestsException"
     status = 429
@@ -94,18 +89,6 @@ class TooManyRequestsException(_UserError):
 class ServiceException(ApiError):
     error_type = "ServiceException"
     status = 500
-
-
-class InvalidZipFileException(ApiError):
-    error_type = "InvalidZipFileException"
-    status = 502
-    kind = "User"
-
-
-class InvalidRuntimeException(ApiError):
-    error_type = "InvalidRuntimeException"
-    status = 502
-    kind = "User"
 
 
 class NotImplementedApiError(_UserError):

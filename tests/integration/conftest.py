@@ -69,7 +69,13 @@ class Daemon:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    started_once: bool = False
+
+    def has_cgroups(self) -> bool:
+        return any(Path("/sys/fs/cgroup").glob(f"*/{self.cgroup_parent}"))
+
     def start(self, *, keep_warm_s: float = 60.0) -> None:
+        self.started_once = True
         config = self.state_dir.parent / f"{self.state_dir.name}.toml"
         config.write_text(
             textwrap.dedent(
@@ -178,6 +184,11 @@ def daemon_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
     yield make
     for d in made:
         d.stop()
+        if d.started_once and d.has_cgroups():
+            # A test killed this daemon and failed before starting it again: a new start
+            # sweeps what the dead one left (as it would for a user); then stop it cleanly.
+            d.start()
+            d.stop()
 
 
 @pytest.fixture(scope="session")
