@@ -39,7 +39,6 @@ from bench.host import (
     host_facts,
     loadavg,
     other_daemons,
-    sandbox_groups,
     settled_count,
     spawn_and_wait_ns,
     start_time,
@@ -50,6 +49,7 @@ from bench.host import (
 from bench.stats import ROWS, ReportTimes, compute_ratios, parse_report, render_table, summarize
 from engine.client import Client, ClientError, HttpResponse
 from engine.packaging import zip_directory
+from sandbox.cgroups import Cgroups
 
 EXAMPLE_DIR = REPO / "examples" / "hello-python"
 EXAMPLE_CONFIG = "lambdalet.json"
@@ -152,6 +152,7 @@ class BenchDaemon:
 @dataclass
 class Run:
     client: Client
+    cgroups: Cgroups  # the daemon's own view of its sandbox groups
     parents: list[Path]
     python_argv: list[str]
     bwrap_argv: list[str] | None
@@ -191,7 +192,7 @@ class Run:
             self.record("bwrap_python", spawn_and_wait_ns(self.bwrap_argv, _SPAWN_ENV) / 1e6)
 
     def groups(self) -> set[str]:
-        return sandbox_groups(self.parents)
+        return set(self.cgroups.children())
 
     def settle(self, done: Callable[[], bool], what: str, round_no: int) -> float | None:
         ms = wait_for(done, timeout_s=QUIESCE_TIMEOUT_S, poll_s=QUIESCE_POLL_S)
@@ -308,7 +309,8 @@ def measure(daemon: BenchDaemon, *, runs: int, warmup: int, memory_mb: int | Non
         parents = find_tagged_cgroups(daemon.cgroup_parent)
         if not parents:
             raise BenchError(f"no cgroup parent {daemon.cgroup_parent} found under {CGROUP_ROOT}")
-        stems = settled_count(parents, quiet_s=STEMS_QUIET_S, timeout_s=START_TIMEOUT_S)
+        cgroups = Cgroups.detect(parent_name=daemon.cgroup_parent)
+        stems = settled_count(cgroups.children, quiet_s=STEMS_QUIET_S, timeout_s=START_TIMEOUT_S)
         print(f"{stems} sandbox stem(s) ready before the first invoke", flush=True)
         python = os.path.realpath(sys.executable)  # the daemon's interpreter, venv resolved
         bwrap = shutil.which("bwrap")
@@ -316,6 +318,7 @@ def measure(daemon: BenchDaemon, *, runs: int, warmup: int, memory_mb: int | Non
             print("warning: bwrap not found; the bubblewrap series is skipped")
         run = Run(
             client=client,
+            cgroups=cgroups,
             parents=parents,
             python_argv=[python, "-I", "-S", "-c", "pass"],
             bwrap_argv=bwrap_argv(bwrap, python) if bwrap else None,

@@ -82,18 +82,6 @@ def find_tagged_cgroups(tag: str, root: Path = CGROUP_ROOT) -> list[Path]:
     return found
 
 
-def sandbox_groups(parents: Sequence[Path]) -> set[str]:
-    """Sandbox cgroups under our parent(s): one per environment or stem not yet torn down."""
-    names: set[str] = set()
-    for parent in parents:
-        try:
-            with os.scandir(parent) as entries:
-                names |= {e.name for e in entries if e.is_dir(follow_symlinks=False)}
-        except FileNotFoundError:
-            pass
-    return names
-
-
 def wait_for(done: Callable[[], bool], *, timeout_s: float, poll_s: float) -> float | None:
     """Poll `done` until it holds: the ms it took, or None after `timeout_s`."""
     started = time.perf_counter_ns()
@@ -144,13 +132,13 @@ def wait_cpu_quiet(
     return None
 
 
-def settled_count(parents: Sequence[Path], *, quiet_s: float, timeout_s: float) -> int:
+def settled_count(groups: Callable[[], list[str]], *, quiet_s: float, timeout_s: float) -> int:
     """The number of sandbox cgroups once it has not changed for `quiet_s` (bounded)."""
     deadline = time.monotonic() + timeout_s
-    count, since = len(sandbox_groups(parents)), time.monotonic()
+    count, since = len(groups()), time.monotonic()
     while time.monotonic() < deadline and time.monotonic() - since < quiet_s:
         time.sleep(0.01)
-        if (now := len(sandbox_groups(parents))) != count:
+        if (now := len(groups())) != count:
             count, since = now, time.monotonic()
     return count
 

@@ -226,3 +226,13 @@ def host_pids_matching(text: str) -> list[int]:
             except OSError:
                 pass
     return pids
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float) -> bool:
+    """Poll `predicate` every 50 ms until it holds or `timeout_s` passes; its last value."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()

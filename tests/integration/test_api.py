@@ -32,6 +32,7 @@ from tests.integration.conftest import (
     host_pids_matching,
     log_of,
     make_zip,
+    wait_until,
 )
 
 pytestmark = pytest.mark.privileged
@@ -540,24 +541,15 @@ def handler(event, context):
     worker = threading.Thread(target=call)
     worker.start()
     try:
-        assert wait_for(lambda: bool(host_pids_matching(f"sleep {marker}")), 10)
+        assert wait_until(lambda: bool(host_pids_matching(f"sleep {marker}")), 10)
         assert daemon.client.request("DELETE", f"{FUNCTIONS}/{name}").status == 204
     finally:
         worker.join(60)
     assert len(results) == 1 and isinstance(results[0], HttpResponse), results
     assert ok(results[0]) == "finished"  # the running invoke completes
-    assert wait_for(lambda: not host_pids_matching(f"sleep {marker}"), 5), (
+    assert wait_until(lambda: not host_pids_matching(f"sleep {marker}"), 5), (
         "the deleted function's sandbox is still running"
     )
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 # -- invoke: request validation -------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 
 from engine.client import Client
-from tests.integration.conftest import FUNCTIONS, Daemon, log_of
+from tests.integration.conftest import FUNCTIONS, Daemon, log_of, wait_until
 
 pytestmark = pytest.mark.privileged
 
@@ -43,10 +42,7 @@ def test_idle_environment_is_reclaimed_after_keep_warm(short_lived: Daemon) -> N
     assert "Init Duration" in log_of(first)
     group = cgroup_of(short_lived, host)
     assert group.is_dir()
-    deadline = time.monotonic() + 15
-    while group.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not group.exists(), "the idle environment outlived keep_warm_s"
+    assert wait_until(lambda: not group.exists(), 15), "the idle environment outlived keep_warm_s"
     again = short_lived.invoke("reclaimed", {}, tail=True)
     assert "Init Duration" in log_of(again)  # a new, cold environment
     assert again.json()["host"] != host

@@ -10,13 +10,12 @@ import os
 import re
 import secrets
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import FUNCTIONS, Daemon, host_pids_matching
+from tests.integration.conftest import FUNCTIONS, Daemon, host_pids_matching, wait_until
 
 pytestmark = pytest.mark.privileged
 
@@ -69,15 +68,6 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def wait_until(predicate: Callable[[], bool], timeout_s: float = WAIT_S) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def swept_count(daemon: Daemon) -> int:
     """How many leftover sandboxes the last start-up sweep reported removing."""
     found = re.findall(r"removed (\d+) sandbox\(es\) left by a previous daemon", daemon.log())
@@ -119,7 +109,7 @@ def test_sigterm_stops_cleanly_and_functions_survive_a_restart(
         assert sandbox_cgroups(d) == set()
         assert parent_dirs(d) == [], parent_dirs(d)
         assert not d.socket_path.exists()
-        assert wait_until(lambda: not alive(spawners[0])), "the spawner outlived the daemon"
+        assert wait_until(lambda: not alive(spawners[0]), WAIT_S), "the spawner outlived the daemon"
         assert "Traceback" not in d.log(), d.log()
 
         d.start()
@@ -166,8 +156,8 @@ def handler(event, context):
 
         assert d.stop(signal.SIGKILL) == -signal.SIGKILL
         # The spawner notices its control socket closing and exits, taking the sandbox along.
-        assert wait_until(lambda: not alive(spawners[0])), "the spawner outlived a SIGKILL"
-        assert wait_until(lambda: not host_pids_matching(f"sleep {marker}"))
+        assert wait_until(lambda: not alive(spawners[0]), WAIT_S), "the spawner outlived a SIGKILL"
+        assert wait_until(lambda: not host_pids_matching(f"sleep {marker}"), WAIT_S)
         assert sandbox_cgroups(d) == left_cgroups  # nobody removed the cgroup: the sweep will
 
         d.start()
@@ -209,7 +199,7 @@ def handler(event, context):
         assert len(spawners) == 1
         os.kill(spawners[0], signal.SIGKILL)
         assert d.stop(signal.SIGKILL) == -signal.SIGKILL
-        assert wait_until(lambda: not host_pids_matching(f"sleep {marker}"))
+        assert wait_until(lambda: not host_pids_matching(f"sleep {marker}"), WAIT_S)
         left_cgroups = sandbox_cgroups(d)
         assert left_cgroups
 

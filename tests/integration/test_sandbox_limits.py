@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from engine.client import HttpResponse
-from tests.integration.conftest import Daemon, host_pids_matching, log_of
+from tests.integration.conftest import Daemon, host_pids_matching, log_of, wait_until
 
 pytestmark = pytest.mark.privileged
 
@@ -200,7 +200,6 @@ def test_privileges_and_visibility(daemon: Daemon, deploy: Callable[..., str]) -
     assert r["sid"] is True
     # Only the sandbox's own processes: init (1) and the runtime.
     assert max(r["pids"]) < 10, r["pids"]
-    assert os.getpid() not in r["pids"] or os.getpid() < 10
     # stdin/stdout/stderr, the Runtime API socket and the fd listdir itself opened.
     assert len(r["fds"]) <= 5, r["fds"]
     assert r["masked"] == ["", "", "", ""]
@@ -246,10 +245,7 @@ def test_timeout_kills_a_detached_grandchild(daemon: Daemon, deploy: Callable[..
     assert err["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in err["errorMessage"]
     assert "Task timed out after 1.00 seconds" in log_of(resp)
-    deadline = time.monotonic() + 10
-    while host_pids_matching(f"sleep {marker}") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert host_pids_matching(f"sleep {marker}") == []
+    assert wait_until(lambda: not host_pids_matching(f"sleep {marker}"), 10)
 
 
 def test_warm_reuse_keeps_module_state(daemon: Daemon, deploy: Callable[..., str]) -> None:
