@@ -155,7 +155,11 @@ def make_zip(files: dict[str, str]) -> str:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, text in files.items():
-            zf.writestr(name, textwrap.dedent(text))
+            # A fixed timestamp: the same files give the same bytes (and CodeSha256)
+            # however many seconds apart two zips are built.
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, textwrap.dedent(text))
     return base64.b64encode(buf.getvalue()).decode()
 
 
