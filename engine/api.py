@@ -27,8 +27,10 @@ from engine.errors import (
     TooManyRequestsException,
     ValidationException,
 )
+from engine.api_network import NetworkApi, network_routes
 from engine.functions import FunctionService
 from engine.invoker import Invoker
+from engine.network import NetworkService
 from engine.runtime_env import SUPPORTED_RUNTIMES
 from engine.validation import (
     MAX_SYNC_PAYLOAD_BYTES,
@@ -53,10 +55,18 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class Api:
-    def __init__(self, *, functions: FunctionService, invoker: Invoker, region: str) -> None:
+    def __init__(
+        self,
+        *,
+        functions: FunctionService,
+        invoker: Invoker,
+        region: str,
+        network: NetworkService | None = None,
+    ) -> None:
         self.functions = functions
         self.invoker = invoker
         self.region = region
+        self.network_api = NetworkApi(network)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -302,6 +312,7 @@ def build_app(api: Api) -> Starlette:
         Route(fn + "/{name}/configuration", _guard(api.get_configuration), methods=["GET"]),
         Route(fn + "/{name}/configuration", _guard(api.update_configuration), methods=["PUT"]),
         Route(fn + "/{name}/code", _guard(api.update_code), methods=["PUT"]),
+        *network_routes(api.network_api, _guard),
         Route("/{path:path}", api.unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ]
     return Starlette(routes=routes)

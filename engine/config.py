@@ -6,13 +6,18 @@ Every field documents its unit and default; the README's configuration table mir
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from netns.addressing import check_prefix
+from netns.errors import VpcConfigError
+from netns.model import Vpc, check_vpc_set, parse_vpc
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +36,16 @@ class SandboxConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkConfig:
+    enabled: bool = True  # false: sandboxes get a loopback-only network namespace
+    default_cidr: str = "10.254.0.0/16"  # addresses of functions without VpcConfig (NATed)
+    eni_pool: int = 2  # ready ENIs kept per network (default network, each VpcConfig in use)
+    if_prefix: str = "lb-"  # host-side veth names: "lb" + up to 3 characters + "-"
+    nft_table: str = "lambdalet"  # the one nftables table (family inet) the daemon owns
+    netns_prefix: str = "lambdalet-"  # /run/netns/<prefix><name> for attached hosts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     state_dir: Path = Path("/var/lib/lambdalet")  # registry, code blobs, logs
     socket_path: Path = Path("/run/lambdalet/lambdalet.sock")  # the API's unix socket
@@ -41,6 +56,8 @@ class Config:
     region: str = "us-east-1"  # shown in ARNs and AWS_REGION
     examples_dir: Path | None = None  # deploy each example function found here at start-up
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    vpcs: tuple[Vpc, ...] = ()  # [[vpc]] documents (read-only through the API)
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -48,6 +65,8 @@ class Config:
 
 def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    if cls is Config:
+        fields = {("vpc" if k == "vpcs" else k): v for k, v in fields.items()}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(f"unknown configuration key(s) in {where}: {', '.join(unknown)}")
@@ -57,6 +76,17 @@ def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
             if not isinstance(value, dict):
                 raise ConfigError("[sandbox] must be a table")
             args[name] = _build(SandboxConfig, value, "[sandbox]")
+        elif name == "network":
+            if not isinstance(value, dict):
+                raise ConfigError("[network] must be a table")
+            args[name] = _build(NetworkConfig, value, "[network]")
+        elif name == "vpc":
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                raise ConfigError("vpc must be an array of tables ([[vpc]])")
+            try:
+                args["vpcs"] = tuple(parse_vpc(doc) for doc in value)
+            except VpcConfigError as exc:
+                raise ConfigError(f"{where}: [[vpc]]: {exc}") from exc
         elif name in ("state_dir", "socket_path", "examples_dir"):
             if not isinstance(value, str):
                 raise ConfigError(f"{where}.{name} must be a path string")
@@ -86,7 +116,34 @@ def validate(config: Config) -> Config:
             )
     if not config.state_dir.is_absolute() or not config.socket_path.is_absolute():
         raise ConfigError("state_dir and socket_path must be absolute paths")
+    _validate_network(config)
     return config
+
+
+def _validate_network(config: Config) -> None:
+    net = config.network
+    try:
+        default = ipaddress.IPv4Network(net.default_cidr)
+    except ValueError as exc:
+        raise ConfigError(f"network.default_cidr: {exc}") from exc
+    if not 8 <= default.prefixlen <= 28:
+        raise ConfigError("network.default_cidr must have a prefix length between 8 and 28")
+    if default.overlaps(ipaddress.IPv4Network("169.254.0.0/16")):
+        raise ConfigError("network.default_cidr must not overlap 169.254.0.0/16 (link-local)")
+    try:
+        check_prefix(net.if_prefix)
+    except ValueError as exc:
+        raise ConfigError(f"network.if_prefix: {exc}") from exc
+    if not re.fullmatch(r"lambdalet[a-z0-9_]{0,40}", net.nft_table):
+        raise ConfigError("network.nft_table must be 'lambdalet' followed by [a-z0-9_]")
+    if not re.fullmatch(r"lambdalet[a-z0-9-]{0,40}-", net.netns_prefix):
+        raise ConfigError("network.netns_prefix must be 'lambdalet', [a-z0-9-], ending in '-'")
+    if not 0 <= net.eni_pool <= 64:
+        raise ConfigError("network.eni_pool must be between 0 and 64")
+    try:
+        check_vpc_set(config.vpcs, reserved=(default,))
+    except VpcConfigError as exc:
+        raise ConfigError(f"[[vpc]]: {exc}") from exc
 
 
 def load_config(path: Path | None, **overrides: Any) -> Config:

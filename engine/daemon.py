@@ -15,6 +15,7 @@ import grp
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -33,6 +34,7 @@ from engine.errors import ApiError, ConfigError
 from engine.functions import FunctionService
 from engine.invoker import Invoker
 from engine.packaging import zip_directory
+from engine.network import open_network
 from engine.pool import PoolPaths, open_pool
 from engine.registry import Registry
 from engine.runtime_env import SUPPORTED_RUNTIMES
@@ -48,11 +50,16 @@ EXAMPLE_CONFIG = "lambdalet.json"
 _DEFAULT_ROLE = "arn:aws:iam::000000000000:role/lambdalet"
 
 
-def check_host() -> None:
+def check_host(config: Config) -> None:
     if os.geteuid() != 0:
         raise ConfigError(
             "lambdalet serve must run as root: it creates namespaces, cgroups and mounts "
             "(run it with sudo, or as the systemd service)"
+        )
+    if config.network.enabled and shutil.which("nft") is None:
+        raise ConfigError(
+            "networking needs the nft command (Debian/Ubuntu package 'nftables'; "
+            "scripts/setup.sh installs it), or set network.enabled = false"
         )
     base = os.path.realpath(sys.base_prefix)
     if not (base == "/usr" or base.startswith("/usr/")):
@@ -208,7 +215,7 @@ async def serve(
     config: Config, *, task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Run the daemon until SIGTERM/SIGINT (or cancellation)."""
-    check_host()
+    check_host(config)
     paths = prepare_state_dir(config)
     try:
         check_mount_api(os.fspath(config.state_dir))
@@ -228,6 +235,7 @@ async def serve(
     try:
         functions = FunctionService(registry)
         async with (
+            open_network(config=config, registry=registry, functions=registry.all) as network,
             open_spawner(tag=config.sandbox.cgroup_parent) as spawner,
             open_pool(
                 config=config,
@@ -235,11 +243,15 @@ async def serve(
                 spawner=spawner,
                 paths=paths,
                 code_dir=functions.code_dir,
+                network=network,
             ) as pool,
         ):
             functions.pool = pool
+            functions.network = network
             invoker = Invoker(functions=functions, pool=pool, region=config.region)
-            app = build_app(Api(functions=functions, invoker=invoker, region=config.region))
+            app = build_app(
+                Api(functions=functions, invoker=invoker, region=config.region, network=network)
+            )
             if config.examples_dir is not None:
                 names = await deploy_examples(functions, config.examples_dir)
                 if names:

@@ -96,3 +96,31 @@ class NotImplementedApiError(_UserError):
 
     error_type = "InvalidParameterValueException"
     status = 400
+
+
+class InvalidSubnetIDException(ApiError):
+    """Invoke: a subnet of the function's VpcConfig no longer exists."""
+
+    error_type = "InvalidSubnetIDException"
+    status = 502
+
+
+class InvalidSecurityGroupIDException(ApiError):
+    """Invoke: a security group of the function's VpcConfig no longer exists."""
+
+    error_type = "InvalidSecurityGroupIDException"
+    status = 502
+
+
+class SubnetIPAddressLimitReachedException(ApiError):
+    """Invoke: no subnet of the function's VpcConfig has a free address for a new ENI."""
+
+    error_type = "SubnetIPAddressLimitReachedException"
+    status = 502
+
+
+class ENILimitReachedException(ApiError):
+    """Invoke: an ENI for the environment could not be created."""
+
+    error_type = "ENILimitReachedException"
+    status = 502

@@ -6,6 +6,7 @@ path come from an in-memory cache that every write through this service keeps cu
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,10 +15,17 @@ from typing import TypeVar
 
 import trio
 
+from engine.errors import InvalidParameterValueException
 from engine.models import FunctionConfig
+from engine.network import NetworkService
 from engine.pool import Pool
 from engine.registry import Registry
-from engine.validation import CodeUpdate, ConfigurationChanges, CreateFunctionRequest
+from engine.validation import (
+    CodeUpdate,
+    ConfigurationChanges,
+    CreateFunctionRequest,
+    VpcSelection,
+)
 
 T = TypeVar("T")
 
@@ -26,6 +34,7 @@ class FunctionService:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.pool: Pool | None = None  # set once the pool exists; retires stale environments
+        self.network: NetworkService | None = None  # None when networking is disabled
         self._cache: dict[str, FunctionConfig] = {}
         self._limiter = trio.CapacityLimiter(2)
         self._write_lock = trio.Lock()
@@ -40,9 +49,24 @@ class FunctionService:
             self._cache[name] = config
         if self.pool is not None:
             self.pool.retire_function(name)
+        if self.network is not None:
+            self.network.wake()  # the ENI pools to keep may have changed
+
+    def _resolve_vpc(self, selection: VpcSelection | None) -> VpcSelection | None:
+        if selection is None:
+            return None
+        if self.network is None:
+            if selection.subnet_ids:
+                raise InvalidParameterValueException(
+                    "VpcConfig needs networking, which is disabled on this lambdalet host "
+                    "(network.enabled = false)"
+                )
+            return selection
+        return self.network.resolve(selection)
 
     async def create(self, req: CreateFunctionRequest) -> FunctionConfig:
         now = datetime.now(UTC)
+        req = dataclasses.replace(req, vpc=self._resolve_vpc(req.vpc))
         async with self._write_lock:
             config = await self._run(functools.partial(self.registry.create, req, now=now))
             self._changed(config.name, config)
@@ -80,6 +104,7 @@ class FunctionService:
         self, name: str, changes: ConfigurationChanges
     ) -> FunctionConfig:
         now = datetime.now(UTC)
+        changes = dataclasses.replace(changes, vpc=self._resolve_vpc(changes.vpc))
         async with self._write_lock:
             config = await self._run(
                 functools.partial(self.registry.update_configuration, name, changes, now=now)

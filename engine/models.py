@@ -39,6 +39,10 @@ class FunctionConfig:
     last_modified: str  # ISO 8601 with milliseconds and +0000, as AWS prints it
     revision_id: str
     version: str = LATEST
+    # VpcConfig: empty subnet_ids means the default network (no VPC).
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    vpc_id: str = ""
 
     def replace(self, **changes: Any) -> FunctionConfig:
         return dataclasses.replace(self, **changes)
@@ -72,4 +76,11 @@ class FunctionConfig:
         }
         if self.environment:
             out["Environment"] = {"Variables": dict(self.environment)}
+        if self.subnet_ids:
+            out["VpcConfig"] = {
+                "SubnetIds": list(self.subnet_ids),
+                "SecurityGroupIds": list(self.security_group_ids),
+                "VpcId": self.vpc_id,
+                "Ipv6AllowedForDualStack": False,
+            }
         return out

@@ -30,11 +30,13 @@ import trio
 
 from engine.config import Config
 from engine.environment import Environment, PlatformError
-from engine.errors import TooManyRequestsException
+from engine.errors import EngineError, TooManyRequestsException
 from engine.lifecycle import EnvState
 from engine.logs import LogStream
 from engine.models import FunctionConfig
+from engine.network import Eni, NetworkService
 from engine.runtime_env import SUPPORTED_RUNTIMES, runtime_environment
+from netns.errors import NetnsError
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
 from sandbox.launcher import Spawner, Stem
@@ -86,8 +88,11 @@ class Pool:
         nursery: trio.Nursery,
         paths: PoolPaths,
         code_dir: Callable[[FunctionConfig], Path],
+        network: NetworkService | None = None,
     ) -> None:
         self.config = config
+        self.network = network
+        self.enis: dict[str, Eni] = {}  # sandbox id -> its ENI
         self.cgroups = cgroups
         self.spawner = spawner
         self.nursery = nursery
@@ -190,7 +195,10 @@ class Pool:
         started = trio.current_time()
         stem: Stem | None = None
         log: LogStream | None = None
+        eni: Eni | None = None
         try:
+            if self.network is not None:
+                eni = await self.network.acquire(function)
             stem = self._take_stem(runtime_dir) or await self._make_stem(runtime_dir)
             cgroup_name = cgroup_name_of(stem)
             sb = self.config.sandbox
@@ -218,17 +226,26 @@ class Pool:
                 env=runtime_environment(
                     function, region=self.config.region, log_stream_name=log.name
                 ),
+                netns=eni is not None,
             )
-            proc = await self.spawner.specialize(stem, spec)
+            if eni is not None:
+                self.enis[stem.sandbox_id] = eni
+            proc = await self.spawner.specialize(
+                stem, spec, netns_fd=None if eni is None else eni.fd
+            )
         except BaseException as exc:
             self._stem_wanted.set()
             if log is not None:
                 log.close()
             if stem is not None:
+                if eni is not None:
+                    self.enis[stem.sandbox_id] = eni
                 self._start_teardown(stem, uid=uid)
             else:
                 self.uids.release(uid)
-            if isinstance(exc, SandboxError):
+                if eni is not None:
+                    self.nursery.start_soon(self._release_eni, eni)
+            if isinstance(exc, SandboxError | NetnsError):
                 raise PlatformError(str(exc)) from exc
             raise
         env = Environment(
@@ -309,12 +326,22 @@ class Pool:
                 env.proc.stream.socket.close()
                 trio.lowlevel.notify_closing(env.proc.log_fd)  # wakes pump_log_pipe
                 os.close(env.proc.log_fd)
+            eni = self.enis.pop(stem.sandbox_id, None)
             with trio.CancelScope(shield=True):
+                if eni is not None:
+                    await self._release_eni(eni)
                 removed = emptied and await self._remove_cgroup(name)
             if uid is not None and removed:
                 self.uids.release(uid)  # never while something may still run as it
             self._teardown_finished.set()
             self._teardown_finished = trio.Event()
+
+    async def _release_eni(self, eni: Eni) -> None:
+        assert self.network is not None
+        try:
+            await self.network.release(eni)
+        except (OSError, EngineError, NetnsError) as exc:
+            logger.error("releasing ENI %s failed: %s", eni.ifname, exc)
 
     async def _kill_and_wait(self, stem: Stem, name: str) -> bool:
         """Kill the pid namespace and everything in the cgroup; wait until both are gone."""
@@ -384,6 +411,7 @@ async def open_pool(
     spawner: Spawner,
     paths: PoolPaths,
     code_dir: Callable[[FunctionConfig], Path],
+    network: NetworkService | None = None,
 ) -> AsyncIterator[Pool]:
     async with trio.open_nursery() as nursery:
         pool = Pool(
@@ -393,6 +421,7 @@ async def open_pool(
             nursery=nursery,
             paths=paths,
             code_dir=code_dir,
+            network=network,
         )
         nursery.start_soon(pool.reap_idle)
         nursery.start_soon(pool.keep_stems)

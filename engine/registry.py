@@ -47,7 +47,7 @@ from engine.validation import (
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 DB_NAME: Final = "registry.sqlite3"
 LOCK_NAME: Final = "registry.lock"
 CODE_DIR_NAME: Final = "code"
@@ -65,6 +65,15 @@ CREATE TABLE functions (
     config_json TEXT NOT NULL
 );
 CREATE INDEX functions_by_code_digest ON functions (code_digest);
+"""
+# Schema 2: documents of other resources (kind "vpc", "host"), keyed by (kind, id).
+_SCHEMA_2: Final = """
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    doc_json TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
 """
 
 
@@ -154,6 +163,9 @@ class Registry:
                 ephemeral_storage_mb=req.ephemeral_storage_mb,
                 environment=dict(req.environment),
                 architectures=req.architectures,
+                subnet_ids=req.vpc.subnet_ids if req.vpc else (),
+                security_group_ids=req.vpc.security_group_ids if req.vpc else (),
+                vpc_id=req.vpc.vpc_id if req.vpc else "",
                 code_digest=digest,
                 code_sha256=_aws_sha256(req.zip_bytes),
                 code_size=len(req.zip_bytes),
@@ -216,6 +228,32 @@ class Registry:
             conn.execute("DELETE FROM functions WHERE name = ?", (name,))
         self._collect(config.code_digest)
         return config
+
+    def all(self) -> builtins.list[FunctionConfig]:
+        """Every function (the network needs to know which subnets are in use)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT config_json FROM functions ORDER BY name").fetchall()
+        return [_config_from_json(row[0]) for row in rows]
+
+    # --- Other resources' documents (VPCs, attached hosts) ---------------------------------
+
+    def put_document(self, kind: str, doc_id: str, doc: dict[str, Any]) -> None:
+        with self._lock, self._transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO documents (kind, id, doc_json) VALUES (?, ?, ?)",
+                (kind, doc_id, json.dumps(doc, sort_keys=True)),
+            )
+
+    def delete_document(self, kind: str, doc_id: str) -> None:
+        with self._lock, self._transaction() as conn:
+            conn.execute("DELETE FROM documents WHERE kind = ? AND id = ?", (kind, doc_id))
+
+    def documents(self, kind: str) -> builtins.list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT doc_json FROM documents WHERE kind = ? ORDER BY id", (kind,)
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
 
     def close(self) -> None:
         with self._lock:
@@ -411,6 +449,8 @@ def _config_from_json(text: str) -> FunctionConfig:
     known = {f.name for f in dataclasses.fields(FunctionConfig)}
     fields = {k: v for k, v in data.items() if k in known}
     fields["architectures"] = tuple(fields.get("architectures", ("x86_64",)))
+    for key in ("subnet_ids", "security_group_ids"):
+        fields[key] = tuple(fields.get(key, ()))
     return FunctionConfig(**fields)
 
 
@@ -462,14 +502,16 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-        else:
-            (version,) = conn.execute("SELECT version FROM schema_version").fetchone()
-            if version > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"{path} has registry schema {version}, newer than this lambdalet"
-                    f" understands ({SCHEMA_VERSION}); upgrade lambdalet"
-                )
+            conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+        (version,) = conn.execute("SELECT version FROM schema_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise ConfigError(
+                f"{path} has registry schema {version}, newer than this lambdalet"
+                f" understands ({SCHEMA_VERSION}); upgrade lambdalet"
+            )
+        if version < 2:
+            conn.execute(_SCHEMA_2)
+            conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
     except BaseException:
         conn.execute("ROLLBACK")
         raise

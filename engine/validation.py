@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -95,7 +96,7 @@ RESERVED_ENV_KEYS: Final = frozenset((
 
 # Valid AWS settings this host does not implement: accepted only while they ask for nothing.
 _UNSUPPORTED_FIELDS: Final = (
-    "VpcConfig", "Layers", "DeadLetterConfig", "KMSKeyArn", "FileSystemConfigs", "ImageConfig",
+    "Layers", "DeadLetterConfig", "KMSKeyArn", "FileSystemConfigs", "ImageConfig",
     "SnapStart", "LoggingConfig", "CodeSigningConfigArn", "TenancyConfig",
     "CapacityProviderConfig", "DurableConfig", "RuntimeConfig", "AcceleratorConfig", "PublishTo",
 )  # fmt: skip
@@ -136,6 +137,17 @@ class CreateFunctionRequest:
     architectures: tuple[str, ...] = DEFAULT_ARCHITECTURES
     zip_bytes: bytes = field(repr=False)
     publish: bool = False
+    vpc: VpcSelection | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VpcSelection:
+    """A VpcConfig as requested; `vpc_id` is filled in once the network knows the subnets.
+    Empty lists detach the function from its VPC (AWS's way)."""
+
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    vpc_id: str = ""
 
 
 _CHANGEABLE_FIELDS: Final = (
@@ -156,12 +168,18 @@ class ConfigurationChanges:
     timeout_s: int | None = None
     ephemeral_storage_mb: int | None = None
     environment: dict[str, str] | None = field(default=None, repr=False)
+    vpc: VpcSelection | None = None
     revision_id: str | None = None
 
     def replacements(self) -> dict[str, Any]:
         """The `FunctionConfig` fields to replace (revision_id is a precondition, not a field)."""
         names = _CHANGEABLE_FIELDS
-        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        out = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        if self.vpc is not None:
+            out["subnet_ids"] = self.vpc.subnet_ids
+            out["security_group_ids"] = self.vpc.security_group_ids
+            out["vpc_id"] = self.vpc.vpc_id
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -231,6 +249,7 @@ def parse_create_function(
         host_architecture=host_architecture,
         function_name=name,
     )
+    vpc = parse_vpc_config(body)
     zip_bytes = decode_zip_file(zip_b64)
 
     return CreateFunctionRequest(
@@ -246,6 +265,7 @@ def parse_create_function(
         architectures=tuple(settings.architectures or DEFAULT_ARCHITECTURES),
         zip_bytes=zip_bytes,
         publish=bool(publish),
+        vpc=vpc,
     )
 
 
@@ -289,6 +309,7 @@ def parse_update_function_configuration(
         timeout_s=settings.timeout_s,
         ephemeral_storage_mb=settings.ephemeral_storage_mb,
         environment=settings.environment,
+        vpc=parse_vpc_config(body),
         revision_id=revision_id,
     )
 
@@ -323,6 +344,56 @@ def parse_update_function_code(
         revision_id=revision_id,
         publish=bool(publish),
         architectures=tuple(architectures) if architectures is not None else None,
+    )
+
+
+MAX_VPC_SUBNETS: Final = 16
+MAX_VPC_SECURITY_GROUPS: Final = 5
+_SUBNET_ID_RE: Final = re.compile(r"^subnet-[0-9a-z][0-9a-z-]{0,62}$")
+_SG_ID_RE: Final = re.compile(r"^sg-[0-9a-z][0-9a-z-]{0,62}$")
+
+
+def parse_vpc_config(body: Mapping[str, Any]) -> VpcSelection | None:
+    """The shape of VpcConfig (whether its subnets exist is the network's business)."""
+    vpc = _opt_object(body, "VpcConfig")
+    if vpc is None:
+        return None
+    subnets = _opt_str_list(vpc, "SubnetIds") or []
+    groups = _opt_str_list(vpc, "SecurityGroupIds") or []
+    if _opt_bool(vpc, "Ipv6AllowedForDualStack"):
+        raise NotImplementedApiError(
+            "VpcConfig.Ipv6AllowedForDualStack is not supported by this lambdalet host: "
+            "ENIs are IPv4 only"
+        )
+    if len(subnets) > MAX_VPC_SUBNETS:
+        raise InvalidParameterValueException(
+            f"1 validation error detected: Value at 'vpcConfig.subnetIds' failed to satisfy "
+            f"constraint: Member must have length less than or equal to {MAX_VPC_SUBNETS}"
+        )
+    if len(groups) > MAX_VPC_SECURITY_GROUPS:
+        raise InvalidParameterValueException(
+            f"1 validation error detected: Value at 'vpcConfig.securityGroupIds' failed to "
+            f"satisfy constraint: Member must have length less than or equal to "
+            f"{MAX_VPC_SECURITY_GROUPS}"
+        )
+    if bool(subnets) != bool(groups):
+        raise InvalidParameterValueException(
+            "VpcConfig needs both SubnetIds and SecurityGroupIds, or neither (to leave the VPC)"
+        )
+    for subnet in subnets:
+        if not _SUBNET_ID_RE.match(subnet):
+            raise InvalidParameterValueException(
+                f"Error occurred while DescribeSubnets. EC2 Error Code: InvalidSubnetID.Malformed. "
+                f"EC2 Error Message: Invalid id: \"{subnet}\""
+            )
+    for group in groups:
+        if not _SG_ID_RE.match(group):
+            raise InvalidParameterValueException(
+                f"Error occurred while DescribeSecurityGroups. EC2 Error Code: "
+                f"InvalidGroupId.Malformed. EC2 Error Message: Invalid id: \"{group}\""
+            )
+    return VpcSelection(
+        subnet_ids=tuple(dict.fromkeys(subnets)), security_group_ids=tuple(dict.fromkeys(groups))
     )
 
 

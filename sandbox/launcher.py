@@ -134,15 +134,22 @@ class Spawner:
         self._running[stem.sandbox_id] = stem
         return stem
 
-    async def specialize(self, stem: Stem, spec: SandboxSpec) -> SandboxProcess:
-        """Turn `stem` into the sandbox `spec` describes; returns its Runtime API stream."""
+    async def specialize(
+        self, stem: Stem, spec: SandboxSpec, *, netns_fd: int | None = None
+    ) -> SandboxProcess:
+        """Turn `stem` into the sandbox `spec` describes; returns its Runtime API stream.
+        With `spec.netns`, `netns_fd` is the network namespace its runtime joins (the caller
+        keeps its own reference)."""
         if spec.sandbox_id != stem.sandbox_id:
             raise ValueError("a spec specializes the stem with its own sandbox_id")
+        if spec.netns != (netns_fd is not None):
+            raise ValueError("spec.netns and netns_fd go together")
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_r, log_w = os.pipe2(os.O_CLOEXEC)
         try:
             msg = {"op": "specialize", "spec": spec.to_wire()}
-            reply = await self._request(spec.sandbox_id, msg, [child_sock.fileno(), log_w])
+            fds = [child_sock.fileno(), log_w, *([] if netns_fd is None else [netns_fd])]
+            reply = await self._request(spec.sandbox_id, msg, fds)
         except BaseException:
             parent_sock.close()
             os.close(log_r)

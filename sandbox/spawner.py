@@ -8,9 +8,10 @@ cold start is a fork, not an interpreter start; and it builds *stems* ahead of d
 
 Requests:  {"op": "stem", "stem": {...}}               fork a stem (its init is pid 1 of
                                                        a new pid namespace)
-           {"op": "specialize", "spec": {...}} + fds   [runtime socket, log pipe], forwarded
-                                                       to the stem's init with a detached
-                                                       read-only clone of the code dir
+           {"op": "specialize", "spec": {...}} + fds   [runtime socket, log pipe, (netns)],
+                                                       forwarded to the stem's init with a
+                                                       detached read-only clone of the code
+                                                       dir (the netns only if spec.netns)
            {"op": "kill", "id": ...}
 Replies:   {"op": "stem_forked", "id", "pid"} | {"op": "specialized", "id"}
            {"op": "failed", "id", "error"}
@@ -155,14 +156,16 @@ class _Spawner:
             child = self.children.get(pid) if pid is not None else None
             if child is None or child.control is None:
                 raise ValueError(f"no unspecialized stem {sandbox_id}")
-            if len(fds) != 2:
+            expected = 3 if spec.netns else 2
+            if len(fds) != expected:
                 raise ValueError(
-                    f"specialize needs 2 fds (runtime socket, log pipe), got {len(fds)}"
+                    f"specialize needs {expected} fds (runtime socket, log pipe"
+                    f"{', netns' if spec.netns else ''}), got {len(fds)}"
                 )
             tree = clone_code_tree(spec.code_dir)  # the code, as a detached read-only mount
             try:
                 packet = msgpack.packb(msg["spec"], use_bin_type=True)
-                socket.send_fds(child.control, [packet], [*fds, tree])
+                socket.send_fds(child.control, [packet], [fds[0], fds[1], tree, *fds[2:]])
             finally:
                 os.close(tree)
             child.control.close()

@@ -60,6 +60,7 @@ class SandboxSpec(_Wire):
     code_dir: str  # host path, bind-mounted read-only at /var/task
     tmp_size_mb: int  # size of the /tmp tmpfs (ephemeral storage)
     env: dict[str, str] = field(default_factory=dict)  # the runtime's entire environment
+    netns: bool = False  # a network namespace (an ENI) comes with the spec and is joined
 
     def __post_init__(self) -> None:
         if self.uid <= 0 or self.gid <= 0:

@@ -11,7 +11,8 @@ new pid namespace. Specialization arrives later on the stem's control socket: a
                                                bounding set, prepare the runtime
     --- stem ready; the rest is a cold start ---------------------------------------
     receive spec + fds (control socket)
-    pass spec + fds to the runtime ─────────► stdio to the log pipe, become the
+    pass spec + fds to the runtime ─────────► join the ENI's netns (if any), stdio to
+                                               the log pipe, become the
     attach /var/task (move_mount),             sandbox uid (no capabilities, no_new_privs),
     size /tmp, hostname                        environment
     "go" ───────────────────────────────────► chdir /var/task, run the language runtime
@@ -73,6 +74,7 @@ def _join_cgroups(procs_files: tuple[str, ...]) -> None:
 
 
 def _receive_spec(sock: socket.socket, *, max_fds: int) -> tuple[SandboxSpec, list[int]] | None:
+    """The spec and its descriptors; the last of `max_fds` (a netns) comes only with spec.netns."""
     import msgpack
 
     data, fds, _flags, _addr = socket.recv_fds(sock, _MAX_SPEC, max_fds)
@@ -80,9 +82,11 @@ def _receive_spec(sock: socket.socket, *, max_fds: int) -> tuple[SandboxSpec, li
         for fd in fds:
             os.close(fd)
         return None
-    if len(fds) != max_fds:
-        raise ValueError(f"expected {max_fds} descriptors with the spec, got {len(fds)}")
-    return SandboxSpec.from_wire(msgpack.unpackb(data, raw=False)), fds
+    spec = SandboxSpec.from_wire(msgpack.unpackb(data, raw=False))
+    expected = max_fds if spec.netns else max_fds - 1
+    if len(fds) != expected:
+        raise ValueError(f"expected {expected} descriptors with the spec, got {len(fds)}")
+    return spec, fds
 
 
 def _report(step: str, exc: BaseException, *, sandbox_id: str, runtime_fd: int | None) -> None:
@@ -121,12 +125,12 @@ def run_stem_init(stem: StemSpec, *, layout: HostLayout, control: socket.socket)
             run_stem_runtime(stem, theirs)
         theirs.close()
         step = "wait for specialization"
-        received = _receive_spec(control, max_fds=3)
+        received = _receive_spec(control, max_fds=4)
         if received is None:  # the pool let this stem go
             os._exit(0)
-        spec, (runtime_fd, log_fd, code_tree_fd) = received
+        spec, (runtime_fd, log_fd, code_tree_fd, *netns_fd) = received
         step = "hand the spec to the runtime"
-        socket.send_fds(ours, [_pack(spec)], [runtime_fd, log_fd])
+        socket.send_fds(ours, [_pack(spec)], [runtime_fd, log_fd, *netns_fd])
         step = "attach the function's code"
         finish_child_rootfs(spec, code_tree_fd=code_tree_fd)
         os.close(code_tree_fd)
@@ -195,10 +199,14 @@ def run_stem_runtime(stem: StemSpec, init: socket.socket) -> NoReturn:
         drop_bounding_set()
         bootstrap.prepare_stem()
         step = "wait for specialization"
-        received = _receive_spec(init, max_fds=2)
+        received = _receive_spec(init, max_fds=3)
         if received is None:
             os._exit(0)
-        spec, (runtime_fd, log_fd) = received
+        spec, (runtime_fd, log_fd, *netns_fd) = received
+        if netns_fd:
+            step = "join the ENI's network namespace"
+            sc.setns(netns_fd[0], sc.CLONE_NEWNET)
+            os.close(netns_fd[0])
         step = "drop runtime privileges"
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)

@@ -8,8 +8,10 @@ daemons) is left behind.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,8 @@ import pytest
 IS_ROOT = os.geteuid() == 0
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 TEST_TAG = f"lambdalet-test-{os.getpid()}"
+NFT_TEST_TAG = f"lambdalet_test_{os.getpid()}"  # nft tables: lambdalet_test_<pid>_<n>
+IF_TEST_TAG = "lbt"  # host veth ends of test daemons: lbt<n>-<id> (15 characters leave no pid)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -47,6 +51,11 @@ def leftovers(tag: str = TEST_TAG) -> list[str]:
             # with our source name is a leak, whoever made it.
             if line.split()[0] == "lambdalet":
                 found.append(f"mount {line.split()[1]}")
+    found += [f"link {name}" for name in _links(IF_TEST_TAG)]
+    netns_dir = Path("/run/netns")
+    if netns_dir.is_dir():
+        found += [f"netns {p}" for p in netns_dir.glob(f"{tag}-*")]
+    found += [f"nft table inet {t}" for t in _nft_tables() if t.startswith(NFT_TEST_TAG + "_")]
     ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=False)
     for line in ps.stdout.splitlines():
         if f"--tag={tag}-" in line:
@@ -54,9 +63,29 @@ def leftovers(tag: str = TEST_TAG) -> list[str]:
     return found
 
 
+def _links(prefix: str) -> list[str]:
+    names = os.listdir("/sys/class/net") if os.path.isdir("/sys/class/net") else []
+    return sorted(n for n in names if n.startswith(prefix))
+
+
+def _nft_tables() -> list[str]:
+    try:
+        out = subprocess.run(
+            ["nft", "-j", "list", "tables"], capture_output=True, text=True, check=False
+        ).stdout
+    except FileNotFoundError:
+        return []
+    items = json.loads(out or '{"nftables": []}')["nftables"]
+    return [i["table"]["name"] for i in items if "table" in i]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_leftovers() -> Iterator[None]:
     yield
     if IS_ROOT:
+        # The kernel removes a released ENI's veth in the background: give it a moment.
+        deadline = time.monotonic() + 5
+        while leftovers() and time.monotonic() < deadline:
+            time.sleep(0.1)
         left = leftovers()
         assert not left, "tests left kernel objects behind:\n" + "\n".join(left)

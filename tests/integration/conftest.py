@@ -28,7 +28,8 @@ from typing import Any
 import pytest
 
 from engine.client import Client, HttpResponse
-from tests.conftest import IS_ROOT, TEST_TAG
+from netns.addressing import base36
+from tests.conftest import IF_TEST_TAG, IS_ROOT, NFT_TEST_TAG, TEST_TAG
 
 pytestmark = pytest.mark.privileged
 
@@ -52,6 +53,7 @@ class Daemon:
     socket_path: Path
     port: int
     cgroup_parent: str
+    n: int = 0  # the daemon's number in this test run: names its network objects
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
     _client: Client | None = None
@@ -74,7 +76,23 @@ class Daemon:
     def has_cgroups(self) -> bool:
         return any(Path("/sys/fs/cgroup").glob(f"*/{self.cgroup_parent}"))
 
-    def start(self, *, keep_warm_s: float = 60.0) -> None:
+    @property
+    def if_prefix(self) -> str:
+        return f"{IF_TEST_TAG}{base36(self.n)}-"
+
+    @property
+    def netns_prefix(self) -> str:
+        return f"{self.cgroup_parent}-"
+
+    @property
+    def nft_table(self) -> str:
+        return f"{NFT_TEST_TAG}_{self.n}"
+
+    @property
+    def default_cidr(self) -> str:
+        return f"10.254.{self.n % 256}.0/24"  # daemons of one run never share addresses
+
+    def start(self, *, keep_warm_s: float = 60.0, extra_toml: str = "") -> None:
         self.started_once = True
         config = self.state_dir.parent / f"{self.state_dir.name}.toml"
         config.write_text(
@@ -86,8 +104,14 @@ class Daemon:
                 [sandbox]
                 cgroup_parent = "{self.cgroup_parent}"
                 keep_warm_s = {keep_warm_s}
+                [network]
+                if_prefix = "{self.if_prefix}"
+                nft_table = "{self.nft_table}"
+                netns_prefix = "{self.netns_prefix}"
+                default_cidr = "{self.default_cidr}"
                 """
             )
+            + textwrap.dedent(extra_toml)
         )
         self.log_path = self.state_dir.parent / f"{self.state_dir.name}.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - the daemon process owns it
@@ -181,6 +205,7 @@ def daemon_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
             socket_path=base / "run" / "api.sock",
             port=free_port(),
             cgroup_parent=f"{TEST_TAG}-{n}",
+            n=n,
         )
         made.append(d)
         return d

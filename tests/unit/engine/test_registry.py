@@ -126,9 +126,27 @@ def test_state_dir_layout_and_sqlite_settings(registry: Registry, state_dir: Pat
     conn = sqlite3.connect(state_dir / "registry.sqlite3")
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
     finally:
         conn.close()
+
+
+def test_a_schema_1_registry_is_upgraded_in_place_and_keeps_its_functions(
+    registry: Registry, state_dir: Path
+) -> None:
+    registry.create(request("old-fn", ZIP_A), now=NOW)
+    registry.close()
+    conn = sqlite3.connect(state_dir / "registry.sqlite3")
+    conn.execute("DROP TABLE documents")
+    conn.execute("UPDATE schema_version SET version = 1")
+    conn.commit()
+    conn.close()
+    with Registry(state_dir, region="us-east-1") as again:
+        assert again.get("old-fn").name == "old-fn"
+        again.put_document("vpc", "vpc-a", {"id": "vpc-a", "cidr": "10.0.0.0/16"})
+        assert again.documents("vpc") == [{"id": "vpc-a", "cidr": "10.0.0.0/16"}]
+        again.delete_document("vpc", "vpc-a")
+        assert again.documents("vpc") == []
 
 
 @pytest.mark.parametrize(

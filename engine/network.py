@@ -1,0 +1,644 @@
+"""Every sandbox's network: ENIs on the default network or in VPC subnets, the VPCs
+themselves, hosts attached to subnets, and the nftables table that enforces it all.
+
+An ENI is a network namespace with a routed veth, built ahead of demand (`netns.links`):
+the service keeps `network.eni_pool` ready ENIs for the default network and for each
+VpcConfig in use, so that a cold start only hands one over. Releasing an ENI closes its
+namespace descriptor; the kernel removes the veth in the background.
+
+The firewall is data (`netns.firewall`): any change of VPCs, ENIs or attached hosts renders
+the whole table again and replaces it in one nft transaction. Renders coalesce: a caller
+waits for the first apply that includes its change.
+
+Resource handling: `open_network()` sweeps what a previous daemon left (its table, its
+links, unregistered attached hosts), and on exit closes every ENI and deletes the table.
+Attached hosts outlive the daemon: a database running in one keeps running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+import trio
+
+from engine.config import Config
+from engine.errors import (
+    InvalidParameterValueException,
+    InvalidSecurityGroupIDException,
+    InvalidSubnetIDException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+    ServiceException,
+    SubnetIPAddressLimitReachedException,
+)
+from engine.models import FunctionConfig
+from engine.registry import Registry
+from engine.validation import VpcSelection
+from netns import firewall, links
+from netns.addressing import AddressPool, EniPlan, host_ifname, macs
+from netns.errors import NetnsError, VpcConfigError
+from netns.model import Vpc, check_vpc_set, parse_vpc, usable_hosts, vpc_to_doc
+
+logger = logging.getLogger(__name__)
+
+PoolKey = tuple[tuple[str, ...], tuple[str, ...]]  # (subnet ids, security group ids)
+DEFAULT_KEY: PoolKey = ((), ())
+RETRY_S = 1.0
+_HOST_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+
+
+@dataclass(eq=False, slots=True, kw_only=True)
+class Eni:
+    """One ready or in-use ENI. `fd` holds its network namespace."""
+
+    fd: int
+    ifname: str
+    address: IPv4Address
+    key: PoolKey
+    subnet_id: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttachedHost:
+    name: str
+    subnet_id: str
+    security_group_ids: tuple[str, ...]
+    address: IPv4Address
+    ifname: str
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "subnet_id": self.subnet_id,
+            "security_group_ids": list(self.security_group_ids),
+            "address": str(self.address),
+            "ifname": self.ifname,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> AttachedHost:
+        return cls(
+            name=doc["name"],
+            subnet_id=doc["subnet_id"],
+            security_group_ids=tuple(doc["security_group_ids"]),
+            address=IPv4Address(doc["address"]),
+            ifname=doc["ifname"],
+        )
+
+
+class NetworkService:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        registry: Registry,
+        nursery: trio.Nursery,
+        functions: Callable[[], Iterable[FunctionConfig]],
+    ) -> None:
+        self.net = config.network
+        self.registry = registry
+        self.nursery = nursery
+        self.functions = functions
+        self.default_cidr = IPv4Network(self.net.default_cidr)
+        self.config_vpcs = {v.id: v for v in config.vpcs}
+        self.vpcs: dict[str, Vpc] = dict(self.config_vpcs)
+        self.addresses: dict[str | None, AddressPool] = {
+            None: AddressPool.for_network(self.default_cidr, reserved_low=2, reserved_high=1)
+        }
+        self.attachments: dict[str, firewall.Attachment] = {}
+        self.enis: dict[str, Eni] = {}  # by host ifname: ready and in use
+        self.ready: dict[PoolKey, list[Eni]] = {}
+        self.hosts: dict[str, AttachedHost] = {}
+        self._counter = 0
+        self._limiter = trio.CapacityLimiter(1)  # netlink work serializes on RTNL anyway
+        self._refill = trio.Event()
+        self._generation = 0
+        self._applied = -1
+        self._fw_lock = trio.Lock()
+        self.closing = False
+
+    # -- start and stop -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        for doc in self.registry.documents("vpc"):
+            vpc = parse_vpc(doc)
+            if vpc.id in self.config_vpcs:
+                logger.warning("VPC %s is declared in the configuration; ignoring the API copy", vpc.id)
+                continue
+            self.vpcs[vpc.id] = vpc
+        try:
+            check_vpc_set(tuple(self.vpcs.values()), reserved=(self.default_cidr,))
+        except VpcConfigError as exc:
+            raise NetnsError(f"the VPCs stored in the registry conflict: {exc}") from exc
+        for vpc in self.vpcs.values():
+            self._add_address_pools(vpc)
+        hosts = [AttachedHost.from_doc(d) for d in self.registry.documents("host")]
+        await self._sweep(keep=hosts)
+        _write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")
+        for host in hosts:
+            await self._restore_host(host)
+        self._counter = 1 + max((_counter_of(h.ifname, self.net.if_prefix) for h in hosts), default=0)
+        await self._apply()
+
+    async def close(self) -> None:
+        self.closing = True
+        self._refill.set()
+        for eni in list(self.enis.values()):
+            self._forget(eni)
+        with trio.CancelScope(shield=True), trio.move_on_after(5):
+            await self._run_nft(firewall.render_delete(self.net.nft_table))
+
+    async def _sweep(self, *, keep: list[AttachedHost]) -> None:
+        """Remove what a previous daemon with this configuration left behind."""
+        await self._run_nft(firewall.render_delete(self.net.nft_table))
+        kept_links = {h.ifname for h in keep}
+        kept_paths = {self._netns_path(h.name) for h in keep}
+
+        def sweep_sync() -> None:
+            for path in links.named_namespaces(self.net.netns_prefix):
+                if path not in kept_paths:
+                    links.remove_named(path)
+            for name in links.links_with_prefix(self.net.if_prefix):
+                if name not in kept_links:
+                    links.delete_link(name)
+
+        await trio.to_thread.run_sync(sweep_sync, limiter=self._limiter)
+
+    def _netns_path(self, name: str) -> str:
+        return os.path.join(links.NETNS_RUN_DIR, self.net.netns_prefix + name)
+
+    # -- the firewall -------------------------------------------------------------------
+
+    def _state(self) -> firewall.FirewallState:
+        return firewall.FirewallState(
+            table=self.net.nft_table,
+            if_prefix=self.net.if_prefix,
+            default_cidr=self.default_cidr,
+            vpcs=tuple(self.vpcs[k] for k in sorted(self.vpcs)),
+            attachments=tuple(self.attachments[k] for k in sorted(self.attachments)),
+        )
+
+    async def _apply(self) -> None:
+        """Make the kernel's table match the current state (at least as new as this call)."""
+        self._generation += 1
+        wanted = self._generation
+        async with self._fw_lock:
+            if self._applied >= wanted:
+                return  # another caller's apply already included our change
+            generation = self._generation
+            await self._run_nft(firewall.render(self._state()))
+            self._applied = generation
+
+    async def _run_nft(self, doc: dict[str, Any]) -> None:
+        result = await trio.run_process(
+            ["nft", "-j", "-f", "-"],
+            stdin=json.dumps(doc).encode(),
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise NetnsError(f"nft refused the lambdalet table: {result.stderr.decode().strip()}")
+
+    # -- VpcConfig of functions ---------------------------------------------------------
+
+    def resolve(self, selection: VpcSelection) -> VpcSelection:
+        """Check a function's VpcConfig against the VPCs; fill in its VpcId."""
+        if not selection.subnet_ids:
+            return VpcSelection()
+        vpc_ids = set()
+        for subnet_id in selection.subnet_ids:
+            vpc = self._vpc_of_subnet(subnet_id)
+            if vpc is None:
+                raise InvalidParameterValueException(
+                    f"Error occurred while DescribeSubnets. EC2 Error Code: "
+                    f"InvalidSubnetID.NotFound. EC2 Error Message: The subnet ID '{subnet_id}' "
+                    "does not exist"
+                )
+            vpc_ids.add(vpc.id)
+        if len(vpc_ids) > 1:
+            raise InvalidParameterValueException(
+                f"Subnets {', '.join(selection.subnet_ids)} are in different VPCs "
+                f"({', '.join(sorted(vpc_ids))}); a function's subnets must share one VPC"
+            )
+        (vpc_id,) = vpc_ids
+        vpc = self.vpcs[vpc_id]
+        for group in selection.security_group_ids:
+            if vpc.security_group(group) is None:
+                raise InvalidParameterValueException(
+                    f"Error occurred while DescribeSecurityGroups. EC2 Error Code: "
+                    f"InvalidGroup.NotFound. EC2 Error Message: The security group '{group}' "
+                    f"does not exist in VPC '{vpc_id}'"
+                )
+        return VpcSelection(
+            subnet_ids=selection.subnet_ids,
+            security_group_ids=selection.security_group_ids,
+            vpc_id=vpc_id,
+        )
+
+    def _vpc_of_subnet(self, subnet_id: str) -> Vpc | None:
+        for vpc in self.vpcs.values():
+            if vpc.subnet(subnet_id) is not None:
+                return vpc
+        return None
+
+    def _check_still_valid(self, key: PoolKey) -> str | None:
+        """Invoke-time check of a stored VpcConfig (the VPC may have changed since)."""
+        subnets, groups = key
+        if not subnets:
+            return None
+        vpc: Vpc | None = None
+        for subnet_id in subnets:
+            vpc = self._vpc_of_subnet(subnet_id)
+            if vpc is None:
+                raise InvalidSubnetIDException(
+                    f"The subnet ID '{subnet_id}' of the function's VPC configuration does not "
+                    "exist (any more)"
+                )
+        assert vpc is not None
+        for group in groups:
+            if vpc.security_group(group) is None:
+                raise InvalidSecurityGroupIDException(
+                    f"The security group '{group}' of the function's VPC configuration does not "
+                    f"exist (any more) in {vpc.id}"
+                )
+        return vpc.id
+
+    # -- ENIs ---------------------------------------------------------------------------
+
+    async def acquire(self, function: FunctionConfig) -> Eni:
+        """An ENI for a new environment of `function`: a ready one, or one built now."""
+        key: PoolKey = (function.subnet_ids, function.security_group_ids)
+        self._check_still_valid(key)
+        ready = self.ready.get(key)
+        eni = ready.pop(0) if ready else None
+        self._refill.set()
+        if eni is None:
+            eni = await self._build(key)
+        return eni
+
+    async def release(self, eni: Eni) -> None:
+        """The environment is gone: drop the ENI (the kernel finishes in the background)."""
+        self._forget(eni)
+        if not self.closing:
+            await self._apply()
+
+    def _forget(self, eni: Eni) -> None:
+        if self.enis.pop(eni.ifname, None) is None:
+            return
+        self.attachments.pop(eni.ifname, None)
+        os.close(eni.fd)
+        pool = self.addresses.get(eni.subnet_id)
+        if pool is not None:
+            pool.release(eni.address)
+
+    def _pick_subnet(self, subnets: tuple[str, ...]) -> tuple[str | None, IPv4Address]:
+        if not subnets:
+            addr = self.addresses[None].allocate()
+            if addr is None:
+                raise ServiceException(
+                    f"The default network {self.default_cidr} has no free address left; "
+                    "raise network.default_cidr's size"
+                )
+            return None, addr
+        # Like Lambda across availability zones: the subnet with the most free addresses.
+        by_free = sorted(
+            subnets, key=lambda s: -(self.addresses[s].size - self.addresses[s].in_use)
+        )
+        for subnet_id in by_free:
+            addr = self.addresses[subnet_id].allocate()
+            if addr is not None:
+                return subnet_id, addr
+        raise SubnetIPAddressLimitReachedException(
+            f"Lambda was not able to create an ENI in the VPC of the Lambda function because "
+            f"the limit for Network Interfaces has been reached: no free IP address left in "
+            f"subnet(s) {', '.join(subnets)}"
+        )
+
+    async def _build(self, key: PoolKey) -> Eni:
+        vpc_id = self._check_still_valid(key)
+        subnet_id, address = self._pick_subnet(key[0])
+        host_mac, sandbox_mac = macs(self._counter)
+        ifname = self._next_ifname()
+        plan = EniPlan(
+            host_ifname=ifname, address=address, host_mac=host_mac, sandbox_mac=sandbox_mac
+        )
+        try:
+            fd = await trio.to_thread.run_sync(links.create_eni, plan, limiter=self._limiter)
+        except BaseException:
+            self.addresses[subnet_id].release(address)
+            raise
+        eni = Eni(fd=fd, ifname=ifname, address=address, key=key, subnet_id=subnet_id)
+        self.enis[ifname] = eni
+        self.attachments[ifname] = firewall.Attachment(
+            ifname=ifname,
+            address=address,
+            vpc_id=vpc_id,
+            subnet_id=subnet_id,
+            security_groups=key[1],
+            kind="eni",
+        )
+        try:
+            await self._apply()
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                self._forget(eni)
+            raise
+        return eni
+
+    def _next_ifname(self) -> str:
+        name = host_ifname(self.net.if_prefix, self._counter)
+        self._counter += 1
+        return name
+
+    def _wanted_keys(self) -> set[PoolKey]:
+        keys = {DEFAULT_KEY}
+        for fn in self.functions():
+            keys.add((fn.subnet_ids, fn.security_group_ids))
+        return keys
+
+    def wake(self) -> None:
+        """Functions changed: the pools to keep may have too."""
+        self._refill.set()
+
+    async def keep_pools(self) -> None:
+        """Keep `eni_pool` ready ENIs per network in use, until the service closes."""
+        while not self.closing:
+            wanted = self._wanted_keys() if self.net.eni_pool else set()
+            for key in list(self.ready):
+                if key not in wanted:
+                    for eni in self.ready.pop(key):
+                        await self.release(eni)
+            for key in sorted(wanted):
+                ready = self.ready.setdefault(key, [])
+                while len(ready) < self.net.eni_pool and not self.closing:
+                    try:
+                        with trio.CancelScope(shield=True):
+                            eni = await self._build(key)
+                    except (NetnsError, OSError) as exc:
+                        logger.error("could not prepare an ENI: %s", exc)
+                        await trio.sleep(RETRY_S)
+                        break
+                    except (InvalidSubnetIDException, InvalidSecurityGroupIDException):
+                        break
+                    except (SubnetIPAddressLimitReachedException, ServiceException):
+                        break  # a full subnet: invokes will say so
+                    ready.append(eni)  # close() forgets every ENI, ready ones too
+            await self._refill.wait()
+            self._refill = trio.Event()
+
+    async def _discard_ready(self) -> None:
+        """VPCs changed: ENIs built for the old shape are not handed out."""
+        for key in list(self.ready):
+            if key != DEFAULT_KEY:
+                for eni in self.ready.pop(key):
+                    self._forget(eni)
+        self._refill.set()
+
+    # -- VPCs ---------------------------------------------------------------------------
+
+    def list_vpcs(self) -> list[dict[str, Any]]:
+        return [self._vpc_doc(self.vpcs[k]) for k in sorted(self.vpcs)]
+
+    def get_vpc(self, vpc_id: str) -> dict[str, Any]:
+        vpc = self.vpcs.get(vpc_id)
+        if vpc is None:
+            raise ResourceNotFoundException(f"VPC not found: {vpc_id}")
+        return self._vpc_doc(vpc)
+
+    def _vpc_doc(self, vpc: Vpc) -> dict[str, Any]:
+        doc = vpc_to_doc(vpc)
+        doc["source"] = "config" if vpc.id in self.config_vpcs else "api"
+        return doc
+
+    async def put_vpc(self, vpc_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace a VPC (the whole document)."""
+        if not isinstance(doc, dict):
+            raise InvalidParameterValueException("a VPC document must be a JSON object")
+        doc = {k: v for k, v in doc.items() if k != "source"}
+        if doc.setdefault("id", vpc_id) != vpc_id:
+            raise InvalidParameterValueException(
+                f"the document's id {doc['id']!r} does not match the path's {vpc_id!r}"
+            )
+        self._check_writable(vpc_id)
+        try:
+            vpc = parse_vpc(doc)
+            others = tuple(v for k, v in self.vpcs.items() if k != vpc_id)
+            check_vpc_set((*others, vpc), reserved=(self.default_cidr,))
+        except VpcConfigError as exc:
+            raise InvalidParameterValueException(str(exc)) from exc
+        old = self.vpcs.get(vpc_id)
+        if old is not None:
+            self._check_removals(old, vpc)
+        self.registry.put_document("vpc", vpc_id, vpc_to_doc(vpc))
+        self.vpcs[vpc_id] = vpc
+        self._add_address_pools(vpc)
+        await self._discard_ready()
+        await self._apply()
+        return self._vpc_doc(vpc)
+
+    async def delete_vpc(self, vpc_id: str) -> None:
+        if vpc_id not in self.vpcs:
+            raise ResourceNotFoundException(f"VPC not found: {vpc_id}")
+        self._check_writable(vpc_id)
+        old = self.vpcs[vpc_id]
+        self._check_removals(old, Vpc(id=old.id, cidr=old.cidr, subnets=(), security_groups=()))
+        self.registry.delete_document("vpc", vpc_id)
+        del self.vpcs[vpc_id]
+        for subnet in old.subnets:
+            self.addresses.pop(subnet.id, None)
+        await self._discard_ready()
+        await self._apply()
+
+    def _check_writable(self, vpc_id: str) -> None:
+        if vpc_id in self.config_vpcs:
+            raise ResourceConflictException(
+                f"VPC {vpc_id} is declared in the daemon's configuration file; change it there"
+            )
+
+    def _check_removals(self, old: Vpc, new: Vpc) -> None:
+        """A subnet or group still used by a function or a host cannot go (nor change CIDR)."""
+        gone_subnets = {
+            s.id for s in old.subnets if (n := new.subnet(s.id)) is None or n.cidr != s.cidr
+        }
+        gone_groups = {g.id for g in old.security_groups if new.security_group(g.id) is None}
+        users: list[str] = []
+        for fn in self.functions():
+            if gone_subnets & set(fn.subnet_ids) or gone_groups & set(fn.security_group_ids):
+                users.append(f"function {fn.name}")
+        for host in self.hosts.values():
+            if host.subnet_id in gone_subnets or gone_groups & set(host.security_group_ids):
+                users.append(f"attached host {host.name}")
+        if users:
+            raise ResourceConflictException(
+                f"VPC {old.id}: subnets or security groups being removed or changed are in use "
+                f"by {', '.join(users)}"
+            )
+
+    def _add_address_pools(self, vpc: Vpc) -> None:
+        for subnet in vpc.subnets:
+            if subnet.id not in self.addresses:
+                first, last = usable_hosts(subnet.cidr)
+                self.addresses[subnet.id] = AddressPool(first, last)
+
+    # -- attached hosts -----------------------------------------------------------------
+
+    def list_hosts(self) -> list[dict[str, Any]]:
+        return [self._host_doc(self.hosts[k]) for k in sorted(self.hosts)]
+
+    def _host_doc(self, host: AttachedHost) -> dict[str, Any]:
+        vpc = self._vpc_of_subnet(host.subnet_id)
+        return {
+            **host.to_doc(),
+            "vpc_id": vpc.id if vpc else None,
+            "netns": self.net.netns_prefix + host.name,
+            "netns_path": self._netns_path(host.name),
+        }
+
+    async def attach_host(
+        self, name: str, subnet_id: str, security_group_ids: tuple[str, ...]
+    ) -> dict[str, Any]:
+        if not _HOST_NAME_RE.match(name):
+            raise InvalidParameterValueException(
+                f"host name {name!r} must be 1-31 characters of a-z, 0-9 and '-'"
+            )
+        if name in self.hosts:
+            raise ResourceConflictException(f"an attached host named {name} already exists")
+        resolved = self.resolve(
+            VpcSelection(subnet_ids=(subnet_id,), security_group_ids=security_group_ids)
+        )
+        _, address = self._pick_subnet((subnet_id,))
+        host = AttachedHost(
+            name=name,
+            subnet_id=subnet_id,
+            security_group_ids=resolved.security_group_ids,
+            address=address,
+            ifname=self._next_ifname(),
+        )
+        try:
+            await self._create_host(host)
+        except BaseException:
+            self.addresses[subnet_id].release(address)
+            raise
+        self.registry.put_document("host", name, host.to_doc())
+        self.hosts[name] = host
+        await self._apply()
+        return self._host_doc(host)
+
+    async def detach_host(self, name: str) -> None:
+        host = self.hosts.pop(name, None)
+        if host is None:
+            raise ResourceNotFoundException(f"no attached host named {name}")
+        self.registry.delete_document("host", name)
+        self.attachments.pop(host.ifname, None)
+        path = self._netns_path(name)
+
+        def remove_sync() -> None:
+            links.remove_named(path)
+            links.delete_link(host.ifname)  # now, even if a process still holds the netns
+
+        await trio.to_thread.run_sync(remove_sync, limiter=self._limiter)
+        pool = self.addresses.get(host.subnet_id)
+        if pool is not None:
+            pool.release(host.address)
+        await self._apply()
+
+    async def _create_host(self, host: AttachedHost) -> None:
+        n = _counter_of(host.ifname, self.net.if_prefix)
+        host_mac, sandbox_mac = macs(n)
+        plan = EniPlan(
+            host_ifname=host.ifname,
+            address=host.address,
+            host_mac=host_mac,
+            sandbox_mac=sandbox_mac,
+            bind_path=self._netns_path(host.name),
+        )
+        fd = await trio.to_thread.run_sync(links.create_eni, plan, limiter=self._limiter)
+        os.close(fd)  # the bind mount keeps it
+        self._attach(host)
+
+    def _attach(self, host: AttachedHost) -> None:
+        vpc = self._vpc_of_subnet(host.subnet_id)
+        self.attachments[host.ifname] = firewall.Attachment(
+            ifname=host.ifname,
+            address=host.address,
+            vpc_id=vpc.id if vpc else None,
+            subnet_id=host.subnet_id,
+            security_groups=host.security_group_ids,
+            kind="host",
+        )
+
+    async def _restore_host(self, host: AttachedHost) -> None:
+        """Start-up: keep a live attached host, rebuild a missing one, drop an orphan."""
+        pool = self.addresses.get(host.subnet_id)
+        if pool is None:
+            logger.warning(
+                "attached host %s: subnet %s no longer exists; removing it", host.name,
+                host.subnet_id,
+            )
+            self.registry.delete_document("host", host.name)
+            path = self._netns_path(host.name)
+            await trio.to_thread.run_sync(_remove_host_sync, path, host.ifname)
+            return
+        pool.claim(host.address)
+        path = self._netns_path(host.name)
+        alive = os.path.exists(path) and host.ifname in links.links_with_prefix(host.ifname)
+        if alive:
+            self._attach(host)
+        else:
+            await trio.to_thread.run_sync(_remove_host_sync, path, host.ifname)
+            await self._create_host(host)
+        self.hosts[host.name] = host
+
+
+def _remove_host_sync(path: str, ifname: str) -> None:
+    links.remove_named(path)
+    links.delete_link(ifname)
+
+
+def _counter_of(ifname: str, prefix: str) -> int:
+    try:
+        return int(ifname[len(prefix) :], 36)
+    except ValueError:
+        return 0
+
+
+def _write_sysctl(path: str, value: str) -> None:
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as exc:
+        raise NetnsError(f"cannot set {path} to {value}: {exc.strerror}") from exc
+
+
+@asynccontextmanager
+async def open_network(
+    *, config: Config, registry: Registry, functions: Callable[[], Iterable[FunctionConfig]]
+) -> AsyncIterator[NetworkService | None]:
+    """The network service, started; None when networking is disabled."""
+    if not config.network.enabled:
+        yield None
+        return
+    async with trio.open_nursery() as nursery:
+        service = NetworkService(
+            config=config, registry=registry, nursery=nursery, functions=functions
+        )
+        await service.start()
+        nursery.start_soon(service.keep_pools)
+        try:
+            yield service
+        finally:
+            with trio.CancelScope(shield=True):
+                await service.close()
+            nursery.cancel_scope.cancel()
+
+
+__all__ = ["DEFAULT_KEY", "Eni", "NetworkService", "open_network"]
