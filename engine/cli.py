@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from engine import cli_vpc
 from engine.client import Client, ClientError, HttpResponse
 from engine.config import Config, load_config
 from engine.errors import ConfigError
@@ -61,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--description")
     c.add_argument("--role", default=DEFAULT_ROLE)
+    c.add_argument("--subnet-ids", help="VpcConfig: comma-separated subnet ids")
+    c.add_argument("--security-group-ids", help="VpcConfig: comma-separated security group ids")
 
     i = command("invoke", "invoke a function synchronously and print its result")
     i.add_argument("name")
@@ -73,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("name")
     d = command("delete-function", "delete a function")
     d.add_argument("name")
+    cli_vpc.add_parser(sub, common)
     return p
 
 
@@ -126,6 +130,11 @@ def _create(client: Client, args: argparse.Namespace) -> int:
         body["EphemeralStorage"] = {"Size": args.ephemeral_storage}
     if args.description is not None:
         body["Description"] = args.description
+    if args.subnet_ids or args.security_group_ids:
+        body["VpcConfig"] = {
+            "SubnetIds": [s for s in (args.subnet_ids or "").split(",") if s],
+            "SecurityGroupIds": [s for s in (args.security_group_ids or "").split(",") if s],
+        }
     env = _environment(args.environment)
     if env is not None:
         body["Environment"] = {"Variables": env}
@@ -193,9 +202,11 @@ def main(argv: list[str] | None = None) -> int:
                 case "delete-function":
                     name = quote(args.name, safe="")
                     _check(client.request("DELETE", f"{FUNCTIONS}/{name}"))
+                case "vpc":
+                    cli_vpc.run(client, args, _check, _print_json)
         finally:
             client.close()
-    except (ClientError, ConfigError, ValueError) as exc:
+    except (ClientError, ConfigError, ValueError, OSError) as exc:
         print(f"lambdalet: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -267,3 +268,57 @@ def test_lambdalet_cli_without_a_daemon(tmp_path: Path) -> None:
         assert "lambdalet serve" in res.stderr
         assert "Traceback" not in res.stderr
         assert res.stdout == ""
+
+
+def test_the_cli_manages_vpcs_and_attached_hosts(daemon: Daemon, tmp_path: Path) -> None:
+    sock = daemon.socket_path
+    a = 160 + daemon.n % 40
+    doc = tmp_path / "vpc.toml"
+    doc.write_text(
+        textwrap.dedent(
+            f"""\
+            [[vpc]]
+            cidr = "10.{a}.0.0/16"
+            [[vpc.subnet]]
+            id = "subnet-cli"
+            cidr = "10.{a}.1.0/24"
+            [[vpc.security_group]]
+            id = "sg-cli"
+            ingress = [{{protocol = "tcp", ports = "5432", group = "sg-cli"}}]
+            """
+        )
+    )
+    put = lambdalet(sock, "vpc", "put", "vpc-cli", "--file", str(doc))
+    assert put.returncode == 0, put.stderr
+    assert json.loads(put.stdout)["subnets"] == [
+        {"id": "subnet-cli", "cidr": f"10.{a}.1.0/24", "nat_gateway": False}
+    ]
+    listed = json.loads(lambdalet(sock, "vpc", "list").stdout)["Vpcs"]
+    assert "vpc-cli" in [v["id"] for v in listed]
+    attached = lambdalet(
+        sock, "vpc", "attach-host", "cli-db", "--subnet", "subnet-cli", "--security-group", "sg-cli"
+    )
+    assert attached.returncode == 0, attached.stderr
+    host = json.loads(attached.stdout)
+    assert host["address"] == f"10.{a}.1.4"  # the first address AWS leaves usable
+    assert Path(host["netns_path"]).exists()  # `ip netns exec <netns> …` works
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "lambda_function.py").write_text("def lambda_handler(e, c):\n    return 'in vpc'\n")
+    made = lambdalet(
+        sock, "create-function", "cli-vpc-fn", "--code", str(app),
+        "--subnet-ids", "subnet-cli", "--security-group-ids", "sg-cli",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["VpcConfig"]["VpcId"] == "vpc-cli"
+    busy = lambdalet(sock, "vpc", "delete", "vpc-cli")
+    assert busy.returncode == 1
+    assert "ResourceConflictException" in busy.stderr
+    assert lambdalet(sock, "delete-function", "cli-vpc-fn").returncode == 0
+    assert lambdalet(sock, "vpc", "detach-host", "cli-db").returncode == 0
+    assert not Path(host["netns_path"]).exists()
+    assert json.loads(lambdalet(sock, "vpc", "hosts").stdout)["Hosts"] == []
+    assert lambdalet(sock, "vpc", "delete", "vpc-cli").returncode == 0
+    gone = lambdalet(sock, "vpc", "get", "vpc-cli")
+    assert gone.returncode == 1
+    assert "ResourceNotFoundException" in gone.stderr
