@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from engine.api_network import NetworkApi, network_routes
 from engine.errors import (
     ApiError,
     InvalidRequestContentException,
@@ -27,7 +28,6 @@ from engine.errors import (
     TooManyRequestsException,
     ValidationException,
 )
-from engine.api_network import NetworkApi, network_routes
 from engine.functions import FunctionService
 from engine.invoker import Invoker
 from engine.network import NetworkService

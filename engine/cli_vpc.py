@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from engine.client import Client, HttpResponse
+from engine.config import toml_vpc_document
 
 API = "/lambdalet/v1"
 
@@ -53,11 +54,7 @@ def read_document(path: Path) -> dict[str, Any]:
         doc = json.loads(text)
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: a VPC document must be an object / a table")
-    # TOML's [[vpc.subnet]] / [[vpc.security_group]] spellings, as in the configuration.
-    for singular, plural in (("subnet", "subnets"), ("security_group", "security_groups")):
-        if singular in doc:
-            doc[plural] = doc.pop(singular)
-    return doc
+    return toml_vpc_document(doc)  # [[vpc.subnet]] spellings, as in the configuration
 
 
 def run(client: Client, args: argparse.Namespace, check: Any, show: Any) -> None:

@@ -84,7 +84,7 @@ def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 raise ConfigError("vpc must be an array of tables ([[vpc]])")
             try:
-                args["vpcs"] = tuple(parse_vpc(doc) for doc in value)
+                args["vpcs"] = tuple(parse_vpc(toml_vpc_document(doc)) for doc in value)
             except VpcConfigError as exc:
                 raise ConfigError(f"{where}: [[vpc]]: {exc}") from exc
         elif name in ("state_dir", "socket_path", "examples_dir"):
@@ -94,6 +94,18 @@ def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
         else:
             args[name] = value
     return cls(**args)
+
+
+def toml_vpc_document(table: dict[str, Any]) -> dict[str, Any]:
+    """A [[vpc]] table as a VPC document: TOML's natural `[[vpc.subnet]]` and
+    `[[vpc.security_group]]` arrays are the document's `subnets` / `security_groups`."""
+    doc = dict(table)
+    for singular, plural in (("subnet", "subnets"), ("security_group", "security_groups")):
+        if singular in doc:
+            if plural in doc:
+                raise ConfigError(f"[[vpc]] has both {singular} and {plural}; use one")
+            doc[plural] = doc.pop(singular)
+    return doc
 
 
 def validate(config: Config) -> Config:

@@ -33,8 +33,8 @@ from engine.config import Config
 from engine.errors import ApiError, ConfigError
 from engine.functions import FunctionService
 from engine.invoker import Invoker
-from engine.packaging import zip_directory
 from engine.network import open_network
+from engine.packaging import zip_directory
 from engine.pool import PoolPaths, open_pool
 from engine.registry import Registry
 from engine.runtime_env import SUPPORTED_RUNTIMES

@@ -131,7 +131,9 @@ class NetworkService:
         for doc in self.registry.documents("vpc"):
             vpc = parse_vpc(doc)
             if vpc.id in self.config_vpcs:
-                logger.warning("VPC %s is declared in the configuration; ignoring the API copy", vpc.id)
+                logger.warning(
+                    "VPC %s is declared in the configuration; ignoring the API copy", vpc.id
+                )
                 continue
             self.vpcs[vpc.id] = vpc
         try:
@@ -145,7 +147,9 @@ class NetworkService:
         _write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")
         for host in hosts:
             await self._restore_host(host)
-        self._counter = 1 + max((_counter_of(h.ifname, self.net.if_prefix) for h in hosts), default=0)
+        self._counter = 1 + max(
+            (_counter_of(h.ifname, self.net.if_prefix) for h in hosts), default=0
+        )
         await self._apply()
 
     async def close(self) -> None:
@@ -349,8 +353,7 @@ class NetworkService:
         try:
             await self._apply()
         except BaseException:
-            with trio.CancelScope(shield=True):
-                self._forget(eni)
+            self._forget(eni)
             raise
         return eni
 
@@ -581,7 +584,8 @@ class NetworkService:
         pool = self.addresses.get(host.subnet_id)
         if pool is None:
             logger.warning(
-                "attached host %s: subnet %s no longer exists; removing it", host.name,
+                "attached host %s: subnet %s no longer exists; removing it",
+                host.name,
                 host.subnet_id,
             )
             self.registry.delete_document("host", host.name)
@@ -590,8 +594,11 @@ class NetworkService:
             return
         pool.claim(host.address)
         path = self._netns_path(host.name)
-        alive = os.path.exists(path) and host.ifname in links.links_with_prefix(host.ifname)
-        if alive:
+
+        def alive_sync() -> bool:
+            return os.path.exists(path) and host.ifname in links.links_with_prefix(host.ifname)
+
+        if await trio.to_thread.run_sync(alive_sync):
             self._attach(host)
         else:
             await trio.to_thread.run_sync(_remove_host_sync, path, host.ifname)

@@ -384,13 +384,13 @@ def parse_vpc_config(body: Mapping[str, Any]) -> VpcSelection | None:
         if not _SUBNET_ID_RE.match(subnet):
             raise InvalidParameterValueException(
                 f"Error occurred while DescribeSubnets. EC2 Error Code: InvalidSubnetID.Malformed. "
-                f"EC2 Error Message: Invalid id: \"{subnet}\""
+                f'EC2 Error Message: Invalid id: "{subnet}"'
             )
     for group in groups:
         if not _SG_ID_RE.match(group):
             raise InvalidParameterValueException(
                 f"Error occurred while DescribeSecurityGroups. EC2 Error Code: "
-                f"InvalidGroupId.Malformed. EC2 Error Message: Invalid id: \"{group}\""
+                f'InvalidGroupId.Malformed. EC2 Error Message: Invalid id: "{group}"'
             )
     return VpcSelection(
         subnet_ids=tuple(dict.fromkeys(subnets)), security_group_ids=tuple(dict.fromkeys(groups))

@@ -45,6 +45,14 @@ SET_NAT = "nat_src"  # interval: masqueraded sources
 SET_LOCAL = "local_nets"  # interval: the default network and every VPC, never "outside"
 MAP_EGRESS = "eg_map"  # iifname -> goto the source's egress chain
 MAP_INGRESS = "in_map"  # oifname -> goto the destination's ingress chain (VPC attachments)
+BASE_CHAINS = (  # name = hook, type, priority
+    ("input", "filter", 0),
+    ("output", "filter", 0),
+    ("forward", "filter", 0),
+    ("postrouting", "nat", 100),  # srcnat
+)
+# Regular chains that always exist; eg_<n> and in_<n> come per profile.
+FIXED_CHAINS = ("guard", "from_att", "eg_default", "dst_nat", "dst_nonat")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,7 +161,7 @@ class _Doc:
         self.commands.append({"add": {"table": {"family": FAMILY, "name": self.table}}})
 
     def set(
-        self, name: str, type_: str | list[str], elem: list[Any], interval: bool = False
+        self, name: str, type_: str | list[str], elem: list[Any], *, interval: bool = False
     ) -> None:
         fields: dict[str, object] = {"name": name, "type": type_}
         if interval:
@@ -205,23 +213,17 @@ def render(state: FirewallState) -> Json:
     doc.add_table()
     _sets(doc, state, atts)
 
-    chains = ["guard", "from_att", "eg_default", "dst_nat", "dst_nonat"]
-    chains += [f"eg_{i}" for i in eg_index.values()] + [f"in_{i}" for i in in_index.values()]
-    for name, type_, prio in [
-        ("input", "filter", 0),
-        ("output", "filter", 0),
-        ("forward", "filter", 0),
-        ("postrouting", "nat", 100),
-    ]:
+    for name, type_, prio in BASE_CHAINS:
         doc.base_chain(name, type_, prio)
-    for name in chains:
+    profile_chains = [f"eg_{i}" for i in eg_index.values()] + [f"in_{i}" for i in in_index.values()]
+    for name in [*FIXED_CHAINS, *profile_chains]:
         doc.add("chain", name=name)
-    eg_chain = {a.ifname: "eg_default" for a in atts if a.vpc_id is None}
-    eg_chain.update({name: f"eg_{eg_index[p]}" for name, p in egress.items()})
-    doc.verdict_map(MAP_EGRESS, [[name, _goto(eg_chain[name])] for name in sorted(eg_chain)])
-    doc.verdict_map(
-        MAP_INGRESS, [[name, _goto(f"in_{in_index[p]}")] for name, p in ingress.items()]
-    )
+    eg_chains = {
+        a.ifname: f"eg_{eg_index[egress[a.ifname]]}" if a.ifname in egress else "eg_default"
+        for a in atts
+    }
+    doc.verdict_map(MAP_EGRESS, [[n, _goto(c)] for n, c in eg_chains.items()])
+    doc.verdict_map(MAP_INGRESS, [[n, _goto(f"in_{in_index[p]}")] for n, p in ingress.items()])
 
     _base_rules(doc, wild)
     _guard_rules(doc)

@@ -92,7 +92,10 @@ def _configure_host_end(ipr: IPRoute, plan: EniPlan, ns_fd: int) -> None:
     dst = f"{plan.address}/32"
     ipr.route("replace", dst=dst, oif=index, scope=_RT_SCOPE_LINK)
     ipr.neigh(
-        "replace", dst=str(plan.address), lladdr=plan.sandbox_mac, ifindex=index,
+        "replace",
+        dst=str(plan.address),
+        lladdr=plan.sandbox_mac,
+        ifindex=index,
         state=_NUD_PERMANENT,
     )
 
@@ -114,7 +117,9 @@ def create_eni(plan: EniPlan) -> int:
     try:
         fd = _new_namespace()
     except OSError as exc:
-        raise NetnsError(f"cannot create a network namespace for {plan.host_ifname}: {exc}") from exc
+        raise NetnsError(
+            f"cannot create a network namespace for {plan.host_ifname}: {exc}"
+        ) from exc
     try:
         with IPRoute() as ipr:
             _configure_host_end(ipr, plan, fd)
@@ -124,9 +129,7 @@ def create_eni(plan: EniPlan) -> int:
             _name_namespace(fd, plan.bind_path)
     except (OSError, NetlinkError, ValueError) as exc:
         os.close(fd)  # the namespace, and the veth with it, go away
-        raise NetnsError(
-            f"cannot build ENI {plan.host_ifname} ({plan.address}): {exc}"
-        ) from exc
+        raise NetnsError(f"cannot build ENI {plan.host_ifname} ({plan.address}): {exc}") from exc
     return fd
 
 
@@ -174,9 +177,7 @@ def links_with_prefix(prefix: str) -> list[str]:
 
 def named_namespaces(prefix: str, run_dir: str = NETNS_RUN_DIR) -> list[str]:
     try:
-        return sorted(
-            os.path.join(run_dir, n) for n in os.listdir(run_dir) if n.startswith(prefix)
-        )
+        return sorted(os.path.join(run_dir, n) for n in os.listdir(run_dir) if n.startswith(prefix))
     except FileNotFoundError:
         return []
 

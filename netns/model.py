@@ -199,8 +199,8 @@ def parse_vpc(doc: Mapping[str, object], *, default_id: str | None = None) -> Vp
     groups = _parse_groups(top)
     known = {g.id for g in groups}
     for i, group in enumerate(groups):
-        for direction in ("ingress", "egress"):
-            for j, rule in enumerate(getattr(group, direction)):
+        for direction, rules in (("ingress", group.ingress), ("egress", group.egress)):
+            for j, rule in enumerate(rules):
                 if rule.group is not None and rule.group not in known:
                     top.fail(
                         f"security_groups[{i}].{direction}[{j}].group",

@@ -93,7 +93,9 @@ def world(
     assert resp.status == 200, resp.body
     resp = put(daemon, "/vpcs/vpc-second", second)
     assert resp.status == 200, resp.body
-    resp = put(daemon, "/hosts/db", {"subnet_id": "subnet-private", "security_group_ids": ["sg-db"]})
+    resp = put(
+        daemon, "/hosts/db", {"subnet_id": "subnet-private", "security_group_ids": ["sg-db"]}
+    )
     assert resp.status == 201, resp.body
     host = resp.json()
     server = start_server(host["netns"], tmp_path_factory.mktemp("db"), ports=(5432, 2222))
@@ -118,9 +120,7 @@ def world(
             daemon.client.request("DELETE", API + name)
 
 
-def vpc_function(
-    deploy: Callable[..., str], subnets: list[str], groups: list[str]
-) -> str:
+def vpc_function(deploy: Callable[..., str], subnets: list[str], groups: list[str]) -> str:
     return deploy(PROBE, VpcConfig={"SubnetIds": subnets, "SecurityGroupIds": groups})
 
 
@@ -238,8 +238,14 @@ def test_boto3_sees_vpc_config_with_its_vpc_id(daemon: Daemon, world: World) -> 
 @pytest.mark.parametrize(
     ("vpc_config", "needle"),
     [
-        ({"SubnetIds": ["subnet-nope"], "SecurityGroupIds": ["sg-app"]}, "InvalidSubnetID.NotFound"),
-        ({"SubnetIds": ["subnet-private"], "SecurityGroupIds": ["sg-nope"]}, "InvalidGroup.NotFound"),
+        (
+            {"SubnetIds": ["subnet-nope"], "SecurityGroupIds": ["sg-app"]},
+            "InvalidSubnetID.NotFound",
+        ),
+        (
+            {"SubnetIds": ["subnet-private"], "SecurityGroupIds": ["sg-nope"]},
+            "InvalidGroup.NotFound",
+        ),
         ({"SubnetIds": ["subnet-private"], "SecurityGroupIds": ["sg-b-open"]}, "InvalidGroup"),
         ({"SubnetIds": ["subnet-private", "subnet-b"], "SecurityGroupIds": ["sg-app"]}, "VPCs"),
         ({"SubnetIds": ["subnet-private"], "SecurityGroupIds": []}, "both"),

@@ -212,3 +212,67 @@ def handler(event, context):
     assert stop_code == 0, d.log()
     assert host_pids_matching(f"sleep {marker}") == []
     assert parent_dirs(d) == []
+
+
+def test_vpcs_and_attached_hosts_survive_a_crash_and_enis_do_not(
+    daemon_factory: Callable[[], Daemon], tmp_path: Path
+) -> None:
+    from tests.conftest import _nft_tables
+    from tests.integration.netfixtures import connect_from, start_server
+
+    d = daemon_factory()
+    a = 200 + d.n % 40
+    d.start(
+        extra_toml=f"""
+        [[vpc]]
+        id = "vpc-conf"
+        cidr = "10.{a}.0.0/17"
+        [[vpc.subnet]]
+        id = "subnet-conf"
+        cidr = "10.{a}.1.0/24"
+        """
+    )
+    server = None
+    try:
+        got = d.client.request("GET", "/lambdalet/v1/vpcs/vpc-conf").json()
+        assert got["source"] == "config"
+        refused = d.client.json_request("PUT", "/lambdalet/v1/vpcs/vpc-conf", got)
+        assert refused.status == 409, refused.body
+        api_doc = {
+            "cidr": f"10.{a}.128.0/17",
+            "subnets": [{"id": "subnet-api", "cidr": f"10.{a}.129.0/24"}],
+        }
+        assert d.client.json_request("PUT", "/lambdalet/v1/vpcs/vpc-api", api_doc).status == 200
+        made = d.client.json_request("PUT", "/lambdalet/v1/hosts/keep", {"subnet_id": "subnet-api"})
+        assert made.status == 201, made.body
+        host = made.json()
+        server = start_server(host["netns"], tmp_path, ports=(5432,))
+        assert d.create("warm", CODE).status == 201
+        assert d.invoke("warm", {}).status == 200
+        links_before = set(os.listdir("/sys/class/net"))
+        enis = {n for n in links_before if n.startswith(d.if_prefix) and n != host["ifname"]}
+        assert enis  # the warm environment's ENI and the ready ones
+
+        d.stop(signal.SIGKILL)
+        # The daemon held every ENI's namespace; the kernel removes them with it.
+        assert wait_until(lambda: not enis & set(os.listdir("/sys/class/net")), WAIT_S)
+        assert host["ifname"] in os.listdir("/sys/class/net")  # the attached host stays
+        assert d.nft_table in _nft_tables()  # ... and so does the table, until the next start
+
+        d.start()
+        assert d.client.request("GET", "/lambdalet/v1/vpcs/vpc-api").json()["subnets"] == [
+            {"id": "subnet-api", "cidr": f"10.{a}.129.0/24", "nat_gateway": False}
+        ]
+        hosts = d.client.request("GET", "/lambdalet/v1/hosts").json()["Hosts"]
+        assert [(h["name"], h["address"]) for h in hosts] == [("keep", host["address"])]
+        assert server.process.poll() is None  # the database in it never noticed
+        assert connect_from(host["netns"], "127.0.0.1", 5432).startswith("ok:")
+        assert d.invoke("warm", {}).status == 200  # a new environment, a new ENI
+        assert d.client.request("DELETE", "/lambdalet/v1/hosts/keep").status == 204
+        assert not Path(host["netns_path"]).exists()
+    finally:
+        if server is not None:
+            server.stop()
+        d.client.request("DELETE", "/lambdalet/v1/hosts/keep")
+        finish(d)
+    assert d.nft_table not in _nft_tables()  # a clean stop removes the table

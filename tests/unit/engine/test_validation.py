@@ -397,9 +397,44 @@ RESERVED_PREFIX = (
             "PackageType Image is not supported by this lambdalet host; only Zip is supported",
         ),
         (
+            InvalidParameterValueException,
+            {"VpcConfig": {"SubnetIds": ["subnet-1"], "SecurityGroupIds": []}},
+            "VpcConfig needs both SubnetIds and SecurityGroupIds, or neither (to leave the VPC)",
+        ),
+        (
+            InvalidParameterValueException,
+            {"VpcConfig": {"SubnetIds": ["subnet_1"], "SecurityGroupIds": ["sg-1"]}},
+            "Error occurred while DescribeSubnets. EC2 Error Code: InvalidSubnetID.Malformed. "
+            'EC2 Error Message: Invalid id: "subnet_1"',
+        ),
+        (
+            InvalidParameterValueException,
+            {"VpcConfig": {"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-" + "x" * 70]}},
+            "Error occurred while DescribeSecurityGroups. EC2 Error Code: "
+            f'InvalidGroupId.Malformed. EC2 Error Message: Invalid id: "sg-{"x" * 70}"',
+        ),
+        (
+            InvalidParameterValueException,
+            {
+                "VpcConfig": {
+                    "SubnetIds": [f"subnet-{i}" for i in range(17)],
+                    "SecurityGroupIds": ["sg-1"],
+                }
+            },
+            "1 validation error detected: Value at 'vpcConfig.subnetIds' failed to satisfy "
+            "constraint: Member must have length less than or equal to 16",
+        ),
+        (
             NotImplementedApiError,
-            {"VpcConfig": {"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}},
-            "VpcConfig is not supported by this lambdalet host yet",
+            {
+                "VpcConfig": {
+                    "SubnetIds": ["subnet-1"],
+                    "SecurityGroupIds": ["sg-1"],
+                    "Ipv6AllowedForDualStack": True,
+                }
+            },
+            "VpcConfig.Ipv6AllowedForDualStack is not supported by this lambdalet host: "
+            "ENIs are IPv4 only",
         ),
         (
             NotImplementedApiError,
@@ -689,8 +724,8 @@ def test_update_configuration_ignores_architectures() -> None:
         ),
         (
             {"VpcConfig": {"SubnetIds": ["subnet-1"]}},
-            NotImplementedApiError,
-            "VpcConfig is not supported by this lambdalet host yet",
+            InvalidParameterValueException,
+            "VpcConfig needs both SubnetIds and SecurityGroupIds, or neither (to leave the VPC)",
         ),
         (
             {"LoggingConfig": {"LogGroup": "/aws/lambda/my-fn"}},
@@ -782,3 +817,19 @@ def test_update_code_rejects(body: dict[str, Any], error: type[ApiError], messag
         parse_update_function_code(body)
     assert type(caught.value) is error
     assert caught.value.message == message
+
+
+def test_vpc_config_is_parsed_deduplicated_and_empty_lists_mean_leave_the_vpc() -> None:
+    from engine.validation import VpcSelection, parse_vpc_config
+
+    assert parse_vpc_config({}) is None
+    assert parse_vpc_config({"VpcConfig": {}}) == VpcSelection()
+    got = parse_vpc_config(
+        {
+            "VpcConfig": {
+                "SubnetIds": ["subnet-a", "subnet-b", "subnet-a"],
+                "SecurityGroupIds": ["sg-1"],
+            }
+        }
+    )
+    assert got == VpcSelection(subnet_ids=("subnet-a", "subnet-b"), security_group_ids=("sg-1",))
