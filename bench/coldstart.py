@@ -38,6 +38,7 @@ from bench.host import (
     find_tagged_cgroups,
     host_facts,
     loadavg,
+    network_toml,
     other_daemons,
     settled_count,
     spawn_and_wait_ns,
@@ -77,6 +78,7 @@ class BenchDaemon:
 
     base: Path
     cgroup_parent: str
+    extra_toml: str = ""  # appended to the configuration (e.g. a [network] table)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -106,6 +108,7 @@ class BenchDaemon:
                 keep_warm_s = {KEEP_WARM_S}
                 """
             )
+            + textwrap.dedent(self.extra_toml)
         )
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -378,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: --runs {args.runs} < 100; p99 is not meaningful")
     tag = f"lambdalet-bench-{os.getpid()}"
     base = Path(tempfile.mkdtemp(prefix=f"{tag}-"))
-    daemon = BenchDaemon(base=base, cgroup_parent=tag)
+    daemon = BenchDaemon(base=base, cgroup_parent=tag, extra_toml=network_toml(tag, enabled=True))
     facts = host_facts()
     facts["loadavg_start"] = loadavg()
     if others := other_daemons():

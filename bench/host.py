@@ -242,3 +242,29 @@ def host_facts() -> dict[str, Any]:
         "python_full": sys.version,
         "hostname": socket.gethostname(),
     }
+
+
+IF_PREFIX = "lbb-"  # host veth ends of benchmark daemons
+SUBNET = "subnet-bench"
+GROUP = "sg-bench"
+
+
+def network_toml(tag: str, *, enabled: bool) -> str:
+    """The [network] table of a benchmark daemon: its own names, never the host's defaults."""
+    table = tag.replace("-", "_")
+    return f"""
+    [network]
+    enabled = {"true" if enabled else "false"}
+    if_prefix = "{IF_PREFIX}"
+    nft_table = "{table}"
+    netns_prefix = "{tag}-"
+    default_cidr = "10.253.0.0/24"
+    [[vpc]]
+    id = "vpc-bench"
+    cidr = "10.252.0.0/16"
+    [[vpc.subnet]]
+    id = "{SUBNET}"
+    cidr = "10.252.1.0/24"
+    [[vpc.security_group]]
+    id = "{GROUP}"
+    """

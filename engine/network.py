@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 PoolKey = tuple[tuple[str, ...], tuple[str, ...]]  # (subnet ids, security group ids)
 DEFAULT_KEY: PoolKey = ((), ())
 RETRY_S = 1.0
+REFILL_DELAY_S = 0.005
 _HOST_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 
 
@@ -120,6 +121,7 @@ class NetworkService:
         self._counter = 0
         self._limiter = trio.CapacityLimiter(1)  # netlink work serializes on RTNL anyway
         self._refill = trio.Event()
+        self._short = False  # a ready ENI was handed out since the last refill
         self._generation = 0
         self._applied = -1
         self._fw_lock = trio.Lock()
@@ -284,10 +286,18 @@ class NetworkService:
         self._check_still_valid(key)
         ready = self.ready.get(key)
         eni = ready.pop(0) if ready else None
-        self._refill.set()
+        # Refill after the invoke that used it (`invoke_done`): building an ENI now would
+        # compete with this cold start for the CPU.
+        self._short = True
         if eni is None:
             eni = await self._build(key)
         return eni
+
+    def invoke_done(self) -> None:
+        """An invoke finished: refill the ready ENIs if a cold start took one."""
+        if self._short:
+            self._short = False
+            self._refill.set()
 
     async def release(self, eni: Eni) -> None:
         """The environment is gone: drop the ENI (the kernel finishes in the background)."""
@@ -397,6 +407,7 @@ class NetworkService:
                     ready.append(eni)  # close() forgets every ENI, ready ones too
             await self._refill.wait()
             self._refill = trio.Event()
+            await trio.sleep(REFILL_DELAY_S)  # let the invoke that woke us answer first
 
     async def _discard_ready(self) -> None:
         """VPCs changed: ENIs built for the old shape are not handed out."""

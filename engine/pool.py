@@ -275,6 +275,8 @@ class Pool:
         """Give an environment back after an invoke; unhealthy ones are destroyed."""
         if sum(map(len, self.stems.values())) < self._stems_target:
             self._stem_wanted.set()  # a cold start used a stem: refill, now that it is done
+        if self.network is not None:
+            self.network.invoke_done()
         if env.state is EnvState.DESTROYED:
             return
         if not reusable or env.retired or env not in self.live:
