@@ -43,6 +43,9 @@ class NetworkConfig:
     if_prefix: str = "lb-"  # host-side veth names: "lb" + up to 3 characters + "-"
     nft_table: str = "lambdalet"  # the one nftables table (family inet) the daemon owns
     netns_prefix: str = "lambdalet-"  # /run/netns/<prefix><name> for attached hosts
+    # DNS servers written to the sandboxes' /etc/resolv.conf; None: the host's own
+    # non-loopback ones (reached through NAT).
+    nameservers: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +82,8 @@ def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
         elif name == "network":
             if not isinstance(value, dict):
                 raise ConfigError("[network] must be a table")
+            if isinstance(value.get("nameservers"), list):
+                value = {**value, "nameservers": tuple(value["nameservers"])}
             args[name] = _build(NetworkConfig, value, "[network]")
         elif name == "vpc":
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -150,6 +155,11 @@ def _validate_network(config: Config) -> None:
         raise ConfigError("network.nft_table must be 'lambdalet' followed by [a-z0-9_]")
     if not re.fullmatch(r"lambdalet[a-z0-9-]{0,40}-", net.netns_prefix):
         raise ConfigError("network.netns_prefix must be 'lambdalet', [a-z0-9-], ending in '-'")
+    for ns in net.nameservers or ():
+        try:
+            ipaddress.IPv4Address(ns)
+        except ValueError as exc:
+            raise ConfigError(f"network.nameservers: {exc}") from exc
     if not 0 <= net.eni_pool <= 64:
         raise ConfigError("network.eni_pool must be between 0 and 64")
     try:

@@ -12,6 +12,7 @@ leaves behind is removed by the next start's sweep.
 from __future__ import annotations
 
 import grp
+import ipaddress
 import json
 import logging
 import os
@@ -81,11 +82,50 @@ def prepare_state_dir(config: Config) -> PoolPaths:
     etc = state / "etc"
     etc.mkdir(exist_ok=True)
     os.chmod(etc, 0o755)
-    write_sandbox_etc(etc, uid_base=config.sandbox.uid_base, uid_count=config.sandbox.uid_count)
+    write_sandbox_etc(
+        etc,
+        uid_base=config.sandbox.uid_base,
+        uid_count=config.sandbox.uid_count,
+        nameservers=sandbox_nameservers(config) if config.network.enabled else (),
+    )
     return PoolPaths(rootfs_dir=rootfs, etc_dir=etc, logs_dir=logs)
 
 
-def write_sandbox_etc(etc: Path, *, uid_base: int, uid_count: int) -> None:
+def sandbox_nameservers(config: Config) -> tuple[str, ...]:
+    """DNS servers for sandboxes: the configured ones, else the host's that a sandbox can
+    reach through NAT (loopback resolvers such as systemd-resolved's 127.0.0.53 are skipped;
+    their upstream servers are used when systemd publishes them)."""
+    if config.network.nameservers is not None:
+        return config.network.nameservers
+    for path in ("/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"):
+        found = tuple(
+            ns for ns in read_nameservers(path) if not ipaddress.ip_address(ns).is_loopback
+        )
+        if found:
+            return found
+    return ()
+
+
+def read_nameservers(path: str) -> list[str]:
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "nameserver":
+            try:
+                out.append(str(ipaddress.IPv4Address(parts[1])))
+            except ValueError:
+                continue  # IPv6 servers are unreachable: ENIs are IPv4 only
+    return out
+
+
+def write_sandbox_etc(
+    etc: Path, *, uid_base: int, uid_count: int, nameservers: tuple[str, ...] = ()
+) -> None:
     """The minimal /etc every sandbox sees (read-only): users, hosts, name service."""
     users = range(uid_base, uid_base + uid_count)
     files = {
@@ -94,7 +134,7 @@ def write_sandbox_etc(etc: Path, *, uid_base: int, uid_count: int) -> None:
         "group": "root:x:0:\n" + "".join(f"sbx_user{u}:x:{u}:\n" for u in users),
         "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
         "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
-        "resolv.conf": "",
+        "resolv.conf": "".join(f"nameserver {ns}\n" for ns in nameservers),
     }
     if os.path.exists("/etc/os-release"):
         with open("/etc/os-release") as f:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,18 +33,17 @@ from engine.errors import (
     InvalidParameterValueException,
     InvalidSecurityGroupIDException,
     InvalidSubnetIDException,
-    ResourceConflictException,
-    ResourceNotFoundException,
     ServiceException,
     SubnetIPAddressLimitReachedException,
 )
 from engine.models import FunctionConfig
+from engine.network_admin import AttachedHost, NetworkAdmin, counter_of
 from engine.registry import Registry
 from engine.validation import VpcSelection
 from netns import firewall, links
 from netns.addressing import AddressPool, EniPlan, host_ifname, macs
 from netns.errors import NetnsError, VpcConfigError
-from netns.model import Vpc, check_vpc_set, parse_vpc, usable_hosts, vpc_to_doc
+from netns.model import Vpc, check_vpc_set, parse_vpc
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +51,6 @@ PoolKey = tuple[tuple[str, ...], tuple[str, ...]]  # (subnet ids, security group
 DEFAULT_KEY: PoolKey = ((), ())
 RETRY_S = 1.0
 REFILL_DELAY_S = 0.005
-_HOST_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 
 
 @dataclass(eq=False, slots=True, kw_only=True)
@@ -67,35 +64,7 @@ class Eni:
     subnet_id: str | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AttachedHost:
-    name: str
-    subnet_id: str
-    security_group_ids: tuple[str, ...]
-    address: IPv4Address
-    ifname: str
-
-    def to_doc(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "subnet_id": self.subnet_id,
-            "security_group_ids": list(self.security_group_ids),
-            "address": str(self.address),
-            "ifname": self.ifname,
-        }
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> AttachedHost:
-        return cls(
-            name=doc["name"],
-            subnet_id=doc["subnet_id"],
-            security_group_ids=tuple(doc["security_group_ids"]),
-            address=IPv4Address(doc["address"]),
-            ifname=doc["ifname"],
-        )
-
-
-class NetworkService:
+class NetworkService(NetworkAdmin):
     def __init__(
         self,
         *,
@@ -150,7 +119,7 @@ class NetworkService:
         for host in hosts:
             await self._restore_host(host)
         self._counter = 1 + max(
-            (_counter_of(h.ifname, self.net.if_prefix) for h in hosts), default=0
+            (counter_of(h.ifname, self.net.if_prefix) for h in hosts), default=0
         )
         await self._apply()
 
@@ -416,217 +385,6 @@ class NetworkService:
                 for eni in self.ready.pop(key):
                     self._forget(eni)
         self._refill.set()
-
-    # -- VPCs ---------------------------------------------------------------------------
-
-    def list_vpcs(self) -> list[dict[str, Any]]:
-        return [self._vpc_doc(self.vpcs[k]) for k in sorted(self.vpcs)]
-
-    def get_vpc(self, vpc_id: str) -> dict[str, Any]:
-        vpc = self.vpcs.get(vpc_id)
-        if vpc is None:
-            raise ResourceNotFoundException(f"VPC not found: {vpc_id}")
-        return self._vpc_doc(vpc)
-
-    def _vpc_doc(self, vpc: Vpc) -> dict[str, Any]:
-        doc = vpc_to_doc(vpc)
-        doc["source"] = "config" if vpc.id in self.config_vpcs else "api"
-        return doc
-
-    async def put_vpc(self, vpc_id: str, doc: dict[str, Any]) -> dict[str, Any]:
-        """Create or replace a VPC (the whole document)."""
-        if not isinstance(doc, dict):
-            raise InvalidParameterValueException("a VPC document must be a JSON object")
-        doc = {k: v for k, v in doc.items() if k != "source"}
-        if doc.setdefault("id", vpc_id) != vpc_id:
-            raise InvalidParameterValueException(
-                f"the document's id {doc['id']!r} does not match the path's {vpc_id!r}"
-            )
-        self._check_writable(vpc_id)
-        try:
-            vpc = parse_vpc(doc)
-            others = tuple(v for k, v in self.vpcs.items() if k != vpc_id)
-            check_vpc_set((*others, vpc), reserved=(self.default_cidr,))
-        except VpcConfigError as exc:
-            raise InvalidParameterValueException(str(exc)) from exc
-        old = self.vpcs.get(vpc_id)
-        if old is not None:
-            self._check_removals(old, vpc)
-        self.registry.put_document("vpc", vpc_id, vpc_to_doc(vpc))
-        self.vpcs[vpc_id] = vpc
-        self._add_address_pools(vpc)
-        await self._discard_ready()
-        await self._apply()
-        return self._vpc_doc(vpc)
-
-    async def delete_vpc(self, vpc_id: str) -> None:
-        if vpc_id not in self.vpcs:
-            raise ResourceNotFoundException(f"VPC not found: {vpc_id}")
-        self._check_writable(vpc_id)
-        old = self.vpcs[vpc_id]
-        self._check_removals(old, Vpc(id=old.id, cidr=old.cidr, subnets=(), security_groups=()))
-        self.registry.delete_document("vpc", vpc_id)
-        del self.vpcs[vpc_id]
-        for subnet in old.subnets:
-            self.addresses.pop(subnet.id, None)
-        await self._discard_ready()
-        await self._apply()
-
-    def _check_writable(self, vpc_id: str) -> None:
-        if vpc_id in self.config_vpcs:
-            raise ResourceConflictException(
-                f"VPC {vpc_id} is declared in the daemon's configuration file; change it there"
-            )
-
-    def _check_removals(self, old: Vpc, new: Vpc) -> None:
-        """A subnet or group still used by a function or a host cannot go (nor change CIDR)."""
-        gone_subnets = {
-            s.id for s in old.subnets if (n := new.subnet(s.id)) is None or n.cidr != s.cidr
-        }
-        gone_groups = {g.id for g in old.security_groups if new.security_group(g.id) is None}
-        users: list[str] = []
-        for fn in self.functions():
-            if gone_subnets & set(fn.subnet_ids) or gone_groups & set(fn.security_group_ids):
-                users.append(f"function {fn.name}")
-        for host in self.hosts.values():
-            if host.subnet_id in gone_subnets or gone_groups & set(host.security_group_ids):
-                users.append(f"attached host {host.name}")
-        if users:
-            raise ResourceConflictException(
-                f"VPC {old.id}: subnets or security groups being removed or changed are in use "
-                f"by {', '.join(users)}"
-            )
-
-    def _add_address_pools(self, vpc: Vpc) -> None:
-        for subnet in vpc.subnets:
-            if subnet.id not in self.addresses:
-                first, last = usable_hosts(subnet.cidr)
-                self.addresses[subnet.id] = AddressPool(first, last)
-
-    # -- attached hosts -----------------------------------------------------------------
-
-    def list_hosts(self) -> list[dict[str, Any]]:
-        return [self._host_doc(self.hosts[k]) for k in sorted(self.hosts)]
-
-    def _host_doc(self, host: AttachedHost) -> dict[str, Any]:
-        vpc = self._vpc_of_subnet(host.subnet_id)
-        return {
-            **host.to_doc(),
-            "vpc_id": vpc.id if vpc else None,
-            "netns": self.net.netns_prefix + host.name,
-            "netns_path": self._netns_path(host.name),
-        }
-
-    async def attach_host(
-        self, name: str, subnet_id: str, security_group_ids: tuple[str, ...]
-    ) -> dict[str, Any]:
-        if not _HOST_NAME_RE.match(name):
-            raise InvalidParameterValueException(
-                f"host name {name!r} must be 1-31 characters of a-z, 0-9 and '-'"
-            )
-        if name in self.hosts:
-            raise ResourceConflictException(f"an attached host named {name} already exists")
-        resolved = self.resolve(
-            VpcSelection(subnet_ids=(subnet_id,), security_group_ids=security_group_ids)
-        )
-        _, address = self._pick_subnet((subnet_id,))
-        host = AttachedHost(
-            name=name,
-            subnet_id=subnet_id,
-            security_group_ids=resolved.security_group_ids,
-            address=address,
-            ifname=self._next_ifname(),
-        )
-        try:
-            await self._create_host(host)
-        except BaseException:
-            self.addresses[subnet_id].release(address)
-            raise
-        self.registry.put_document("host", name, host.to_doc())
-        self.hosts[name] = host
-        await self._apply()
-        return self._host_doc(host)
-
-    async def detach_host(self, name: str) -> None:
-        host = self.hosts.pop(name, None)
-        if host is None:
-            raise ResourceNotFoundException(f"no attached host named {name}")
-        self.registry.delete_document("host", name)
-        self.attachments.pop(host.ifname, None)
-        path = self._netns_path(name)
-
-        def remove_sync() -> None:
-            links.remove_named(path)
-            links.delete_link(host.ifname)  # now, even if a process still holds the netns
-
-        await trio.to_thread.run_sync(remove_sync, limiter=self._limiter)
-        pool = self.addresses.get(host.subnet_id)
-        if pool is not None:
-            pool.release(host.address)
-        await self._apply()
-
-    async def _create_host(self, host: AttachedHost) -> None:
-        n = _counter_of(host.ifname, self.net.if_prefix)
-        host_mac, sandbox_mac = macs(n)
-        plan = EniPlan(
-            host_ifname=host.ifname,
-            address=host.address,
-            host_mac=host_mac,
-            sandbox_mac=sandbox_mac,
-            bind_path=self._netns_path(host.name),
-        )
-        fd = await trio.to_thread.run_sync(links.create_eni, plan, limiter=self._limiter)
-        os.close(fd)  # the bind mount keeps it
-        self._attach(host)
-
-    def _attach(self, host: AttachedHost) -> None:
-        vpc = self._vpc_of_subnet(host.subnet_id)
-        self.attachments[host.ifname] = firewall.Attachment(
-            ifname=host.ifname,
-            address=host.address,
-            vpc_id=vpc.id if vpc else None,
-            subnet_id=host.subnet_id,
-            security_groups=host.security_group_ids,
-            kind="host",
-        )
-
-    async def _restore_host(self, host: AttachedHost) -> None:
-        """Start-up: keep a live attached host, rebuild a missing one, drop an orphan."""
-        pool = self.addresses.get(host.subnet_id)
-        if pool is None:
-            logger.warning(
-                "attached host %s: subnet %s no longer exists; removing it",
-                host.name,
-                host.subnet_id,
-            )
-            self.registry.delete_document("host", host.name)
-            path = self._netns_path(host.name)
-            await trio.to_thread.run_sync(_remove_host_sync, path, host.ifname)
-            return
-        pool.claim(host.address)
-        path = self._netns_path(host.name)
-
-        def alive_sync() -> bool:
-            return os.path.exists(path) and host.ifname in links.links_with_prefix(host.ifname)
-
-        if await trio.to_thread.run_sync(alive_sync):
-            self._attach(host)
-        else:
-            await trio.to_thread.run_sync(_remove_host_sync, path, host.ifname)
-            await self._create_host(host)
-        self.hosts[host.name] = host
-
-
-def _remove_host_sync(path: str, ifname: str) -> None:
-    links.remove_named(path)
-    links.delete_link(ifname)
-
-
-def _counter_of(ifname: str, prefix: str) -> int:
-    try:
-        return int(ifname[len(prefix) :], 36)
-    except ValueError:
-        return 0
 
 
 def _write_sysctl(path: str, value: str) -> None:

@@ -55,3 +55,84 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_config_is_frozen() -> None:
     with pytest.raises(AttributeError):
         Config().region = "x"  # type: ignore[misc]
+
+
+VPC_TOML = """
+[[vpc]]
+id = "vpc-dev"
+cidr = "10.0.0.0/16"
+[[vpc.subnet]]
+id = "subnet-private"
+cidr = "10.0.1.0/24"
+[[vpc.subnet]]
+id = "subnet-public"
+cidr = "10.0.2.0/24"
+nat_gateway = true
+[[vpc.security_group]]
+id = "sg-db"
+ingress = [{protocol = "tcp", ports = "5432", group = "sg-app"}]
+[[vpc.security_group]]
+id = "sg-app"
+"""
+
+
+def test_network_defaults_and_vpcs_from_the_file(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text('[network]\neni_pool = 3\nnameservers = ["192.0.2.53"]\n' + VPC_TOML)
+    config = load_config(f)
+    assert config.network.enabled is True
+    assert config.network.eni_pool == 3
+    assert config.network.nameservers == ("192.0.2.53",)
+    (vpc,) = config.vpcs
+    assert vpc.id == "vpc-dev"
+    assert [s.id for s in vpc.subnets] == ["subnet-private", "subnet-public"]
+    public = vpc.subnet("subnet-public")
+    assert public is not None and public.nat_gateway
+    db = vpc.security_group("sg-db")
+    assert db is not None and db.ingress[0].group == "sg-app" and db.ingress[0].from_port == 5432
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('[network]\ndefault_cidr = "10.0.0.0/33"\n', "default_cidr"),
+        ('[network]\ndefault_cidr = "169.254.0.0/20"\n', "link-local"),
+        ('[network]\nif_prefix = "veth"\n', "if_prefix"),
+        ('[network]\nnft_table = "filter"\n', "nft_table"),
+        ('[network]\nnameservers = ["dns.example"]\n', "nameservers"),
+        ('[network]\ncolour = "blue"\n', r"unknown configuration key.*\[network\]"),
+        ('[network]\ndefault_cidr = "10.0.0.0/16"\n' + VPC_TOML, "overlap"),
+        (VPC_TOML.replace('"10.0.2.0/24"', '"10.9.2.0/24"'), "not inside"),
+        ("[[vpc]]\ncidr = 3\n", r"\[\[vpc\]\]"),
+        ("vpc = 1\n", "array of tables"),
+    ],
+)
+def test_bad_network_settings_are_refused(tmp_path: Path, text: str, match: str) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(f)
+
+
+def test_sandbox_nameservers_skip_loopback_and_ipv6(tmp_path: Path) -> None:
+    from engine.daemon import read_nameservers, sandbox_nameservers
+
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# x\nnameserver 127.0.0.53\nnameserver 2001:db8::1\nnameserver 192.0.2.1\n")
+    assert read_nameservers(str(conf)) == ["127.0.0.53", "192.0.2.1"]
+    assert read_nameservers(str(tmp_path / "missing")) == []
+    fixed = Config().replace(network=Config().network.__class__(nameservers=("192.0.2.9",)))
+    assert sandbox_nameservers(fixed) == ("192.0.2.9",)
+
+
+def test_the_readme_vpc_example_is_a_valid_configuration(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    block = readme.split("# /etc/lambdalet.toml\n", 1)[1].split("```", 1)[0]
+    f = tmp_path / "c.toml"
+    f.write_text(block)
+    (vpc,) = load_config(f).vpcs
+    assert [s.id for s in vpc.subnets] == ["subnet-private", "subnet-public"]
+    db = vpc.security_group("sg-db")
+    assert db is not None and db.egress == ()
+    app = vpc.security_group("sg-app")
+    assert app is not None and app.egress[0].protocol == "all"
