@@ -42,6 +42,7 @@ def test_pool_hands_out_fresh_addresses_before_released_ones() -> None:
     first = pool.allocate()
     second = pool.allocate()
     assert (first, second) == (IPv4Address("10.0.0.2"), IPv4Address("10.0.0.3"))
+    assert first is not None
     pool.release(first)
     assert [pool.allocate() for _ in range(3)] == [
         IPv4Address("10.0.0.4"), IPv4Address("10.0.0.5"), IPv4Address("10.0.0.6")
