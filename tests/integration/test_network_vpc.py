@@ -323,3 +323,38 @@ def test_an_overlapping_vpc_is_refused(daemon: Daemon, world: World) -> None:
     resp = put(daemon, "/vpcs/vpc-overlap", {"cidr": taken})
     assert resp.status == 400, resp.body
     assert "overlap" in json.dumps(resp.json())
+
+
+def test_a_subnet_removed_from_the_configuration_fails_invokes_with_502(
+    daemon_factory: Callable[[], Daemon],
+) -> None:
+    d = daemon_factory()
+    a = 60 + d.n % 40
+    declared = f"""
+        [[vpc]]
+        id = "vpc-gone"
+        cidr = "10.{a}.0.0/16"
+        [[vpc.subnet]]
+        id = "subnet-gone"
+        cidr = "10.{a}.1.0/24"
+        [[vpc.security_group]]
+        id = "sg-gone"
+        """
+    d.start(extra_toml=declared)
+    try:
+        vpc = {"SubnetIds": ["subnet-gone"], "SecurityGroupIds": ["sg-gone"]}
+        assert d.create("orphan", PROBE, VpcConfig=vpc).status == 201
+        assert d.invoke("orphan", {}).status == 200
+        d.stop()
+        d.start()  # the same state, without the [[vpc]] table
+        resp = d.invoke("orphan", {})
+        assert resp.status == 502, resp.body
+        assert resp.headers["x-amzn-errortype"] == "InvalidSubnetIDException"
+        assert "subnet-gone" in resp.json()["message"]
+        d.stop()
+        d.start(extra_toml=declared.replace('id = "sg-gone"', 'id = "sg-renamed"'))
+        resp = d.invoke("orphan", {})
+        assert resp.status == 502, resp.body
+        assert resp.headers["x-amzn-errortype"] == "InvalidSecurityGroupIDException"
+    finally:
+        d.stop()
