@@ -3,7 +3,8 @@
 The host is probed once (root? cgroups?); `privileged` tests are skipped with a reason when
 they cannot run. At the end of the session, a sweep fails the run if any kernel object
 tagged for the tests (cgroups under ``lambdalet-test-*``, sandbox mounts, spawners of test
-daemons) is left behind.
+daemons, ``lbt*`` links, ``/run/netns/lambdalet-test-*`` namespaces, ``lambdalet_test_*`` nft
+tables) is left behind.
 """
 
 from __future__ import annotations
