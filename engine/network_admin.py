@@ -23,13 +23,14 @@ from engine.errors import (
     InvalidParameterValueException,
     ResourceConflictException,
     ResourceNotFoundException,
+    ServiceException,
 )
 from engine.models import FunctionConfig
 from engine.registry import Registry
 from engine.validation import VpcSelection
 from netns import firewall, links
 from netns.addressing import AddressPool, EniPlan, macs
-from netns.errors import VpcConfigError
+from netns.errors import NetnsError, VpcConfigError
 from netns.model import Vpc, check_vpc_set, parse_vpc, usable_hosts, vpc_to_doc
 
 if TYPE_CHECKING:
@@ -127,12 +128,27 @@ class NetworkAdmin:
         old = self.vpcs.get(vpc_id)
         if old is not None:
             self._check_removals(old, vpc)
-        self.registry.put_document("vpc", vpc_id, vpc_to_doc(vpc))
         self.vpcs[vpc_id] = vpc
+        await self._apply_or_restore(vpc_id, old)
+        self.registry.put_document("vpc", vpc_id, vpc_to_doc(vpc))
         self._add_address_pools(vpc)
         await self._discard_ready()
-        await self._apply()
         return self._vpc_doc(vpc)
+
+    async def _apply_or_restore(self, vpc_id: str, old: Vpc | None) -> None:
+        """Fail closed: when the kernel refuses the new rules, the old VPC (and the old
+        table, which a failed nft transaction leaves in place) stays."""
+        try:
+            await self._apply()
+        except NetnsError as exc:
+            if old is None:
+                self.vpcs.pop(vpc_id, None)
+            else:
+                self.vpcs[vpc_id] = old
+            logger.error("VPC %s: the firewall refused the change: %s", vpc_id, exc)
+            raise ServiceException(
+                f"VPC {vpc_id} was not changed: the firewall refused the new rules ({exc})"
+            ) from exc
 
     async def delete_vpc(self, vpc_id: str) -> None:
         if vpc_id not in self.vpcs:
@@ -140,12 +156,12 @@ class NetworkAdmin:
         self._check_writable(vpc_id)
         old = self.vpcs[vpc_id]
         self._check_removals(old, Vpc(id=old.id, cidr=old.cidr, subnets=(), security_groups=()))
-        self.registry.delete_document("vpc", vpc_id)
         del self.vpcs[vpc_id]
+        await self._apply_or_restore(vpc_id, old)
+        self.registry.delete_document("vpc", vpc_id)
         for subnet in old.subnets:
             self.addresses.pop(subnet.id, None)
         await self._discard_ready()
-        await self._apply()
 
     def _check_writable(self, vpc_id: str) -> None:
         if vpc_id in self.config_vpcs:

@@ -74,7 +74,7 @@ def probe(daemon: Daemon, name: str, event: dict[str, Any]) -> dict[str, Any]:
 def test_a_function_reaches_the_internet_through_nat(
     daemon: Daemon, deploy: Callable[..., str], internet: Server
 ) -> None:
-    name = deploy(PROBE)
+    name = deploy(PROBE, Timeout=15)
     out = probe(daemon, name, {"tcp": {"web": [INET_ADDR, 80], "tls": [INET_ADDR, 443]}})
     # The far end sees the host's address: the sandbox's own was masqueraded.
     assert out["web"] == f"ok:{HOST_ADDR}"
@@ -85,7 +85,7 @@ def test_a_function_reaches_the_internet_through_nat(
 def test_a_function_cannot_reach_the_host_or_the_metadata_service(
     daemon: Daemon, deploy: Callable[..., str], internet: Server, host_listener: int
 ) -> None:
-    name = deploy(PROBE)
+    name = deploy(PROBE, Timeout=15)
     out = probe(
         daemon,
         name,
@@ -94,20 +94,24 @@ def test_a_function_cannot_reach_the_host_or_the_metadata_service(
                 "host": [HOST_ADDR, host_listener],
                 "metadata": [METADATA_ADDR, 80],
                 "control": [INET_ADDR, 80],
+                "api_loopback": ["127.0.0.1", daemon.port],  # the sandbox's own loopback
+                "api_host": [HOST_ADDR, daemon.port],
             }
         },
     )
     assert out["control"] == f"ok:{HOST_ADDR}"  # the network works...
     assert out["host"].startswith("blocked:")  # ...but not towards the host
     assert out["metadata"].startswith("blocked:")
+    assert out["api_loopback"].startswith("blocked:")  # the daemon's API is not in reach
+    assert out["api_host"].startswith("blocked:")
     assert connect_from(INET_NS, HOST_ADDR, host_listener) == "ok:host"  # the service is up
 
 
 def test_nothing_reaches_a_sandbox_from_outside_or_from_another_sandbox(
     daemon: Daemon, deploy: Callable[..., str], internet: Server
 ) -> None:
-    listener = deploy(PROBE)
-    other = deploy(PROBE)
+    listener = deploy(PROBE, Timeout=15)
+    other = deploy(PROBE, Timeout=15)
     address = probe(daemon, listener, {"listen": [8080]})["ip"]
     # The listener is there: the sandbox reaches itself on its own address.
     assert probe(daemon, listener, {"tcp": {"self": [address, 8080]}})["self"] == "ok:sandbox"
@@ -120,7 +124,7 @@ def test_nothing_reaches_a_sandbox_from_outside_or_from_another_sandbox(
 def test_a_sandbox_cannot_send_from_an_address_it_does_not_own(
     daemon: Daemon, deploy: Callable[..., str], internet: Server
 ) -> None:
-    name = deploy(PROBE)
+    name = deploy(PROBE, Timeout=15)
     first = probe(daemon, name, {})
     own = first["ip"]
     neighbour = str(ipaddress.IPv4Address(own) + 1)

@@ -121,7 +121,7 @@ def world(
 
 
 def vpc_function(deploy: Callable[..., str], subnets: list[str], groups: list[str]) -> str:
-    return deploy(PROBE, VpcConfig={"SubnetIds": subnets, "SecurityGroupIds": groups})
+    return deploy(PROBE, Timeout=15, VpcConfig={"SubnetIds": subnets, "SecurityGroupIds": groups})
 
 
 def probe(daemon: Daemon, name: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +172,7 @@ def test_a_vpc_function_reaches_the_internet_only_through_a_nat_gateway(
 def test_nothing_crosses_vpcs_or_comes_from_the_default_network(
     daemon: Daemon, deploy: Callable[..., str], world: World
 ) -> None:
-    default = deploy(PROBE)
+    default = deploy(PROBE, Timeout=15)
     elsewhere = vpc_function(deploy, [world.other_vpc_subnet], [world.open_b])
     assert probe(daemon, default, {"tcp": {"db": [world.db_address, 5432]}})["db"].startswith(
         "blocked:"
