@@ -292,13 +292,15 @@ def _invoke_report(resp: HttpResponse) -> ReportTimes | None:
     return parse_report(tail)
 
 
-def create_function(client: Client, *, memory_mb: int | None = None) -> None:
+def create_function(
+    client: Client, *, memory_mb: int | None = None, name: str = FUNCTION_NAME
+) -> None:
     settings: dict[str, Any] = json.loads((EXAMPLE_DIR / EXAMPLE_CONFIG).read_text())
     if memory_mb is not None:
         settings["MemorySize"] = memory_mb
     body = {
         **settings,
-        "FunctionName": FUNCTION_NAME,
+        "FunctionName": name,
         "Role": ROLE,
         "Code": {"ZipFile": zip_directory(EXAMPLE_DIR, exclude=(EXAMPLE_CONFIG,))},
     }

@@ -153,7 +153,7 @@ def run(runs: int, warmup: int, base: Path, tag: str) -> Bench:
             c_net.json_request("PUT", f"{FUNCTIONS}/bench-hello/configuration", vpc), "VpcConfig"
         )
         # A second function on the networked daemon, on the default network.
-        _check(c_net.json_request("POST", FUNCTIONS, _default_function_body()), "CreateFunction")
+        create_function(c_net, name="bench-default")
         targets = [
             Target("none", plain, c_plain, "bench-hello"),
             Target("default", net, c_net, "bench-default"),
@@ -182,19 +182,6 @@ def run(runs: int, warmup: int, base: Path, tag: str) -> Bench:
             c.close()
         for d in daemons:
             d.stop()
-
-
-def _default_function_body() -> dict[str, object]:
-    from bench.coldstart import EXAMPLE_CONFIG, EXAMPLE_DIR, ROLE
-    from engine.packaging import zip_directory
-
-    settings = json.loads((EXAMPLE_DIR / EXAMPLE_CONFIG).read_text())
-    return {
-        **settings,
-        "FunctionName": "bench-default",
-        "Role": ROLE,
-        "Code": {"ZipFile": zip_directory(EXAMPLE_DIR, exclude=(EXAMPLE_CONFIG,))},
-    }
 
 
 def main(argv: list[str] | None = None) -> int:

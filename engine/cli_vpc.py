@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -57,7 +58,12 @@ def read_document(path: Path) -> dict[str, Any]:
     return toml_vpc_document(doc)  # [[vpc.subnet]] spellings, as in the configuration
 
 
-def run(client: Client, args: argparse.Namespace, check: Any, show: Any) -> None:
+def run(
+    client: Client,
+    args: argparse.Namespace,
+    check: Callable[[HttpResponse], Any],
+    show: Callable[[Any], None],
+) -> None:
     match args.vpc_command:
         case "list":
             show(check(client.request("GET", f"{API}/vpcs")))
@@ -71,10 +77,9 @@ def run(client: Client, args: argparse.Namespace, check: Any, show: Any) -> None
             check(client.request("DELETE", f"{API}/vpcs/{quote(args.vpc_id, safe='')}"))
         case "attach-host":
             body = {"subnet_id": args.subnet, "security_group_ids": args.security_group}
-            resp: HttpResponse = client.json_request(
-                "PUT", f"{API}/hosts/{quote(args.name, safe='')}", body
+            show(
+                check(client.json_request("PUT", f"{API}/hosts/{quote(args.name, safe='')}", body))
             )
-            show(check(resp))
         case "detach-host":
             check(client.request("DELETE", f"{API}/hosts/{quote(args.name, safe='')}"))
         case "hosts":

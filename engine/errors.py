@@ -117,10 +117,3 @@ class SubnetIPAddressLimitReachedException(ApiError):
 
     error_type = "SubnetIPAddressLimitReachedException"
     status = 502
-
-
-class ENILimitReachedException(ApiError):
-    """Invoke: an ENI for the environment could not be created."""
-
-    error_type = "ENILimitReachedException"
-    status = 502

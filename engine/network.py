@@ -91,6 +91,7 @@ class NetworkService(NetworkAdmin):
         self._limiter = trio.CapacityLimiter(1)  # netlink work serializes on RTNL anyway
         self._refill = trio.Event()
         self._short = False  # a ready ENI was handed out since the last refill
+        self._wanted: set[PoolKey] | None = None  # see _wanted_keys
         self._generation = 0
         self._applied = -1
         self._fw_lock = trio.Lock()
@@ -342,13 +343,15 @@ class NetworkService(NetworkAdmin):
         return name
 
     def _wanted_keys(self) -> set[PoolKey]:
-        keys = {DEFAULT_KEY}
-        for fn in self.functions():
-            keys.add((fn.subnet_ids, fn.security_group_ids))
-        return keys
+        """The networks to keep ENIs ready for; read from the registry only after `wake()`."""
+        if self._wanted is None:
+            self._wanted = {DEFAULT_KEY}
+            self._wanted.update((fn.subnet_ids, fn.security_group_ids) for fn in self.functions())
+        return self._wanted
 
     def wake(self) -> None:
         """Functions changed: the pools to keep may have too."""
+        self._wanted = None
         self._refill.set()
 
     async def keep_pools(self) -> None:

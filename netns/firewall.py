@@ -313,16 +313,8 @@ def _egress_rules(doc: _Doc, chain: str, profile: _Egress, vpc: Vpc) -> None:
     if profile.open:
         doc.rule(chain, then, comment=f"{name}: attached host, egress open")
         return
-    seen: set[str] = set()
-    for group_id in profile.groups:
-        group = vpc.security_group(group_id)
-        assert group is not None  # _check made sure
-        for j, rule in enumerate(group.egress):
-            exprs = _rule_match(rule, "daddr")
-            key = repr(exprs)
-            if key not in seen:  # the same rule in two groups is one rule here
-                seen.add(key)
-                doc.rule(chain, *exprs, then, comment=f"{group_id} egress[{j}]")
+    for exprs, comment in _group_matches(vpc, profile.groups, "egress"):
+        doc.rule(chain, *exprs, then, comment=comment)
     doc.rule(chain, _DROP, comment=f"{name}: no egress rule matches")
 
 
@@ -339,18 +331,30 @@ def _destination_rules(doc: _Doc, nat: bool, wild: str) -> None:
 
 def _ingress_rules(doc: _Doc, chain: str, profile: _Ingress, vpc: Vpc) -> None:
     doc.rule(chain, _match(_ip("saddr"), _net(vpc.cidr), "!="), _DROP, comment="other VPC")
-    seen: set[str] = set()
-    for group_id in profile.groups:
-        group = vpc.security_group(group_id)
-        assert group is not None  # _check made sure
-        for j, rule in enumerate(group.ingress):
-            exprs = _rule_match(rule, "saddr")
-            key = repr(exprs)
-            if key not in seen:
-                seen.add(key)
-                doc.rule(chain, *exprs, _ACCEPT, comment=f"{group_id} ingress[{j}]")
+    for exprs, comment in _group_matches(vpc, profile.groups, "ingress"):
+        doc.rule(chain, *exprs, _ACCEPT, comment=comment)
     name = f"{profile.vpc_id} {' '.join(profile.groups) or '(no groups)'}"
     doc.rule(chain, _DROP, comment=f"{name}: no ingress rule matches")
+
+
+def _group_matches(
+    vpc: Vpc, groups: tuple[str, ...], direction: Literal["egress", "ingress"]
+) -> list[tuple[list[Json], str]]:
+    """The match expressions of every rule of `groups` in one direction, each with its comment;
+    the same rule in two groups is one rule here."""
+    peer: Literal["saddr", "daddr"] = "daddr" if direction == "egress" else "saddr"
+    seen: set[str] = set()
+    out: list[tuple[list[Json], str]] = []
+    for group_id in groups:
+        group = vpc.security_group(group_id)
+        assert group is not None  # _check made sure
+        rules = group.egress if direction == "egress" else group.ingress
+        for j, rule in enumerate(rules):
+            exprs = _rule_match(rule, peer)
+            if repr(exprs) not in seen:
+                seen.add(repr(exprs))
+                out.append((exprs, f"{group_id} {direction}[{j}]"))
+    return out
 
 
 def _rule_match(rule: Rule, peer: Literal["saddr", "daddr"]) -> list[Json]:

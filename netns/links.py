@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from ipaddress import IPv4Address
 
 from pyroute2 import IPRoute, NetlinkError
 
@@ -144,11 +143,6 @@ def _name_namespace(fd: int, path: str) -> None:
         raise
 
 
-def open_named(path: str) -> int:
-    """The namespace bind-mounted at `path` (an attached host's), as an fd."""
-    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-
-
 def remove_named(path: str) -> None:
     """Unname a namespace; it dies once no process or fd holds it."""
     try:
@@ -180,9 +174,3 @@ def named_namespaces(prefix: str, run_dir: str = NETNS_RUN_DIR) -> list[str]:
         return sorted(os.path.join(run_dir, n) for n in os.listdir(run_dir) if n.startswith(prefix))
     except FileNotFoundError:
         return []
-
-
-def addresses_of(fd: int) -> list[IPv4Address]:
-    """The IPv4 addresses on the sandbox end of an ENI (for tests and diagnostics)."""
-    with _thread_in(fd), IPRoute() as ipr:
-        return [IPv4Address(a.get("IFA_ADDRESS")) for a in ipr.get_addr(family=2)]

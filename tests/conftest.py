@@ -56,7 +56,7 @@ def leftovers(tag: str = TEST_TAG) -> list[str]:
     netns_dir = Path("/run/netns")
     if netns_dir.is_dir():
         found += [f"netns {p}" for p in netns_dir.glob(f"{tag}-*")]
-    found += [f"nft table inet {t}" for t in _nft_tables() if t.startswith(NFT_TEST_TAG + "_")]
+    found += [f"nft table inet {t}" for t in nft_tables() if t.startswith(NFT_TEST_TAG + "_")]
     ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=False)
     for line in ps.stdout.splitlines():
         if f"--tag={tag}-" in line:
@@ -69,7 +69,7 @@ def _links(prefix: str) -> list[str]:
     return sorted(n for n in names if n.startswith(prefix))
 
 
-def _nft_tables() -> list[str]:
+def nft_tables() -> list[str]:
     try:
         out = subprocess.run(
             ["nft", "-j", "list", "tables"], capture_output=True, text=True, check=False

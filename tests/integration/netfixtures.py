@@ -18,8 +18,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import TEST_TAG
+from tests.integration.conftest import Daemon
 
 INET_NS = f"{TEST_TAG}-inet"
 INET_HOST_IF = "lbtinet"
@@ -120,6 +122,15 @@ def handler(event, context):
             out["raw"] = "refused:" + type(e).__name__
     return out
 """
+
+
+def probe(daemon: Daemon, name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Invoke the PROBE function; its result (the invoke itself must succeed)."""
+    resp = daemon.invoke(name, event)
+    assert resp.status == 200, resp.body
+    assert "x-amz-function-error" not in resp.headers, resp.body
+    result: dict[str, Any] = resp.json()
+    return result
 
 
 def ip(*args: str, netns: str | None = None, check: bool = True) -> str:

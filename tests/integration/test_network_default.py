@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Daemon
+from tests.integration.conftest import Daemon, wait_until
 from tests.integration.netfixtures import (
     HOST_ADDR,
     INET_ADDR,
@@ -21,6 +22,7 @@ from tests.integration.netfixtures import (
     Server,
     connect_from,
     fake_internet,
+    probe,
     raw_send_in,
     sandbox_pid,
     wait_for_udp,
@@ -37,8 +39,6 @@ def internet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def host_listener() -> Iterator[int]:
     """A TCP service on the host, on every address: sandboxes must not reach it."""
-    import socket
-
     srv = socket.socket()
     srv.bind(("0.0.0.0", 0))
     srv.listen(16)
@@ -61,14 +61,6 @@ def host_listener() -> Iterator[int]:
     stop.set()
     t.join()
     srv.close()
-
-
-def probe(daemon: Daemon, name: str, event: dict[str, Any]) -> dict[str, Any]:
-    resp = daemon.invoke(name, event)
-    assert resp.status == 200, resp.body
-    assert "x-amz-function-error" not in resp.headers, resp.body
-    result: dict[str, Any] = resp.json()
-    return result
 
 
 def test_a_function_reaches_the_internet_through_nat(
@@ -183,12 +175,8 @@ def test_environments_leave_no_links_behind_when_they_go(
         assert list_links(d.if_prefix)  # the environment's ENI and the ready ones
     finally:
         d.stop()
-    from tests.integration.conftest import wait_until
-
     assert wait_until(lambda: not list_links(d.if_prefix), 5), list_links(d.if_prefix)
 
 
 def list_links(prefix: str) -> list[str]:
-    import os
-
     return [n for n in os.listdir("/sys/class/net") if n.startswith(prefix)]

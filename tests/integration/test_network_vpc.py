@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import socket
@@ -23,6 +24,7 @@ from tests.integration.netfixtures import (
     Server,
     connect_from,
     fake_internet,
+    probe,
     start_server,
 )
 
@@ -124,14 +126,6 @@ def vpc_function(deploy: Callable[..., str], subnets: list[str], groups: list[st
     return deploy(PROBE, Timeout=15, VpcConfig={"SubnetIds": subnets, "SecurityGroupIds": groups})
 
 
-def probe(daemon: Daemon, name: str, event: dict[str, Any]) -> dict[str, Any]:
-    resp = daemon.invoke(name, event)
-    assert resp.status == 200, resp.body
-    assert "x-amz-function-error" not in resp.headers, resp.body
-    result: dict[str, Any] = resp.json()
-    return result
-
-
 def test_security_groups_decide_who_reaches_a_private_database(
     daemon: Daemon, deploy: Callable[..., str], world: World
 ) -> None:
@@ -201,8 +195,6 @@ def test_boto3_sees_vpc_config_with_its_vpc_id(daemon: Daemon, world: World) -> 
         config=botocore.config.Config(retries={"max_attempts": 0}),
     )
     name = "vpc-boto3"
-    import base64
-
     created = lam.create_function(
         FunctionName=name,
         Runtime="python3.11",

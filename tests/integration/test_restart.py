@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import nft_tables
 from tests.integration.conftest import FUNCTIONS, Daemon, host_pids_matching, wait_until
+from tests.integration.netfixtures import connect_from, start_server
 
 pytestmark = pytest.mark.privileged
 
@@ -217,9 +219,6 @@ def handler(event, context):
 def test_vpcs_and_attached_hosts_survive_a_crash_and_enis_do_not(
     daemon_factory: Callable[[], Daemon], tmp_path: Path
 ) -> None:
-    from tests.conftest import _nft_tables
-    from tests.integration.netfixtures import connect_from, start_server
-
     d = daemon_factory()
     a = 200 + d.n % 40
     d.start(
@@ -257,7 +256,7 @@ def test_vpcs_and_attached_hosts_survive_a_crash_and_enis_do_not(
         # The daemon held every ENI's namespace; the kernel removes them with it.
         assert wait_until(lambda: not enis & set(os.listdir("/sys/class/net")), WAIT_S)
         assert host["ifname"] in os.listdir("/sys/class/net")  # the attached host stays
-        assert d.nft_table in _nft_tables()  # ... and so does the table, until the next start
+        assert d.nft_table in nft_tables()  # ... and so does the table, until the next start
 
         d.start()
         assert d.client.request("GET", "/lambdalet/v1/vpcs/vpc-api").json()["subnets"] == [
@@ -275,4 +274,4 @@ def test_vpcs_and_attached_hosts_survive_a_crash_and_enis_do_not(
             server.stop()
         d.client.request("DELETE", "/lambdalet/v1/hosts/keep")
         finish(d)
-    assert d.nft_table not in _nft_tables()  # a clean stop removes the table
+    assert d.nft_table not in nft_tables()  # a clean stop removes the table
