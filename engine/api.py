@@ -31,7 +31,7 @@ from engine.errors import (
 from engine.functions import FunctionService
 from engine.invoker import Invoker
 from engine.network import NetworkService
-from engine.runtime_env import SUPPORTED_RUNTIMES
+from engine.runtimes import RuntimeCatalog
 from engine.validation import (
     MAX_SYNC_PAYLOAD_BYTES,
     MAX_ZIP_BYTES,
@@ -61,11 +61,13 @@ class Api:
         functions: FunctionService,
         invoker: Invoker,
         region: str,
+        runtimes: RuntimeCatalog,
         network: NetworkService | None = None,
     ) -> None:
         self.functions = functions
         self.invoker = invoker
         self.region = region
+        self.runtimes = runtimes
         self.network_api = NetworkApi(network)
 
     # -- helpers ------------------------------------------------------------------------
@@ -115,7 +117,11 @@ class Api:
 
     async def create_function(self, request: Request) -> Response:
         body = await self._json(request, "CreateFunction")
-        req = parse_create_function(body, supported_runtimes=tuple(SUPPORTED_RUNTIMES))
+        req = parse_create_function(
+            body,
+            supported_runtimes=self.runtimes.names(),
+            explain_runtime=self.runtimes.unsupported_reason,
+        )
         config = await self.functions.create(req)
         return JSONResponse(config.to_aws(self.region), status_code=201)
 
@@ -173,7 +179,9 @@ class Api:
         name, _ = self._name(request)
         body = await self._json(request, "UpdateFunctionConfiguration")
         changes = parse_update_function_configuration(
-            body, supported_runtimes=tuple(SUPPORTED_RUNTIMES)
+            body,
+            supported_runtimes=self.runtimes.names(),
+            explain_runtime=self.runtimes.unsupported_reason,
         )
         config = await self.functions.update_configuration(name, changes)
         return JSONResponse(config.to_aws(self.region))

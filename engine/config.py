@@ -49,6 +49,16 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimesConfig:
+    # Where node and pythonX.Y are looked for (they must live under /usr, /bin or /lib:
+    # sandboxes see only those host directories).
+    search_path: tuple[str, ...] = ("/usr/local/bin", "/usr/bin", "/bin")
+    # Explicit interpreters by runtime name, e.g. {"python3.12" = "/usr/local/bin/python3.12",
+    # "nodejs22.x" = "/usr/local/bin/node22"}; they win over the search.
+    interpreters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     state_dir: Path = Path("/var/lib/lambdalet")  # registry, code blobs, logs
     socket_path: Path = Path("/run/lambdalet/lambdalet.sock")  # the API's unix socket
@@ -60,6 +70,7 @@ class Config:
     examples_dir: Path | None = None  # deploy each example function found here at start-up
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    runtimes: RuntimesConfig = field(default_factory=RuntimesConfig)
     vpcs: tuple[Vpc, ...] = ()  # [[vpc]] documents (read-only through the API)
 
     def replace(self, **changes: Any) -> Config:
@@ -85,6 +96,8 @@ def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
             if isinstance(value.get("nameservers"), list):
                 value = {**value, "nameservers": tuple(value["nameservers"])}
             args[name] = _build(NetworkConfig, value, "[network]")
+        elif name == "runtimes":
+            args[name] = _build_runtimes(value)
         elif name == "vpc":
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 raise ConfigError("vpc must be an array of tables ([[vpc]])")
@@ -99,6 +112,31 @@ def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
         else:
             args[name] = value
     return cls(**args)
+
+
+def _build_runtimes(value: Any) -> RuntimesConfig:
+    if not isinstance(value, dict):
+        raise ConfigError("[runtimes] must be a table")
+    unknown = sorted(set(value) - {"search_path", "interpreters"})
+    if unknown:
+        raise ConfigError(f"unknown configuration key(s) in [runtimes]: {', '.join(unknown)}")
+    search = value.get("search_path", RuntimesConfig().search_path)
+    if not isinstance(search, list | tuple) or not all(
+        isinstance(d, str) and d.startswith("/") for d in search
+    ):
+        raise ConfigError("runtimes.search_path must be a list of absolute directories")
+    interpreters = value.get("interpreters", {})
+    if not isinstance(interpreters, dict):
+        raise ConfigError("[runtimes.interpreters] must be a table of runtime = path")
+    for runtime, path in interpreters.items():
+        if not re.fullmatch(r"python3\.(?:1[02-9]|[2-9]\d)|nodejs\d+\.x", runtime):
+            raise ConfigError(
+                f"runtimes.interpreters: {runtime!r} is not a runtime lambdalet can exec"
+                " (python3.10, python3.12 and newer, nodejs<N>.x)"
+            )
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ConfigError(f"runtimes.interpreters.{runtime} must be an absolute path")
+    return RuntimesConfig(search_path=tuple(search), interpreters=dict(interpreters))
 
 
 def toml_vpc_document(table: dict[str, Any]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from engine.network import open_network
 from engine.packaging import zip_directory
 from engine.pool import PoolPaths, open_pool
 from engine.registry import Registry
-from engine.runtime_env import SUPPORTED_RUNTIMES
+from engine.runtimes import RuntimeCatalog, discover, stage_exec_python
 from engine.validation import CreateFunctionRequest, parse_create_function
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
@@ -226,21 +226,40 @@ def sd_notify(state: str) -> None:
             logger.warning("sd_notify(%s) failed: %s", state, exc)
 
 
-def load_examples(examples_dir: Path) -> list[CreateFunctionRequest]:
+def discover_runtimes(config: Config) -> RuntimeCatalog:
+    """What this host runs; exec'd pythons get their runtime staged under the state dir."""
+    staged = stage_exec_python(config.state_dir / "runtimes" / "python-exec")
+    os.chmod(staged.parent, 0o755)
+    return discover(
+        search_path=config.runtimes.search_path,
+        interpreters=config.runtimes.interpreters,
+        exec_python_dir=staged,
+    )
+
+
+def load_examples(examples_dir: Path, runtimes: RuntimeCatalog) -> list[CreateFunctionRequest]:
     """Each example is a directory with a lambdalet.json (CreateFunction settings)."""
     requests = []
     for directory in sorted(p for p in examples_dir.iterdir() if (p / EXAMPLE_CONFIG).is_file()):
         settings: dict[str, Any] = json.loads((directory / EXAMPLE_CONFIG).read_text())
         body = {"FunctionName": directory.name, "Role": _DEFAULT_ROLE, **settings}
         body["Code"] = {"ZipFile": zip_directory(directory, exclude=(EXAMPLE_CONFIG,))}
-        requests.append(parse_create_function(body, supported_runtimes=tuple(SUPPORTED_RUNTIMES)))
+        requests.append(
+            parse_create_function(
+                body,
+                supported_runtimes=runtimes.names(),
+                explain_runtime=runtimes.unsupported_reason,
+            )
+        )
     return requests
 
 
-async def deploy_examples(functions: FunctionService, examples_dir: Path) -> list[str]:
+async def deploy_examples(
+    functions: FunctionService, examples_dir: Path, runtimes: RuntimeCatalog
+) -> list[str]:
     """Create each example function that does not exist yet; returns the names created."""
     deployed = []
-    for req in await trio.to_thread.run_sync(load_examples, examples_dir):
+    for req in await trio.to_thread.run_sync(load_examples, examples_dir, runtimes):
         try:
             functions.get(req.name)
             continue
@@ -270,6 +289,8 @@ async def serve(
     if swept:
         logger.warning("removed %d sandbox(es) left by a previous daemon", swept)
     logger.info("cgroups: %s", cgroups.describe())
+    runtimes = discover_runtimes(config)
+    logger.info("runtimes: %s", ", ".join(runtimes.names()))
     registry = Registry(config.state_dir, region=config.region)
     listen = bind_api_socket(config.socket_path, config.socket_group)
     try:
@@ -283,6 +304,7 @@ async def serve(
                 spawner=spawner,
                 paths=paths,
                 code_dir=functions.code_dir,
+                runtimes=runtimes,
                 network=network,
             ) as pool,
         ):
@@ -290,10 +312,16 @@ async def serve(
             functions.network = network
             invoker = Invoker(functions=functions, pool=pool, region=config.region)
             app = build_app(
-                Api(functions=functions, invoker=invoker, region=config.region, network=network)
+                Api(
+                    functions=functions,
+                    invoker=invoker,
+                    region=config.region,
+                    runtimes=runtimes,
+                    network=network,
+                )
             )
             if config.examples_dir is not None:
-                names = await deploy_examples(functions, config.examples_dir)
+                names = await deploy_examples(functions, config.examples_dir, runtimes)
                 if names:
                     logger.info("deployed example functions: %s", ", ".join(names))
             await _serve_http(app, config, listen, task_status)

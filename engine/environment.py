@@ -5,8 +5,12 @@ The environment turns Runtime API messages into invocation outcomes. A function 
 error payload, never an exception; the outcome also says whether the environment may be
 reused.
 
+The runtime is reached through a `RuntimeChannel` (`engine.channels`): lambdalet's msgpack
+stream, or AWS's HTTP Runtime API for runtimes that speak it. Every path below (init, invoke,
+timeout, crash, REPORT) is the same for both.
+
 Resource handling: the environment owns its `SandboxProcess` (Runtime API stream, log pipe),
-its cgroup and its `LogStream`; `Pool.destroy()` releases all of them.
+its channel, its cgroup and its `LogStream`; `Pool.destroy()` releases all of them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Protocol
 
 import trio
 
+from engine.channels import MsgpackChannel, RuntimeChannel, open_http_channel
 from engine.lifecycle import EnvState, advance
 from engine.logs import LogStream
 from engine.models import FunctionConfig
@@ -27,19 +32,17 @@ from sandbox.errors import SandboxError
 from sandbox.launcher import SandboxProcess
 from sandbox.protocol import (
     Closed,
-    Connection,
     ErrorInfo,
     FunctionError,
     InitError,
     Invoke,
-    Log,
     Message,
-    NeedData,
     Ready,
     RemoteProtocolError,
     Response,
     SetupFailed,
 )
+from sandbox.spec import API_HTTP
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +70,15 @@ class PlatformError(Exception):
     """The sandbox could not be built (not the function's fault): a 5xx for the caller."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _RunResult:
+    error: ErrorInfo | None = None
+    error_body: bytes | None = None  # the runtime's own error document, passed on as is
+    payload: bytes | None = None
+    reusable: bool = False
+    status: str | None = None  # REPORT's Status: error | timeout
+
+
 class Environment:
     def __init__(
         self,
@@ -78,6 +90,8 @@ class Environment:
         cgroup_name: str,
         log: LogStream,
         uid: int,
+        api: str,
+        nursery: trio.Nursery,
     ) -> None:
         self.env_id = env_id
         self.function = function
@@ -87,10 +101,13 @@ class Environment:
         self.log = log
         self.uid = uid
         self.state = EnvState.CREATING
-        self.conn = Connection()
+        self.api = api
+        self.nursery = nursery
+        self.channel: RuntimeChannel | None = None  # opened by wait_ready()
         self.idle_since = 0.0
         self.init_duration_ms: float | None = None  # reported once, on the first invoke
         self.init_error: ErrorInfo | None = None
+        self.init_error_body: bytes | None = None
         self.retired = False  # its function changed or went away: destroy on release
         self._peak_fd = -1  # memory peak file of the cgroup, opened on first use
 
@@ -129,19 +146,19 @@ class Environment:
             self.log.write(data)
 
     async def _next_message(self) -> Message | Closed:
-        while True:
-            event = self.conn.next_event()
-            if isinstance(event, NeedData):
-                try:
-                    data = await self.proc.stream.receive_some(1 << 20)
-                except trio.BrokenResourceError:
-                    data = b""
-                self.conn.receive_data(data)
-                continue
-            if isinstance(event, Log):
-                self.log.write(event.data)
-                continue
-            return event
+        assert self.channel is not None
+        return await self.channel.receive()
+
+    async def _open_channel(self) -> Message | Closed | None:
+        """Connect to the runtime; a message instead if the sandbox reported one first."""
+        if self.api != API_HTTP:
+            self.channel = MsgpackChannel(self.proc.stream, self.log)
+            return None
+        opened = await open_http_channel(self.proc, self.nursery)
+        if isinstance(opened, Message | Closed):
+            return opened
+        self.channel = opened
+        return None
 
     # -- init ---------------------------------------------------------------------------
 
@@ -155,7 +172,7 @@ class Environment:
         self.set_state(EnvState.INITIALIZING)
         with trio.move_on_after(timeout_s) as scope:
             try:
-                msg = await self._next_message()
+                msg = await self._open_channel() or await self._next_message()
             except RemoteProtocolError as exc:
                 msg = InitError(
                     error=ErrorInfo(error_type="Runtime.InvalidResponse", error_message=str(exc))
@@ -172,6 +189,7 @@ class Environment:
                 return
             case InitError():
                 self.init_error = msg.error
+                self.init_error_body = msg.body
             case SetupFailed():
                 raise PlatformError(f"sandbox set-up failed at step '{msg.step}': {msg.message}")
             case Closed():
@@ -194,15 +212,14 @@ class Environment:
         log.write_line(start_line(inv.request_id, self.function.version))
         init_ms, self.init_duration_ms = self.init_duration_ms, None
         started = trio.current_time()
-        error: ErrorInfo | None
-        payload: bytes | None
-        reusable: bool
-        status: str | None
         if self.init_error is not None:
-            error, payload, reusable, status = self.init_error, None, False, "error"
-            self._log_error(error)
+            result = _RunResult(
+                error=self.init_error, error_body=self.init_error_body, status="error"
+            )
+            if self.init_error_body is None:  # a runtime with its own documents logs them
+                self._log_error(self.init_error)
         else:
-            error, payload, reusable, status = await self._run(inv, timeout_s=timeout_s)
+            result = await self._run(inv, timeout_s=timeout_s)
         duration_ms = (trio.current_time() - started) * 1000
         self.drain_log_pipe()
         log.write_line(end_line(inv.request_id))
@@ -212,32 +229,37 @@ class Environment:
             memory_size_mb=self.function.memory_mb,
             max_memory_used_bytes=self._peak_memory(),
             init_duration_ms=init_ms,
-            status=status,
+            status=result.status,
         )
         log.write_line(report.line())
         tail = log.end_capture()
+        error = result.error
         if error is not None:
-            body = {**error.to_aws(), "requestId": inv.request_id}
-            if error.error_type == "Sandbox.Timedout":  # Lambda's timeout has no stackTrace
-                body.pop("stackTrace")
+            if result.error_body is not None:
+                payload = result.error_body
+            else:
+                body = {**error.to_aws(), "requestId": inv.request_id}
+                if error.error_type == "Sandbox.Timedout":  # Lambda's timeout has no stackTrace
+                    body.pop("stackTrace")
+                payload = json.dumps(body).encode()
             return InvokeOutcome(
-                payload=json.dumps(body).encode(),
+                payload=payload,
                 function_error="Unhandled",
                 log_tail=tail,
-                reusable=reusable,
+                reusable=result.reusable,
                 error_type=error.error_type,
             )
-        assert payload is not None
-        return InvokeOutcome(payload=payload, function_error=None, log_tail=tail, reusable=True)
+        assert result.payload is not None
+        return InvokeOutcome(
+            payload=result.payload, function_error=None, log_tail=tail, reusable=True
+        )
 
-    async def _run(
-        self, inv: Invoke, *, timeout_s: float
-    ) -> tuple[ErrorInfo | None, bytes | None, bool, str | None]:
-        """Returns (error, payload, reusable, report status)."""
+    async def _run(self, inv: Invoke, *, timeout_s: float) -> _RunResult:
+        assert self.channel is not None
         try:
-            await self.proc.stream.send_all(self.conn.send(inv))
+            await self.channel.send_invoke(inv)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return await self._exit_error(inv.request_id), None, False, "error"
+            return _RunResult(error=await self._exit_error(inv.request_id), status="error")
         msg: Message | Closed | None = None
         with trio.move_on_after(timeout_s):
             try:
@@ -247,25 +269,26 @@ class Environment:
                     error_type="Runtime.InvalidResponse",
                     error_message=f"RequestId: {inv.request_id} Error: {exc}",
                 )
-                return err, None, False, "error"
+                return _RunResult(error=err, status="error")
         match msg:
             case None:
                 self.log.write_line(timeout_line(inv.request_id, timeout_s))
                 message = f"RequestId: {inv.request_id} Error: {timeout_message(timeout_s)}"
                 err = ErrorInfo(error_type="Sandbox.Timedout", error_message=message)
-                return err, None, False, "timeout"
+                return _RunResult(error=err, status="timeout")
             case Response() if msg.request_id == inv.request_id:
-                return None, msg.payload, True, None
+                return _RunResult(payload=msg.payload, reusable=True)
             case FunctionError() if msg.request_id == inv.request_id:
-                self._log_error(msg.error)
-                return msg.error, None, True, None
+                if msg.body is None:  # a runtime with its own error documents logs them
+                    self._log_error(msg.error)
+                return _RunResult(error=msg.error, error_body=msg.body, reusable=True)
             case Closed():
-                return await self._exit_error(inv.request_id), None, False, "error"
+                return _RunResult(error=await self._exit_error(inv.request_id), status="error")
         err = ErrorInfo(
             error_type="Runtime.InvalidResponse",
             error_message=f"RequestId: {inv.request_id} Error: unexpected {type(msg).__name__}",
         )
-        return err, None, False, "error"
+        return _RunResult(error=err, status="error")
 
     async def _exit_error(self, request_id: str | None = None) -> ErrorInfo:
         """Why the runtime went away: out of memory, or an exit/signal."""
@@ -302,6 +325,8 @@ class Environment:
 
     def close(self) -> None:
         """Release what the environment holds open (the sandbox itself is the pool's)."""
+        if self.channel is not None:
+            self.channel.close()
         self.log.close()
         if self._peak_fd >= 0:
             os.close(self._peak_fd)

@@ -117,3 +117,10 @@ class SubnetIPAddressLimitReachedException(ApiError):
 
     error_type = "SubnetIPAddressLimitReachedException"
     status = 502
+
+
+class InvalidRuntimeException(ApiError):
+    """Invoke: the function's runtime is not available on this host (any more)."""
+
+    error_type = "InvalidRuntimeException"
+    status = 502

@@ -30,12 +30,13 @@ import trio
 
 from engine.config import Config
 from engine.environment import Environment, PlatformError
-from engine.errors import EngineError, TooManyRequestsException
+from engine.errors import EngineError, InvalidRuntimeException, TooManyRequestsException
 from engine.lifecycle import EnvState
 from engine.logs import LogStream
 from engine.models import FunctionConfig
 from engine.network import Eni, NetworkService
-from engine.runtime_env import SUPPORTED_RUNTIMES, runtime_environment
+from engine.runtime_env import runtime_environment
+from engine.runtimes import RuntimeCatalog
 from netns.errors import NetnsError
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
@@ -88,9 +89,11 @@ class Pool:
         nursery: trio.Nursery,
         paths: PoolPaths,
         code_dir: Callable[[FunctionConfig], Path],
+        runtimes: RuntimeCatalog,
         network: NetworkService | None = None,
     ) -> None:
         self.config = config
+        self.runtimes = runtimes
         self.network = network
         self.enis: dict[str, Eni] = {}  # sandbox id -> its ENI
         self.cgroups = cgroups
@@ -102,9 +105,8 @@ class Pool:
         self.uids = UidAllocator(sb.uid_base, sb.uid_count)
         self.idle: dict[tuple[str, str], list[Environment]] = {}
         self.live: set[Environment] = set()
-        self.stems: dict[str, list[Stem]] = {}  # runtime dir -> ready stems, oldest first
+        self.stems: list[Stem] = []  # ready stems (any runtime), oldest first
         self._stems_pending = 0
-        self._stems_target = sb.prewarm * len(SUPPORTED_RUNTIMES)
         self._stem_wanted = trio.Event()
         self.closing = False
         self.teardowns = 0  # sandboxes being torn down right now
@@ -113,7 +115,7 @@ class Pool:
 
     # -- stems --------------------------------------------------------------------------
 
-    async def _make_stem(self, runtime_dir: Path) -> Stem:
+    async def _make_stem(self) -> Stem:
         sandbox_id = secrets.token_hex(6)
         name = f"sb-{sandbox_id}"
         self.cgroups.create(name, None)  # limits come with the function, at specialization
@@ -121,7 +123,6 @@ class Pool:
             return await self.spawner.make_stem(
                 StemSpec(
                     sandbox_id=sandbox_id,
-                    runtime_dir=os.fspath(runtime_dir),
                     rootfs_dir=os.fspath(self.paths.rootfs_dir),
                     etc_dir=os.fspath(self.paths.etc_dir),
                     cgroup_procs=tuple(self.cgroups.procs_files(name)),
@@ -133,8 +134,8 @@ class Pool:
                 await self._remove_cgroup(name)
             raise
 
-    def _take_stem(self, runtime_dir: Path) -> Stem | None:
-        ready = self.stems.get(os.fspath(runtime_dir), [])
+    def _take_stem(self) -> Stem | None:
+        ready = self.stems
         while ready:
             stem = ready.pop(0)
             if not stem.exited.is_set():
@@ -143,25 +144,23 @@ class Pool:
         return None
 
     async def keep_stems(self) -> None:
-        """Keep `prewarm` stems of each runtime ready, until the pool closes."""
+        """Keep `prewarm` stems ready (stems serve every runtime), until the pool closes."""
         wanted = self.config.sandbox.prewarm
         while wanted and not self.closing:
-            for runtime_dir in SUPPORTED_RUNTIMES.values():
-                ready = self.stems.setdefault(os.fspath(runtime_dir), [])
-                while len(ready) < wanted and not self.closing:
-                    await self._add_stem(ready, runtime_dir)
+            while len(self.stems) < wanted and not self.closing:
+                await self._add_stem()
             await self._stem_wanted.wait()
             self._stem_wanted = trio.Event()
             # Let the invoke that used the last stem answer its caller first: making a stem
             # competes for the two things a cold start needs, the CPU and the spawner.
             await trio.sleep(STEM_REFILL_DELAY_S)
 
-    async def _add_stem(self, ready: list[Stem], runtime_dir: Path) -> None:
+    async def _add_stem(self) -> None:
         self._stems_pending += 1
         try:
             # Shielded: a half-made stem (forked, reply not read) would leak.
             with trio.CancelScope(shield=True):
-                stem = await self._make_stem(runtime_dir)
+                stem = await self._make_stem()
         except (SandboxError, OSError) as exc:
             logger.error("could not prepare a sandbox stem: %s", exc)
             await trio.sleep(STEM_RETRY_S)
@@ -173,7 +172,7 @@ class Pool:
         if self.closing:
             self._start_teardown(stem, uid=None)
         else:
-            ready.append(stem)
+            self.stems.append(stem)
 
     # -- acquiring ----------------------------------------------------------------------
 
@@ -191,7 +190,12 @@ class Pool:
             raise TooManyRequestsException(
                 "Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded"
             )
-        runtime_dir = SUPPORTED_RUNTIMES[function.runtime]
+        try:
+            kind = self.runtimes.get(function.runtime)
+        except KeyError:
+            self.uids.release(uid)
+            reason = self.runtimes.unsupported_reason(function.runtime)
+            raise InvalidRuntimeException(reason or function.runtime) from None
         started = trio.current_time()
         stem: Stem | None = None
         log: LogStream | None = None
@@ -199,7 +203,7 @@ class Pool:
         try:
             if self.network is not None:
                 eni = await self.network.acquire(function)
-            stem = self._take_stem(runtime_dir) or await self._make_stem(runtime_dir)
+            stem = self._take_stem() or await self._make_stem()
             cgroup_name = cgroup_name_of(stem)
             sb = self.config.sandbox
             limits = limits_for(
@@ -222,11 +226,18 @@ class Pool:
                 gid=uid,
                 hostname=f"lambdalet-{stem.sandbox_id}",
                 code_dir=os.fspath(self.code_dir(function)),
+                runtime_dir=os.fspath(kind.runtime_dir),
                 tmp_size_mb=function.ephemeral_storage_mb,
                 env=runtime_environment(
-                    function, region=self.config.region, log_stream_name=log.name
+                    function,
+                    region=self.config.region,
+                    log_stream_name=log.name,
+                    runtime_vars=kind.env,
                 ),
                 netns=eni is not None,
+                entrypoint=kind.entrypoint,
+                args=kind.args,
+                api=kind.api,
             )
             if eni is not None:
                 self.enis[stem.sandbox_id] = eni
@@ -256,6 +267,8 @@ class Pool:
             cgroup_name=cgroup_name,
             log=log,
             uid=uid,
+            api=kind.api,
+            nursery=self.nursery,
         )
         self.live.add(env)
         self.nursery.start_soon(env.pump_log_pipe)
@@ -273,7 +286,7 @@ class Pool:
 
     def release(self, env: Environment, *, reusable: bool) -> None:
         """Give an environment back after an invoke; unhealthy ones are destroyed."""
-        if sum(map(len, self.stems.values())) < self._stems_target:
+        if len(self.stems) < self.config.sandbox.prewarm:
             self._stem_wanted.set()  # a cold start used a stem: refill, now that it is done
         if self.network is not None:
             self.network.invoke_done()
@@ -397,9 +410,8 @@ class Pool:
         self._stem_wanted.set()  # wakes keep_stems, which then ends
         for env in list(self.live):
             self.discard(env)
-        for ready in self.stems.values():
-            while ready:
-                self._start_teardown(ready.pop(), uid=None)
+        while self.stems:
+            self._start_teardown(self.stems.pop(), uid=None)
         with trio.move_on_after(self.config.sandbox.teardown_timeout_s + 2):
             while self.live or self.teardowns or self._stems_pending:
                 await self._teardown_finished.wait()
@@ -413,6 +425,7 @@ async def open_pool(
     spawner: Spawner,
     paths: PoolPaths,
     code_dir: Callable[[FunctionConfig], Path],
+    runtimes: RuntimeCatalog,
     network: NetworkService | None = None,
 ) -> AsyncIterator[Pool]:
     async with trio.open_nursery() as nursery:
@@ -423,6 +436,7 @@ async def open_pool(
             nursery=nursery,
             paths=paths,
             code_dir=code_dir,
+            runtimes=runtimes,
             network=network,
         )
         nursery.start_soon(pool.reap_idle)

@@ -1,19 +1,13 @@
-"""Which runtimes this host provides, and the environment variables a runtime starts with."""
+"""The environment variables a runtime starts with."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Final
 
-import sandbox.runtimes.python as python_runtime
 from engine.logs import log_group_name
 from engine.models import FunctionConfig
 from sandbox.spec import RUNTIME_DIR, TASK_ROOT
-
-# runtime name -> host directory mounted read-only at /var/runtime
-SUPPORTED_RUNTIMES: Final[dict[str, Path]] = {
-    "python3.11": Path(python_runtime.__file__).parent,
-}
 
 # Variables a function may override (Lambda lets you change these).
 _DEFAULTS: Final = {
@@ -26,9 +20,15 @@ _DEFAULTS: Final = {
 
 
 def runtime_environment(
-    function: FunctionConfig, *, region: str, log_stream_name: str
+    function: FunctionConfig,
+    *,
+    region: str,
+    log_stream_name: str,
+    runtime_vars: Mapping[str, str],
 ) -> dict[str, str]:
-    """The runtime's whole environment: defaults, then the function's own, then reserved."""
+    """The runtime's whole environment: defaults, then the function's own, then reserved
+    ones, then the runtime's (`RuntimeKind.env`: AWS_EXECUTION_ENV, AWS_LAMBDA_RUNTIME_API,
+    NODE_PATH)."""
     env = dict(_DEFAULTS)
     env.update(function.environment)
     env.update(
@@ -38,7 +38,6 @@ def runtime_environment(
             "AWS_LAMBDA_FUNCTION_VERSION": function.version,
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": log_group_name(function.name),
             "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
@@ -48,4 +47,5 @@ def runtime_environment(
             "TZ": ":UTC",
         }
     )
+    env.update(runtime_vars)
     return env

@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -192,6 +192,10 @@ class CodeUpdate:
     architectures: tuple[str, ...] | None = None  # None: keep the function's
 
 
+# Explains why a runtime name does not run on this host (`RuntimeCatalog.unsupported_reason`).
+RuntimeExplainer = Callable[[str], str | None]
+
+
 # --- Public parsers ------------------------------------------------------------------------
 
 
@@ -200,6 +204,7 @@ def parse_create_function(
     *,
     supported_runtimes: Collection[str],
     host_architecture: str = "x86_64",
+    explain_runtime: RuntimeExplainer | None = None,
 ) -> CreateFunctionRequest:
     """Validate a CreateFunction body; raise the ApiError AWS would answer."""
     body = _require_object(body)
@@ -248,6 +253,7 @@ def parse_create_function(
         supported_runtimes=supported_runtimes,
         host_architecture=host_architecture,
         function_name=name,
+        explain_runtime=explain_runtime,
     )
     vpc = parse_vpc_config(body)
     zip_bytes = decode_zip_file(zip_b64)
@@ -274,6 +280,7 @@ def parse_update_function_configuration(
     *,
     supported_runtimes: Collection[str],
     function_name: str | None = None,
+    explain_runtime: RuntimeExplainer | None = None,
 ) -> ConfigurationChanges:
     """Validate an UpdateFunctionConfiguration body (the name comes from the path).
 
@@ -299,6 +306,7 @@ def parse_update_function_configuration(
         supported_runtimes=supported_runtimes,
         host_architecture=None,
         function_name=function_name,
+        explain_runtime=explain_runtime,
     )
     return ConfigurationChanges(
         runtime=settings.runtime,
@@ -457,12 +465,15 @@ def _check_semantics(
     supported_runtimes: Collection[str],
     host_architecture: str | None,
     function_name: str | None,
+    explain_runtime: RuntimeExplainer | None = None,
 ) -> None:
     """Rules past the model: what this host runs, reserved variables, the 4 KB budget."""
     runtime = settings.runtime
     if runtime is not None and runtime not in supported_runtimes:
+        reason = explain_runtime(runtime) if explain_runtime is not None else None
         raise InvalidParameterValueException(
-            f"The runtime parameter of {runtime} is not supported by this lambdalet host;"
+            reason
+            or f"The runtime parameter of {runtime} is not supported by this lambdalet host;"
             f" supported runtimes: {', '.join(sorted(supported_runtimes))}"
         )
     if settings.architectures is not None and host_architecture is not None:

@@ -11,6 +11,14 @@ Theory of operation (one environment, one invocation at a time)::
     runtime -> supervisor   Ready | InitError | SetupFailed   (once, after start)
     supervisor -> runtime   Invoke
     runtime -> supervisor   Log* then Response | FunctionError
+
+A runtime that speaks AWS's HTTP Runtime API instead sends only `Listening` (with the
+listening socket attached as SCM_RIGHTS), then `InitError` or `SetupFailed` if it could not
+be started; its stream closes when it is exec'd.
+
+`FunctionError` and `InitError` may carry `body`: the exact error document the caller gets
+(a runtime that formats its own errors, as Node's and custom runtimes do). Without it the
+supervisor renders `error` in the Python runtime's shape.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ __all__ = [
     "FunctionError",
     "InitError",
     "Invoke",
+    "Listening",
     "LocalProtocolError",
     "Log",
     "Message",
@@ -72,6 +81,7 @@ class _Tag(enum.IntEnum):
     FUNCTION_ERROR = 5
     LOG = 6
     SETUP_FAILED = 7
+    LISTENING = 8
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +110,7 @@ class InitError:
     """Init failed (import error, missing handler, exception at module level)."""
 
     error: ErrorInfo
+    body: bytes | None = None  # the error document as the runtime wrote it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +119,11 @@ class SetupFailed:
 
     step: str
     message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listening:
+    """The HTTP Runtime API listener rides with this message (SCM_RIGHTS)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,6 +146,7 @@ class Response:
 class FunctionError:
     request_id: str
     error: ErrorInfo
+    body: bytes | None = None  # the error document as the runtime wrote it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,7 +156,7 @@ class Log:
     data: bytes
 
 
-Message = Ready | InitError | SetupFailed | Invoke | Response | FunctionError | Log
+Message = Ready | InitError | SetupFailed | Listening | Invoke | Response | FunctionError | Log
 
 
 class NeedData:
@@ -181,14 +198,17 @@ def _encode(msg: Message) -> list[Any]:
                 e.error_type,
                 e.error_message,
                 e.stack_trace,
+                msg.body,
             ]
         case Ready():
             return [_Tag.READY]
         case InitError():
             e = msg.error
-            return [_Tag.INIT_ERROR, e.error_type, e.error_message, e.stack_trace]
+            return [_Tag.INIT_ERROR, e.error_type, e.error_message, e.stack_trace, msg.body]
         case SetupFailed():
             return [_Tag.SETUP_FAILED, msg.step, msg.message]
+        case Listening():
+            return [_Tag.LISTENING]
     raise LocalProtocolError(f"not a protocol message: {msg!r}")
 
 
@@ -206,6 +226,10 @@ def _bytes(v: Any) -> bytes:
     if not isinstance(v, bytes):
         raise TypeError("expected bytes")
     return v
+
+
+def _opt_bytes(v: Any) -> bytes | None:
+    return None if v is None else _bytes(v)
 
 
 def _str_list(v: Any) -> list[str]:
@@ -236,24 +260,26 @@ def _decode(obj: Any) -> Message:
                 return Response(request_id=_str(args[0]), payload=_bytes(args[1]))
             case (_Tag.LOG, 1):
                 return Log(data=_bytes(args[0]))
-            case (_Tag.FUNCTION_ERROR, 4):
+            case (_Tag.FUNCTION_ERROR, 5):
                 info = ErrorInfo(
                     error_type=_str(args[1]),
                     error_message=_str(args[2]),
                     stack_trace=_str_list(args[3]),
                 )
-                return FunctionError(request_id=_str(args[0]), error=info)
+                return FunctionError(request_id=_str(args[0]), error=info, body=_opt_bytes(args[4]))
             case (_Tag.READY, 0):
                 return Ready()
-            case (_Tag.INIT_ERROR, 3):
+            case (_Tag.INIT_ERROR, 4):
                 info = ErrorInfo(
                     error_type=_str(args[0]),
                     error_message=_str(args[1]),
                     stack_trace=_str_list(args[2]),
                 )
-                return InitError(error=info)
+                return InitError(error=info, body=_opt_bytes(args[3]))
             case (_Tag.SETUP_FAILED, 2):
                 return SetupFailed(step=_str(args[0]), message=_str(args[1]))
+            case (_Tag.LISTENING, 0):
+                return Listening()
     except TypeError as exc:
         raise RemoteProtocolError(f"malformed message with tag {tag}: {exc}") from None
     raise RemoteProtocolError(f"unknown message tag {tag} with {len(args)} fields")

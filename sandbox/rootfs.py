@@ -7,9 +7,10 @@ Two phases, both in the sandbox's own mount namespace, as root, before any user 
   minimal /dev, /tmp, a fresh /proc with host state masked; then `pivot_root` into it, the
   old root detached and / made read-only. Unmounting the old root waits for an RCU grace
   period (milliseconds), which is why it happens here and not on a cold start.
-* `finish_child_rootfs()` (specialization): attach the function's code at /var/task from a
-  detached, read-only mount the spawner cloned with ``open_tree`` (``move_mount``: no
-  unmount, no host path needed), and resize /tmp if the function asks for another size.
+* `finish_child_rootfs()` (specialization): attach the runtime at /var/runtime and the
+  function's code at /var/task from detached, read-only mounts the spawner cloned with
+  ``open_tree`` (``move_mount``: no unmount, no host path needed), and resize /tmp if the
+  function asks for another size. Stems are therefore the same for every runtime.
 
 Nothing is mounted in the host's namespace: every mount dies with the sandbox's mount
 namespace when its last process exits.
@@ -119,7 +120,7 @@ def plan_stem_rootfs(stem: StemSpec, host: HostLayout) -> list[MountOp]:
     ops += [Symlink(path, to) for path, to in host.links]
     ops += [
         Bind(stem.etc_dir, "/etc"),
-        Bind(stem.runtime_dir, RUNTIME_DIR),
+        Mkdir(RUNTIME_DIR),  # the runtime's files are attached here at specialization
         Tmpfs(OPT_DIR, "size=16k,mode=755", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_RDONLY),
         Mkdir(TASK_ROOT),  # the function's code is attached here at specialization
         Tmpfs("/tmp", tmp_options(DEFAULT_TMP_MB)),
@@ -179,14 +180,15 @@ def prepare_child_rootfs(stem: StemSpec, host: HostLayout) -> None:
     sc.mount(None, "/", None, sc.MS_REMOUNT | _RO)
 
 
-def finish_child_rootfs(spec: SandboxSpec, *, code_tree_fd: int) -> None:
-    """Specialization: attach the function's code; give /tmp the function's size."""
+def finish_child_rootfs(spec: SandboxSpec, *, code_tree_fd: int, runtime_tree_fd: int) -> None:
+    """Specialization: attach the runtime and the function's code; size /tmp."""
+    sc.move_mount_fd(runtime_tree_fd, RUNTIME_DIR)
     sc.move_mount_fd(code_tree_fd, TASK_ROOT)
     if spec.tmp_size_mb != DEFAULT_TMP_MB:
         sc.mount(None, "/tmp", None, sc.MS_REMOUNT | _TMP_FLAGS, tmp_options(spec.tmp_size_mb))
 
 
-def clone_code_tree(code_dir: str) -> int:
+def clone_tree(code_dir: str) -> int:
     """Host side (spawner): a detached read-only copy of `code_dir` for `move_mount`."""
     fd = sc.open_tree_clone(code_dir)
     try:
@@ -200,7 +202,7 @@ def clone_code_tree(code_dir: str) -> int:
 def check_mount_api(path: str = "/") -> None:
     """Host side, at start-up: the kernel must offer open_tree, mount_setattr, move_mount."""
     try:
-        os.close(clone_code_tree(path))
+        os.close(clone_tree(path))
     except OSError as exc:
         raise SandboxSetupError(
             "clone a mount with open_tree/mount_setattr",

@@ -9,9 +9,9 @@ cold start is a fork, not an interpreter start; and it builds *stems* ahead of d
 Requests:  {"op": "stem", "stem": {...}}               fork a stem (its init is pid 1 of
                                                        a new pid namespace)
            {"op": "specialize", "spec": {...}} + fds   [runtime socket, log pipe, (netns)],
-                                                       forwarded to the stem's init with a
-                                                       detached read-only clone of the code
-                                                       dir (the netns only if spec.netns)
+                                                       forwarded to the stem's init with
+                                                       detached read-only clones of the code
+                                                       and runtime dirs (netns if spec.netns)
            {"op": "kill", "id": ...}
 Replies:   {"op": "stem_forked", "id", "pid"} | {"op": "specialized", "id"}
            {"op": "failed", "id", "error"}
@@ -39,7 +39,7 @@ from typing import Any, NoReturn
 import msgpack
 
 from sandbox import _syscalls as sc
-from sandbox.rootfs import HostLayout, clone_code_tree
+from sandbox.rootfs import HostLayout, clone_tree
 from sandbox.runtimes.python import bootstrap
 from sandbox.spec import MAX_CONTROL_PACKET, SandboxSpec, StemSpec
 from sandbox.stem import run_stem_init
@@ -162,12 +162,15 @@ class _Spawner:
                     f"specialize needs {expected} fds (runtime socket, log pipe"
                     f"{', netns' if spec.netns else ''}), got {len(fds)}"
                 )
-            tree = clone_code_tree(spec.code_dir)  # the code, as a detached read-only mount
+            trees: list[int] = []  # detached read-only mounts: the code, then the runtime
             try:
+                trees.append(clone_tree(spec.code_dir))
+                trees.append(clone_tree(spec.runtime_dir))
                 packet = msgpack.packb(msg["spec"], use_bin_type=True)
-                socket.send_fds(child.control, [packet], [fds[0], fds[1], tree, *fds[2:]])
+                socket.send_fds(child.control, [packet], [fds[0], fds[1], *trees, *fds[2:]])
             finally:
-                os.close(tree)
+                for tree in trees:
+                    os.close(tree)
             child.control.close()
             child.control = None
         except (OSError, ValueError, TypeError, KeyError) as exc:

@@ -15,6 +15,11 @@ TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
 OPT_DIR = "/opt"
 EXIT_SETUP_FAILED = 125  # a sandbox's init exits with this when building it failed
+RUNTIME_API_HOST = "127.0.0.1"  # the HTTP Runtime API inside every sandbox that uses it
+RUNTIME_API_PORT = 9001
+RUNTIME_FD = 3  # where an exec'd msgpack runtime (node, other pythons) finds its socket
+API_MSGPACK = "msgpack"  # the runtime speaks lambdalet's msgpack protocol on its socket
+API_HTTP = "http"  # the runtime speaks AWS's HTTP Runtime API at 127.0.0.1:9001
 MAX_CONTROL_PACKET = 256 * 1024  # one spawner request or reply (a spec with a 4 KB env fits)
 
 
@@ -40,7 +45,6 @@ class StemSpec(_Wire):
     """A prepared, unspecialized sandbox. Host paths are in the daemon's mount namespace."""
 
     sandbox_id: str  # short hex id; names its cgroup and, later, its hostname
-    runtime_dir: str  # bind-mounted read-only at /var/runtime
     rootfs_dir: str  # empty host directory used as the mount point of the new root
     etc_dir: str  # minimal /etc, bind-mounted read-only
     cgroup_procs: tuple[str, ...]  # cgroup.procs files joined before anything else
@@ -57,13 +61,25 @@ class SandboxSpec(_Wire):
     uid: int  # unprivileged, distinct per live sandbox, never 0
     gid: int
     hostname: str
-    code_dir: str  # host path, bind-mounted read-only at /var/task
+    code_dir: str  # host path, attached read-only at /var/task
+    runtime_dir: str  # host path, attached read-only at /var/runtime
     tmp_size_mb: int  # size of the /tmp tmpfs (ephemeral storage)
     env: dict[str, str] = field(default_factory=dict)  # the runtime's entire environment
     netns: bool = False  # a network namespace (an ENI) comes with the spec and is joined
+    # Empty: the in-process Python runtime. Otherwise the runtime is exec'd: the first of
+    # these sandbox paths that exists (custom runtimes: /var/task/bootstrap, /opt/bootstrap).
+    entrypoint: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()  # argv after the entrypoint
+    api: str = API_MSGPACK  # API_HTTP: a Runtime API listener is made and handed over
 
     def __post_init__(self) -> None:
         if self.uid <= 0 or self.gid <= 0:
             raise ValueError("a sandbox never runs as uid/gid 0")
         if self.tmp_size_mb <= 0:
             raise ValueError("tmp_size_mb must be positive")
+        if self.api not in (API_MSGPACK, API_HTTP):
+            raise ValueError(f"unknown runtime api {self.api!r}")
+        if self.api == API_HTTP and not self.entrypoint:
+            raise ValueError("an HTTP Runtime API runtime needs an entrypoint to exec")
+        if any(not p.startswith("/") for p in self.entrypoint):
+            raise ValueError("entrypoint candidates are absolute sandbox paths")

@@ -11,13 +11,14 @@ new pid namespace. Specialization arrives later on the stem's control socket: a
                                                bounding set, prepare the runtime
     --- stem ready; the rest is a cold start ---------------------------------------
     receive spec + fds (control socket)
-    pass spec + fds to the runtime ─────────► join the ENI's netns (if any), stdio to
-                                               the log pipe, become the
-    attach /var/task (move_mount),             sandbox uid (no capabilities, no_new_privs),
-    size /tmp, hostname                        environment
-    "go" ───────────────────────────────────► chdir /var/task, run the language runtime
-    drop privileges, reap orphans,
-    exit with the runtime's status
+    pass spec + fds to the runtime ─────────► join the ENI's netns (if any); for an HTTP
+                                               runtime, open 127.0.0.1:9001 there and hand
+    attach /var/runtime and /var/task          the listener to the daemon; stdio to the log
+    (move_mount), size /tmp, hostname          pipe, become the sandbox uid (no
+                                               capabilities, no_new_privs), environment
+    "go" ───────────────────────────────────► chdir /var/task, run the language runtime:
+    drop privileges, reap orphans,             in process (python3.11) or by exec (node,
+    exit with the runtime's status             custom bootstrap, other pythons)
 
 Nothing here returns: every path ends in `os._exit` or the runtime. A failure before user
 code runs is reported as `SetupFailed` on the Runtime API socket once there is one, and on
@@ -40,16 +41,28 @@ from sandbox.privileges import (
     drop_child_privileges,
     set_child_rlimits,
 )
-from sandbox.protocol import Connection, SetupFailed
+from sandbox.protocol import Connection, ErrorInfo, InitError, Listening, SetupFailed
 from sandbox.rootfs import HostLayout, finish_child_rootfs, prepare_child_rootfs
 from sandbox.runtimes.python import bootstrap
-from sandbox.spec import EXIT_SETUP_FAILED, TASK_ROOT, SandboxSpec, StemSpec
+from sandbox.spec import (
+    API_HTTP,
+    API_MSGPACK,
+    EXIT_SETUP_FAILED,
+    RUNTIME_API_HOST,
+    RUNTIME_API_PORT,
+    RUNTIME_FD,
+    TASK_ROOT,
+    SandboxSpec,
+    StemSpec,
+)
 
 _NAMESPACES = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
 _MAX_SPEC = 256 * 1024
+_LISTEN_BACKLOG = 16
+EXIT_NO_ENTRYPOINT = 127  # the runtime could not be exec'd (reported as an init error first)
 
 
 def encode_exit(status: int) -> int:
@@ -125,15 +138,16 @@ def run_stem_init(stem: StemSpec, *, layout: HostLayout, control: socket.socket)
             run_stem_runtime(stem, theirs)
         theirs.close()
         step = "wait for specialization"
-        received = _receive_spec(control, max_fds=4)
+        received = _receive_spec(control, max_fds=5)
         if received is None:  # the pool let this stem go
             os._exit(0)
-        spec, (runtime_fd, log_fd, code_tree_fd, *netns_fd) = received
+        spec, (runtime_fd, log_fd, code_tree_fd, runtime_tree_fd, *netns_fd) = received
         step = "hand the spec to the runtime"
         socket.send_fds(ours, [_pack(spec)], [runtime_fd, log_fd, *netns_fd])
-        step = "attach the function's code"
-        finish_child_rootfs(spec, code_tree_fd=code_tree_fd)
+        step = "attach the runtime and the function's code"
+        finish_child_rootfs(spec, code_tree_fd=code_tree_fd, runtime_tree_fd=runtime_tree_fd)
         os.close(code_tree_fd)
+        os.close(runtime_tree_fd)
         step = "set hostname"
         sc.sethostname(spec.hostname)
         ours.send(b"go")
@@ -207,6 +221,9 @@ def run_stem_runtime(stem: StemSpec, init: socket.socket) -> NoReturn:
             step = "join the ENI's network namespace"
             sc.setns(netns_fd[0], sc.CLONE_NEWNET)
             os.close(netns_fd[0])
+        if spec.api == API_HTTP:
+            step = "open the Runtime API listener"
+            _hand_over_runtime_api(runtime_fd)
         step = "drop runtime privileges"
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
@@ -220,7 +237,63 @@ def run_stem_runtime(stem: StemSpec, init: socket.socket) -> NoReturn:
             os._exit(EXIT_SETUP_FAILED)  # init failed and reported it; it is exiting too
         init.close()
         os.chdir(TASK_ROOT)
+        if spec.entrypoint:
+            step = "start the runtime"
+            runtime_fd = _to_runtime_fd(runtime_fd, keep_on_exec=spec.api == API_MSGPACK)
     except BaseException as exc:
         _report(step, exc, sandbox_id=stem.sandbox_id, runtime_fd=runtime_fd)
         os._exit(EXIT_SETUP_FAILED)
+    if spec.entrypoint:
+        _exec_runtime(spec)
     bootstrap.run(runtime_fd, handler=spec.handler)
+
+
+def _hand_over_runtime_api(runtime_fd: int) -> None:
+    """Listen on 127.0.0.1:9001 in the sandbox's network namespace and give the listener to
+    the daemon, which serves the HTTP Runtime API on it from the host. Nothing in the
+    sandbox keeps it: the function can connect to it, never accept on it."""
+    channel = socket.socket(fileno=runtime_fd)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+            listener.bind((RUNTIME_API_HOST, RUNTIME_API_PORT))
+            listener.listen(_LISTEN_BACKLOG)
+            socket.send_fds(channel, [Connection().send(Listening())], [listener.fileno()])
+    finally:
+        channel.detach()
+
+
+def _to_runtime_fd(runtime_fd: int, *, keep_on_exec: bool) -> int:
+    """Move the runtime socket to fd 3 and close every other descriptor above stderr. A
+    msgpack runtime inherits it across exec; an HTTP runtime's copy closes at exec, so it
+    only serves to report a failed exec."""
+    if runtime_fd != RUNTIME_FD:
+        os.dup2(runtime_fd, RUNTIME_FD)
+        os.close(runtime_fd)
+    os.closerange(RUNTIME_FD + 1, 1 << 20)
+    os.set_inheritable(RUNTIME_FD, keep_on_exec)
+    return RUNTIME_FD
+
+
+def _exec_runtime(spec: SandboxSpec) -> NoReturn:
+    """Replace this process with the runtime: the first entrypoint candidate that exists.
+    Failing that, report Lambda's Runtime.InvalidEntrypoint as the init error."""
+    path = next((p for p in spec.entrypoint if os.path.exists(p)), None)
+    if path is None:
+        candidates = " ".join(spec.entrypoint)
+        kind = "bootstrap(s)" if spec.api == API_HTTP else "runtime executable"
+        _init_error("Runtime.InvalidEntrypoint", f"Couldn't find valid {kind}: [{candidates}]")
+    try:
+        os.execve(path, [path, *spec.args], os.environ)
+    except OSError as exc:
+        _init_error(
+            "Runtime.InvalidEntrypoint", f"fork/exec {path}: {(exc.strerror or str(exc)).lower()}"
+        )
+
+
+def _init_error(error_type: str, message: str) -> NoReturn:
+    msg = InitError(error=ErrorInfo(error_type=error_type, error_message=message))
+    try:
+        os.write(RUNTIME_FD, Connection().send(msg))
+    except OSError:
+        pass
+    os._exit(EXIT_NO_ENTRYPOINT)

@@ -249,7 +249,13 @@ def _install_logging() -> None:
     root.handlers[:] = [handler]
 
 
-_SANDBOX_PATH = [TASK_ROOT, "/opt/python/lib/python3.11/site-packages", "/opt/python", RUNTIME_DIR]
+_SANDBOX_PATH = [
+    TASK_ROOT,
+    f"/opt/python/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages",
+    "/opt/python",
+    RUNTIME_DIR,
+]
+EXEC_RUNTIME_FD = 3  # where an exec'd interpreter finds its socket (sandbox.spec.RUNTIME_FD)
 
 
 def prepare_stem() -> None:
@@ -329,6 +335,14 @@ def run(fd: int, *, handler: str) -> NoReturn:
         _flush_output()
         os._exit(1)
     os._exit(0)
+
+
+def main_exec() -> NoReturn:
+    """Entry point when another interpreter (python3.12, ...) runs this runtime: exec'd in
+    the sandbox, already unprivileged, with its socket on fd 3."""
+    preload()
+    prepare_stem()
+    run(EXEC_RUNTIME_FD, handler=os.environ.get("_HANDLER", ""))
 
 
 def _serve(fd: int, *, handler: str) -> None:

@@ -35,6 +35,7 @@ from sandbox.protocol import (
     Response,
     SetupFailed,
 )
+from sandbox.spec import API_MSGPACK
 
 FUNCTION = FunctionConfig(
     name="fn",
@@ -113,6 +114,8 @@ async def make_env(
             cgroup_name="sb-abc",
             log=LogStream(tmp_path, "fn", "$LATEST"),
             uid=200001,
+            api=API_MSGPACK,
+            nursery=nursery,
         )
         envs.append(env)
         runtime = FakeRuntime(theirs)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from engine.models import FunctionConfig
-from engine.runtime_env import SUPPORTED_RUNTIMES, runtime_environment
+from engine.runtime_env import runtime_environment
+from engine.runtimes import PYTHON_RUNTIME_DIR
 
 
 def config(**env: str) -> FunctionConfig:
@@ -24,7 +25,10 @@ def config(**env: str) -> FunctionConfig:
 
 def test_reserved_variables_are_set() -> None:
     env = runtime_environment(
-        config(), region="eu-west-1", log_stream_name="2026/01/01/[$LATEST]ab"
+        config(),
+        region="eu-west-1",
+        log_stream_name="2026/01/01/[$LATEST]ab",
+        runtime_vars={"AWS_EXECUTION_ENV": "AWS_Lambda_python3.11"},
     )
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == "fn"
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
@@ -45,6 +49,7 @@ def test_function_variables_can_override_path_but_never_reserved_ones() -> None:
         config(PATH="/custom", AWS_REGION="evil", MY_VAR="1"),
         region="us-east-1",
         log_stream_name="s",
+        runtime_vars={},
     )
     assert env["PATH"] == "/custom"
     assert env["MY_VAR"] == "1"
@@ -52,4 +57,15 @@ def test_function_variables_can_override_path_but_never_reserved_ones() -> None:
 
 
 def test_python_runtime_directory_holds_the_bootstrap() -> None:
-    assert (SUPPORTED_RUNTIMES["python3.11"] / "bootstrap.py").is_file()
+    assert (PYTHON_RUNTIME_DIR / "bootstrap.py").is_file()
+
+
+def test_runtime_variables_win_over_the_functions_own() -> None:
+    env = runtime_environment(
+        config(NODE_PATH="/mine"),
+        region="us-east-1",
+        log_stream_name="s",
+        runtime_vars={"NODE_PATH": "/opt/nodejs/node_modules", "AWS_LAMBDA_RUNTIME_API": "x:1"},
+    )
+    assert env["NODE_PATH"] == "/opt/nodejs/node_modules"
+    assert env["AWS_LAMBDA_RUNTIME_API"] == "x:1"

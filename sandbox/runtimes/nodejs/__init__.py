@@ -1,0 +1,1 @@
+"""nodejs<N>.x: the host's node runs ``bootstrap.js`` from here (mounted at /var/runtime)."""
