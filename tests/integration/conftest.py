@@ -175,15 +175,24 @@ class Daemon:
         return self.client.request("POST", f"{FUNCTIONS}/{name}/invocations", body, headers)
 
 
-def make_zip(files: dict[str, str]) -> str:
+def make_zip(
+    files: dict[str, str], *, executable: tuple[str, ...] = (), tree: Path | None = None
+) -> str:
+    """A deployment package: `files` (dedented text), the `executable` ones mode 0755, plus
+    every file under `tree` (kept byte for byte, modes kept)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, text in files.items():
             # A fixed timestamp: the same files give the same bytes (and CodeSha256)
             # however many seconds apart two zips are built.
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
+            info.external_attr = (0o755 if name in executable else 0o644) << 16
             zf.writestr(info, textwrap.dedent(text))
+        if tree is not None:
+            for path in sorted(p for p in tree.rglob("*") if p.is_file()):
+                info = zipfile.ZipInfo(str(path.relative_to(tree)), (2020, 1, 1, 0, 0, 0))
+                info.external_attr = (path.stat().st_mode & 0o777) << 16
+                zf.writestr(info, path.read_bytes())
     return base64.b64encode(buf.getvalue()).decode()
 
 
@@ -241,6 +250,17 @@ def deploy(daemon: Daemon) -> Iterator[Callable[..., str]]:
 
     yield make
     for name in names:
+        daemon.client.request("DELETE", f"{FUNCTIONS}/{name}")
+
+
+@pytest.fixture
+def functions(daemon: Daemon) -> Iterator[Any]:
+    """A `tests.integration.fnhelpers.Functions` on the shared daemon (any runtime)."""
+    from tests.integration.fnhelpers import Functions
+
+    made: list[str] = []
+    yield Functions(daemon, made)
+    for name in made:
         daemon.client.request("DELETE", f"{FUNCTIONS}/{name}")
 
 

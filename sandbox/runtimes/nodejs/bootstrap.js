@@ -406,7 +406,7 @@ function serveNext() {
 process.on('uncaughtException', (err) => {
   const doc = errorDocument(err);
   logLine('ERROR', ['Uncaught Exception \t' + JSON.stringify(doc)]);
-  process.exit(129);
+  process.exit(1);
 });
 
 async function main() {
@@ -416,7 +416,7 @@ async function main() {
     const doc = errorDocument(err, err instanceof RuntimeError ? err.errorType : undefined);
     logLine('ERROR', ['Uncaught Exception \t' + JSON.stringify(doc)]);
     send(errorFrame(TAG.INIT_ERROR, null, doc));
-    process.exit(129);
+    process.exit(1);
   }
   send([TAG.READY]);
   setImmediate(serveNext);
