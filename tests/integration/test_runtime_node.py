@@ -145,7 +145,9 @@ def test_es_modules_mjs_and_type_module(functions: Functions) -> None:
 
 def test_thrown_error_has_lambdas_node_shape_and_is_logged(functions: Functions) -> None:
     code = """
-    class ValidationError extends Error { constructor(m) { super(m); this.name = "ValidationError"; } }
+    class ValidationError extends Error {
+      constructor(m) { super(m); this.name = "ValidationError"; }
+    }
     exports.handler = async () => { throw new ValidationError("bad input"); };
     """
     name = create(functions, {"index.js": code})
@@ -214,7 +216,10 @@ def test_uncaught_exception_ends_the_environment(functions: Functions) -> None:
     let calls = 0;
     exports.handler = async (event) => {
       calls += 1;
-      if (event.crash) { setTimeout(() => { throw new Error("async boom"); }, 0); await new Promise(r => setTimeout(r, 200)); }
+      if (event.crash) {
+        setTimeout(() => { throw new Error("async boom"); }, 0);
+        await new Promise((r) => setTimeout(r, 200));
+      }
       return calls;
     };
     """
