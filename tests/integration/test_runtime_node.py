@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,7 @@ exports.handler = async (event, context) => {
 
 
 def create(
-    functions: Functions, files: dict[str, str], handler: str = "index.handler", **kw: object
+    functions: Functions, files: dict[str, str], handler: str = "index.handler", **kw: Any
 ) -> str:
     assert NODE is not None
     return functions.create(NODE, handler, files, MemorySize=ONE_VCPU_MB, **kw)
