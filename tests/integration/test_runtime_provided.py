@@ -235,10 +235,13 @@ def test_init_error_is_returned_to_the_first_invoke(functions: Functions) -> Non
     assert "Status: error" in call.report()
 
 
+NO_BOOTSTRAP = "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+
+
 @pytest.mark.parametrize(
     ("files", "executable", "message"),
     [
-        ({"other": "#!/bin/sh\n"}, (), "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"),
+        ({"other": "#!/bin/sh\n"}, (), NO_BOOTSTRAP),
         ({"bootstrap": "#!/bin/sh\nexit 0\n"}, (), "permission denied"),
     ],
     ids=["missing", "not-executable"],
