@@ -136,3 +136,32 @@ def test_the_readme_vpc_example_is_a_valid_configuration(tmp_path: Path) -> None
     assert db is not None and db.egress == ()
     app = vpc.security_group("sg-app")
     assert app is not None and app.egress[0].protocol == "all"
+
+
+def test_runtimes_table(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[runtimes]\nsearch_path = ["/opt/bin", "/usr/bin"]\n'
+        '[runtimes.interpreters]\n"python3.12" = "/usr/local/bin/python3.12"\n'
+    )
+    config = load_config(path)
+    assert config.runtimes.search_path == ("/opt/bin", "/usr/bin")
+    assert config.runtimes.interpreters == {"python3.12": "/usr/local/bin/python3.12"}
+    assert load_config(None).runtimes.search_path == ("/usr/local/bin", "/usr/bin", "/bin")
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('[runtimes]\nsearch_path = "/usr/bin"\n', "list of absolute directories"),
+        ("[runtimes]\nfoo = 1\n", r"unknown configuration key\(s\) in \[runtimes\]: foo"),
+        ('[runtimes.interpreters]\n"python3.11" = "/usr/bin/python3"\n', "not a runtime"),
+        ('[runtimes.interpreters]\n"java21" = "/usr/bin/java"\n', "not a runtime"),
+        ('[runtimes.interpreters]\n"nodejs22.x" = "node22"\n', "absolute path"),
+    ],
+)
+def test_bad_runtimes_settings(tmp_path: Path, text: str, match: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(path)

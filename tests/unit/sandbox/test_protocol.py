@@ -15,6 +15,7 @@ from sandbox.protocol import (
     FunctionError,
     InitError,
     Invoke,
+    Listening,
     LocalProtocolError,
     Log,
     Message,
@@ -159,3 +160,17 @@ def test_protocol_error_base_cannot_be_raised_directly() -> None:
 def test_error_info_renders_lambda_shape() -> None:
     info = ErrorInfo(error_type="E", error_message="m", stack_trace=["a"])
     assert info.to_aws() == {"errorMessage": "m", "errorType": "E", "stackTrace": ["a"]}
+
+
+def test_listening_and_error_documents_round_trip() -> None:
+    conn = Connection()
+    info = ErrorInfo(error_type="Error", error_message="boom", stack_trace=["Error: boom"])
+    sent: list[Message] = [
+        Listening(),
+        FunctionError(request_id="r", error=info, body=b'{"errorType":"Error"}'),
+        InitError(error=info, body=b"{}"),
+        FunctionError(request_id="r", error=info),
+    ]
+    for msg in sent:
+        conn.receive_data(conn.send(msg))
+    assert [conn.next_event() for _ in sent] == sent
