@@ -214,8 +214,11 @@ class Pool:
                 pids_max=sb.pids_max,
             )
             # Lambda boosts CPU during init: the platform's set-up and the function's init
-            # run with at least one vCPU; the memory-proportional quota applies from Ready.
-            boost_us = max(limits.cpu_quota_us, min(self._host_cpus, 1) * limits.cpu_period_us)
+            # run with every vCPU a function may have (max_vcpus, at most the host's: node
+            # and awslambdaric start multi-threaded); the memory-proportional quota applies
+            # from Ready.
+            boost_vcpus = min(float(self._host_cpus), sb.max_vcpus)
+            boost_us = max(limits.cpu_quota_us, int(boost_vcpus * limits.cpu_period_us))
             self.cgroups.set_limits(cgroup_name, dataclasses.replace(limits, cpu_quota_us=boost_us))
             log = LogStream(self.paths.logs_dir, function.name, function.version)
             spec = SandboxSpec(
