@@ -6,7 +6,6 @@ tutorial) and the unmodified awslambdaric from PyPI.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import re
 import shutil
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bench.runtimes import ric_files
 from tests.integration.fnhelpers import ONE_VCPU_MB, UUID, Functions
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
@@ -313,15 +313,9 @@ def handler(event, context):
 def ric_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """awslambdaric and its dependencies exactly as pip installed them for the tests."""
     tree = tmp_path_factory.mktemp("ric")
-    for dist in ("awslambdaric", "simplejson", "snapshot-restore-py"):
-        files = importlib.metadata.files(dist) or []
-        for f in files:
-            if ".dist-info/" in str(f) or "__pycache__" in str(f) or str(f).startswith(".."):
-                continue
-            src = Path(str(f.locate()))
-            dest = tree / str(f)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dest)
+    for rel, data in ric_files().items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_bytes(data)
     return tree
 
 

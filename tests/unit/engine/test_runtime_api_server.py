@@ -61,6 +61,16 @@ async def read_response(stream: trio.SocketStream) -> tuple[int, dict[str, str],
     return status, headers, rest[:size]
 
 
+async def delivered(ch: HttpChannel, port: int) -> trio.SocketStream:
+    """A connection whose GET next has received invocation r-1 (to be answered on it)."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with trio.open_nursery() as n:
+        n.start_soon(request, stream, "GET", f"{PREFIX}/invocation/next")
+        await ch.receive()
+        await ch.send_invoke(invoke("r-1"))
+    return stream
+
+
 async def test_long_poll_delivers_and_keep_alive_answers(channel: tuple[HttpChannel, int]) -> None:
     ch, port = channel
     stream = await trio.open_tcp_stream("127.0.0.1", port)
@@ -89,11 +99,7 @@ async def test_long_poll_delivers_and_keep_alive_answers(channel: tuple[HttpChan
 
 async def test_expect_100_continue_is_answered(channel: tuple[HttpChannel, int]) -> None:
     ch, port = channel
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    async with trio.open_nursery() as n:
-        n.start_soon(request, stream, "GET", f"{PREFIX}/invocation/next")
-        await ch.receive()
-        await ch.send_invoke(invoke("r-1"))
+    stream = await delivered(ch, port)
     body = b'"x"' * 1000
     head = (
         f"POST {PREFIX}/invocation/r-1/response HTTP/1.1\r\nHost: x\r\n"
@@ -110,11 +116,7 @@ async def test_expect_100_continue_is_answered(channel: tuple[HttpChannel, int])
 
 async def test_oversized_body_is_cut_off_with_413(channel: tuple[HttpChannel, int]) -> None:
     ch, port = channel
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    async with trio.open_nursery() as n:
-        n.start_soon(request, stream, "GET", f"{PREFIX}/invocation/next")
-        await ch.receive()
-        await ch.send_invoke(invoke("r-1"))
+    stream = await delivered(ch, port)
     size = MAX_PAYLOAD_BYTES + 1
     head = (
         f"POST {PREFIX}/invocation/r-1/response HTTP/1.1\r\nHost: x\r\n"
