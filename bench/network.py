@@ -16,15 +16,11 @@ cgroups, processes, mounts, links and nft tables left behind are reported.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.coldstart import (
@@ -33,14 +29,12 @@ from bench.coldstart import (
     QUIESCE_POLL_S,
     QUIESCE_TIMEOUT_S,
     REQUEST_TIMEOUT_S,
-    RESULTS_DIR,
     STEMS_QUIET_S,
     TAIL,
     BenchDaemon,
     _check,
     _invoke_report,
     create_function,
-    leftovers,
 )
 from bench.host import (
     GROUP,
@@ -48,15 +42,15 @@ from bench.host import (
     SUBNET,
     BenchError,
     find_tagged_cgroups,
-    host_facts,
     loadavg,
     network_toml,
     settled_count,
     wait_cpu_quiet,
     wait_for,
 )
+from bench.session import open_session, run_measured, write_results
 from bench.stats import summarize
-from engine.client import Client, ClientError
+from engine.client import Client
 from sandbox.cgroups import Cgroups
 
 TARGET_RATIO = 1.1
@@ -184,39 +178,34 @@ def run(runs: int, warmup: int, base: Path, tag: str) -> Bench:
             d.stop()
 
 
+def _stray_links() -> list[str]:
+    if wait_for(lambda: not links(), timeout_s=5, poll_s=0.05) is None:
+        return [f"link {n}" for n in links()]
+    return []
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.network", description=__doc__)
     p.add_argument("--runs", type=int, default=50, help="cold starts per series (default 50)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
-    if os.geteuid() != 0:
-        print("the benchmark starts lambdalet daemons, which needs root", file=sys.stderr)
+    session = open_session("network")
+    if session is None:
         return 2
-    tag = f"lambdalet-bench-{os.getpid()}"
-    base = Path(tempfile.mkdtemp(prefix=f"{tag}-"))
-    facts = host_facts()
-    facts["loadavg_start"] = loadavg()
-    started_at = datetime.now(UTC)
-    bench: Bench | None = None
-    try:
-        bench = run(args.runs, args.warmup, base, tag)
-    except (BenchError, ClientError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-    left = leftovers(tag, base, {})
-    if wait_for(lambda: not links(), timeout_s=5, poll_s=0.05) is None:
-        left += [f"link {n}" for n in links()]
-    for item in left:
-        print(f"warning: left behind: {item}")
-    if bench is None or left:
-        print(f"keeping {base}")
+    bench = run_measured(
+        session,
+        lambda base, tag: run(args.runs, args.warmup, base, tag),
+        more_leftovers=_stray_links,
+    )
+    if bench is None:
         return 1
-    shutil.rmtree(base, ignore_errors=True)
     stats = {k: summarize(v) for k, v in bench.samples.items()}
     init = {k: summarize(v) for k, v in bench.init.items()}
     base_p50 = stats["none"]["p50_ms"]
     ratios = {f"{k}_over_none": stats[k]["p50_ms"] / base_p50 for k in ("default", "vpc")}
-    print(f"\ncold start by network, N={args.runs}  (load {facts['loadavg_start']} -> {loadavg()})")
+    load = f"load {session.facts['loadavg_start']} -> {loadavg()}"
+    print(f"\ncold start by network, N={args.runs}  ({load})")
     print(f"{'series':<10} {'p50':>8} {'p90':>8} {'p99':>8} {'init p50':>9}   (ms)")
     for k in ("none", "default", "vpc"):
         s = stats[k]
@@ -229,26 +218,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{k:<20} {r:6.3f}x  (target <= {TARGET_RATIO}: {verdict})")
     for text in bench.anomalies:
         print(f"anomaly: {text}")
-    path = args.json or RESULTS_DIR / f"network-{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(
-            {
-                "benchmark": "network",
-                "started_at": started_at.isoformat(),
-                **facts,
-                "runs": args.runs,
-                "series": stats,
-                "init": init,
-                "ratios": ratios,
-                "anomalies": bench.anomalies,
-                "samples_ms": bench.samples,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    print(f"wrote {path}")
+    document = {
+        "runs": args.runs,
+        "series": stats,
+        "init": init,
+        "ratios": ratios,
+        "anomalies": bench.anomalies,
+        "samples_ms": bench.samples,
+    }
+    write_results(session, args.json, document)
     return 0
 
 

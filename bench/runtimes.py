@@ -20,17 +20,14 @@ import argparse
 import base64
 import importlib.metadata
 import io
-import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +39,6 @@ from bench.coldstart import (
     QUIESCE_POLL_S,
     QUIESCE_TIMEOUT_S,
     REQUEST_TIMEOUT_S,
-    RESULTS_DIR,
     ROLE,
     STEMS_QUIET_S,
     TAIL,
@@ -50,12 +46,10 @@ from bench.coldstart import (
     _check,
     _invoke_report,
     create_function,
-    leftovers,
 )
 from bench.host import (
     BenchError,
     find_tagged_cgroups,
-    host_facts,
     loadavg,
     network_toml,
     settled_count,
@@ -63,8 +57,9 @@ from bench.host import (
     wait_cpu_quiet,
     wait_for,
 )
+from bench.session import open_session, run_measured, write_results
 from bench.stats import summarize
-from engine.client import Client, ClientError
+from engine.client import Client
 from engine.runtime_api_server import HttpChannel
 from engine.runtimes import NODE_RUNTIME_DIR
 from sandbox.cgroups import Cgroups
@@ -342,29 +337,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
-    if os.geteuid() != 0:
-        print("the benchmark starts a lambdalet daemon, which needs root", file=sys.stderr)
+    session = open_session("runtimes")
+    if session is None:
         return 2
-    tag = f"lambdalet-bench-{os.getpid()}"
-    base = Path(tempfile.mkdtemp(prefix=f"{tag}-"))
-    facts = host_facts()
-    facts["loadavg_start"] = loadavg()
-    started_at = datetime.now(UTC)
-    bench: Bench | None = None
-    try:
-        bench = run(args.runs, args.warmup, base, tag)
-    except (BenchError, ClientError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-    left = leftovers(tag, base, {})
-    for item in left:
-        print(f"warning: left behind: {item}")
-    if bench is None or left:
-        print(f"keeping {base}")
+    bench = run_measured(session, lambda base, tag: run(args.runs, args.warmup, base, tag))
+    if bench is None:
         return 1
-    shutil.rmtree(base, ignore_errors=True)
     stats = {k: summarize(v) for k, v in bench.samples.items()}
     ratios: dict[str, float] = {}
-    print(f"\nper runtime, N={args.runs}  (load {facts['loadavg_start']} -> {loadavg()})")
+    print(f"\nper runtime, N={args.runs}  (load {session.facts['loadavg_start']} -> {loadavg()})")
     print(f"{'series':<22} {'p50':>9} {'p90':>9} {'p99':>9}   (ms)")
     for key in sorted(stats):
         s = stats[key]
@@ -380,12 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:<32} {r:8.3f}x  ({verdict})")
     for text in bench.anomalies:
         print(f"anomaly: {text}")
-    path = args.json or RESULTS_DIR / f"runtimes-{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     document = {
-        "benchmark": "runtimes",
-        "started_at": started_at.isoformat(),
-        **facts,
         "runs": args.runs,
         "memory_mb": MEMORY_MB,
         "series": stats,
@@ -393,8 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         "anomalies": bench.anomalies,
         "samples_ms": bench.samples,
     }
-    path.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"wrote {path}")
+    write_results(session, args.json, document)
     return 0
 
 

@@ -101,16 +101,18 @@ async def open_http_channel(
     conn = Connection()
     first, fds = await _receive_with_fds(proc.stream.socket, conn)
     listeners = [socket.socket(fileno=fd) for fd in fds]
-    if not isinstance(first, Listening) or len(listeners) != 1:
+    listener = listeners[0] if len(listeners) == 1 else None
+    usable = (
+        isinstance(first, Listening)
+        and listener is not None
+        and listener.type == socket.SOCK_STREAM
+        and listener.family == socket.AF_INET
+    )
+    if not usable or listener is None:
         for s in listeners:
             s.close()
-        if isinstance(first, Listening):
-            return Closed()  # a Listening without exactly one socket: treat as broken
-        return first
-    listener = listeners[0]
-    if listener.type != socket.SOCK_STREAM or listener.family != socket.AF_INET:
-        listener.close()
-        return Closed()
+        # A Listening without exactly one TCP listener is a broken sandbox.
+        return Closed() if isinstance(first, Listening) else first
     channel = HttpChannel(trio.socket.from_stdlib_socket(listener))
     nursery.start_soon(channel.run)
     nursery.start_soon(_watch_runtime, proc, conn, channel)

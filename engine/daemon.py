@@ -289,7 +289,7 @@ async def serve(
     if swept:
         logger.warning("removed %d sandbox(es) left by a previous daemon", swept)
     logger.info("cgroups: %s", cgroups.describe())
-    runtimes = discover_runtimes(config)
+    runtimes = await trio.to_thread.run_sync(discover_runtimes, config)  # runs node --version
     logger.info("runtimes: %s", ", ".join(runtimes.names()))
     registry = Registry(config.state_dir, region=config.region)
     listen = bind_api_socket(config.socket_path, config.socket_group)

@@ -106,8 +106,7 @@ class Environment:
         self.channel: RuntimeChannel | None = None  # opened by wait_ready()
         self.idle_since = 0.0
         self.init_duration_ms: float | None = None  # reported once, on the first invoke
-        self.init_error: ErrorInfo | None = None
-        self.init_error_body: bytes | None = None
+        self.init_error: InitError | None = None  # why init failed, for the first invoke
         self.retired = False  # its function changed or went away: destroy on release
         self._peak_fd = -1  # memory peak file of the cgroup, opened on first use
 
@@ -179,28 +178,29 @@ class Environment:
                 )
         self.init_duration_ms = (trio.current_time() - started) * 1000
         if scope.cancelled_caught:
-            self.init_error = ErrorInfo(
+            timed_out = ErrorInfo(
                 error_type="Sandbox.Timedout",
                 error_message=f"Init phase timed out after {timeout_s:.2f} seconds",
             )
+            self.init_error = InitError(error=timed_out)
             return
         match msg:
             case Ready():
                 return
             case InitError():
-                self.init_error = msg.error
-                self.init_error_body = msg.body
+                self.init_error = msg
             case SetupFailed():
                 raise PlatformError(f"sandbox set-up failed at step '{msg.step}': {msg.message}")
             case Closed():
-                self.init_error = await self._exit_error()
+                self.init_error = InitError(error=await self._exit_error())
                 if self.proc.stem.setup_failed:
                     raise PlatformError("sandbox set-up failed (the daemon's log says why)")
             case _:
-                self.init_error = ErrorInfo(
+                unexpected = ErrorInfo(
                     error_type="Runtime.InvalidResponse",
                     error_message=f"unexpected message during init: {type(msg).__name__}",
                 )
+                self.init_error = InitError(error=unexpected)
 
     # -- invoke -------------------------------------------------------------------------
 
@@ -212,12 +212,10 @@ class Environment:
         log.write_line(start_line(inv.request_id, self.function.version))
         init_ms, self.init_duration_ms = self.init_duration_ms, None
         started = trio.current_time()
-        if self.init_error is not None:
-            result = _RunResult(
-                error=self.init_error, error_body=self.init_error_body, status="error"
-            )
-            if self.init_error_body is None:  # a runtime with its own documents logs them
-                self._log_error(self.init_error)
+        if (failed := self.init_error) is not None:
+            result = _RunResult(error=failed.error, error_body=failed.body, status="error")
+            if failed.body is None:  # a runtime with its own error documents logs them
+                self._log_error(failed.error)
         else:
             result = await self._run(inv, timeout_s=timeout_s)
         duration_ms = (trio.current_time() - started) * 1000

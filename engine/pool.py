@@ -185,17 +185,16 @@ class Pool:
         return await self._create(function), True
 
     async def _create(self, function: FunctionConfig) -> Environment:
+        try:
+            kind = self.runtimes.get(function.runtime)
+        except KeyError:
+            reason = self.runtimes.unsupported_reason(function.runtime)
+            raise InvalidRuntimeException(reason or function.runtime) from None
         uid = self.uids.allocate()
         if uid is None:
             raise TooManyRequestsException(
                 "Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded"
             )
-        try:
-            kind = self.runtimes.get(function.runtime)
-        except KeyError:
-            self.uids.release(uid)
-            reason = self.runtimes.unsupported_reason(function.runtime)
-            raise InvalidRuntimeException(reason or function.runtime) from None
         started = trio.current_time()
         stem: Stem | None = None
         log: LogStream | None = None

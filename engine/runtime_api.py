@@ -68,10 +68,6 @@ class Request:
     route: Route
     request_id: str | None = None
 
-    @property
-    def has_body(self) -> bool:
-        return self.route is not Route.NEXT
-
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
