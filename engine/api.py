@@ -1,7 +1,9 @@
-"""The AWS Lambda REST API (2015-03-31 paths) as a Starlette app.
+"""The AWS Lambda REST API as a Starlette app: functions, versions and Invoke here; aliases,
+layers, concurrency, function URLs, tags and policies in the `api_*` modules beside it.
 
-Handlers only translate: JSON and headers in, service calls, JSON and headers out. Every
-`ApiError` becomes AWS's error shape: status, ``x-amzn-ErrorType`` header, JSON body.
+Handlers only translate: JSON and headers in, service calls, JSON and headers out; errors
+become AWS's shape in `api_common.guard`. An operation AWS has and lambdalet does not answers
+501 naming it (`engine.aws_routes`); an unknown path answers 404 UnknownOperationException.
 """
 
 from __future__ import annotations
@@ -10,48 +12,48 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from engine.api_common import (
+    error_response,
+    function_name,
+    guard,
+    page,
+    read_body,
+    read_json,
+    unqualified,
+)
 from engine.api_network import NetworkApi, network_routes
+from engine.aws_routes import match_operation
+from engine.concurrency import Concurrency
 from engine.errors import (
     ApiError,
+    InvalidParameterValueException,
     InvalidRequestContentException,
-    RequestTooLargeException,
-    ServiceException,
-    TooManyRequestsException,
     ValidationException,
 )
 from engine.functions import FunctionService
 from engine.invoker import Invoker
+from engine.models import LATEST, FunctionConfig
 from engine.network import NetworkService
 from engine.runtimes import RuntimeCatalog
 from engine.validation import (
     MAX_SYNC_PAYLOAD_BYTES,
-    MAX_ZIP_BYTES,
     parse_create_function,
-    parse_function_name,
     parse_update_function_code,
     parse_update_function_configuration,
-    validate_max_items,
-    validate_qualifier,
 )
 
 logger = logging.getLogger(__name__)
 
-# A base64 ZipFile of 50 MiB inside JSON is about 70 MB; allow a little more for the rest.
-MAX_CONTROL_BODY_BYTES = MAX_ZIP_BYTES * 4 // 3 + 1024 * 1024
 MAX_CLIENT_CONTEXT_BYTES = 3583
 INVOCATION_TYPES = ("Event", "RequestResponse", "DryRun")
 LOG_TYPES = ("None", "Tail")
-
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 class Api:
@@ -62,61 +64,28 @@ class Api:
         invoker: Invoker,
         region: str,
         runtimes: RuntimeCatalog,
+        concurrency: Concurrency,
         network: NetworkService | None = None,
     ) -> None:
         self.functions = functions
         self.invoker = invoker
         self.region = region
         self.runtimes = runtimes
+        self.concurrency = concurrency
         self.network_api = NetworkApi(network)
 
-    # -- helpers ------------------------------------------------------------------------
-
-    async def _body(self, request: Request, limit: int, operation: str) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise RequestTooLargeException(
-                f"Request must be smaller than {limit} bytes for the {operation} operation"
-            )
-        if declared is not None:  # hypercorn enforces Content-Length: the body is that long
-            return await request.body()
-        chunks = bytearray()
-        async for chunk in request.stream():  # chunked: count as it comes
-            chunks += chunk
-            if len(chunks) > limit:
-                raise RequestTooLargeException(
-                    f"Request must be smaller than {limit} bytes for the {operation} operation"
-                )
-        return bytes(chunks)
-
-    async def _json(self, request: Request, operation: str) -> dict[str, Any]:
-        raw = await self._body(request, MAX_CONTROL_BODY_BYTES, operation)
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            raise InvalidRequestContentException(
-                "Could not parse request body into json: the body is not valid JSON"
-            ) from None
-        if not isinstance(body, dict):
-            raise InvalidRequestContentException(
-                "Could not parse request body into json: expected a JSON object"
-            )
-        return body
-
-    def _name(self, request: Request) -> tuple[str, str | None]:
-        name, qualifier = parse_function_name(unquote(request.path_params["name"]))
-        q = request.query_params.get("Qualifier")
-        if q is not None:
-            qualifier = validate_qualifier(q)
-        return name, qualifier
-
-    def _config(self, name: str) -> dict[str, Any]:
-        return self.functions.get(name).to_aws(self.region)
+    def _configuration(self, name: str, qualifier: str | None) -> FunctionConfig:
+        """The configuration a qualifier names: $LATEST, a version, or an alias's version."""
+        if qualifier is None or qualifier == LATEST or qualifier.isdigit():
+            return self.functions.get_version(name, qualifier or LATEST)
+        return self.functions.get_version(
+            name, self.functions.get_alias(name, qualifier).function_version
+        )
 
     # -- control plane ------------------------------------------------------------------
 
     async def create_function(self, request: Request) -> Response:
-        body = await self._json(request, "CreateFunction")
+        body = await read_json(request, "CreateFunction")
         req = parse_create_function(
             body,
             supported_runtimes=self.runtimes.names(),
@@ -126,58 +95,65 @@ class Api:
         return JSONResponse(config.to_aws(self.region), status_code=201)
 
     async def list_functions(self, request: Request) -> Response:
-        raw_max = request.query_params.get("MaxItems", "50")
-        try:
-            max_items = validate_max_items(int(raw_max))
-        except ValueError:
+        version = request.query_params.get("FunctionVersion")
+        if version not in (None, "ALL"):
             raise ValidationException(
-                f"1 validation error detected: Value '{raw_max}' at 'maxItems' failed to "
-                "satisfy constraint: Member must be an integer"
-            ) from None
-        items, marker = self.functions.list(
-            marker=request.query_params.get("Marker"), max_items=max_items
-        )
+                f"1 validation error detected: Value '{version}' at 'functionVersion' failed "
+                "to satisfy constraint: Member must satisfy enum value set: [ALL]"
+            )
+        configs: list[FunctionConfig] = []
+        for config in self.functions.registry.all():
+            configs.extend(self.functions.versions(config.name) if version else [config])
+        items, marker = page(configs, request, key=lambda c: f"{c.name}:{c.version:>12}")
         out: dict[str, Any] = {"Functions": [c.to_aws(self.region) for c in items]}
         if marker:
             out["NextMarker"] = marker
         return JSONResponse(out)
 
     async def get_function(self, request: Request) -> Response:
-        name, qualifier = self._name(request)
-        self.invoker.check(name, qualifier)
-        config = self.functions.get(name)
-        return JSONResponse(
-            {
-                "Configuration": config.to_aws(self.region),
-                "Code": {
-                    "RepositoryType": "S3",
-                    "Location": self.functions.code_zip(config).as_uri(),
-                },
-                "Tags": {},
-            }
-        )
+        name, qualifier = function_name(request)
+        config = self._configuration(name, qualifier)
+        out: dict[str, Any] = {
+            "Configuration": config.to_aws(self.region),
+            "Code": {
+                "RepositoryType": "S3",
+                "Location": self.functions.code_zip(config).as_uri(),
+            },
+        }
+        tags = self.functions.registry.get_document("tags", name)
+        if tags:
+            out["Tags"] = tags
+        reserved = self.concurrency.reserved.get(name)
+        if reserved is not None:
+            out["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
+        return JSONResponse(out)
 
     async def get_configuration(self, request: Request) -> Response:
-        name, qualifier = self._name(request)
-        self.invoker.check(name, qualifier)
-        return JSONResponse(self._config(name))
+        name, qualifier = function_name(request)
+        return JSONResponse(self._configuration(name, qualifier).to_aws(self.region))
 
     async def delete_function(self, request: Request) -> Response:
-        name, qualifier = self._name(request)
-        if qualifier is not None:
-            self.invoker.check(name, qualifier)
-        await self.functions.delete(name)
+        name, qualifier = function_name(request)
+        if qualifier is None:
+            await self.functions.delete(name)
+        elif qualifier == LATEST or qualifier.isdigit():
+            await self.functions.delete_version(name, qualifier)
+        else:
+            self.functions.get_alias(name, qualifier)
+            raise InvalidParameterValueException(
+                "Deletion of aliases is not supported through DeleteFunction; use DeleteAlias"
+            )
         return Response(status_code=204)
 
     async def update_code(self, request: Request) -> Response:
-        name, _ = self._name(request)
-        update = parse_update_function_code(await self._json(request, "UpdateFunctionCode"))
+        name = unqualified(request, "UpdateFunctionCode")
+        update = parse_update_function_code(await read_json(request, "UpdateFunctionCode"))
         config = await self.functions.update_code(name, update)
         return JSONResponse(config.to_aws(self.region))
 
     async def update_configuration(self, request: Request) -> Response:
-        name, _ = self._name(request)
-        body = await self._json(request, "UpdateFunctionConfiguration")
+        name = unqualified(request, "UpdateFunctionConfiguration")
+        body = await read_json(request, "UpdateFunctionConfiguration")
         changes = parse_update_function_configuration(
             body,
             supported_runtimes=self.runtimes.names(),
@@ -186,10 +162,42 @@ class Api:
         config = await self.functions.update_configuration(name, changes)
         return JSONResponse(config.to_aws(self.region))
 
+    # -- versions -----------------------------------------------------------------------
+
+    async def publish_version(self, request: Request) -> Response:
+        name = unqualified(request, "PublishVersion")
+        body = await read_json(request, "PublishVersion")
+        fields = {}
+        for key, arg in (
+            ("CodeSha256", "code_sha256"),
+            ("RevisionId", "revision_id"),
+            ("Description", "description"),
+        ):
+            value = body.get(key)
+            if value is not None and not isinstance(value, str):
+                raise InvalidParameterValueException(f"{key} must be a string")
+            fields[arg] = value
+        if len(fields["description"] or "") > 256:
+            raise ValidationException(
+                "1 validation error detected: Value at 'description' failed to satisfy "
+                "constraint: Member must have length less than or equal to 256"
+            )
+        version = await self.functions.publish_version(name, **fields)
+        return JSONResponse(version.to_aws(self.region), status_code=201)
+
+    async def list_versions(self, request: Request) -> Response:
+        name = unqualified(request, "ListVersionsByFunction")
+        versions = self.functions.versions(name)
+        items, marker = page(versions, request, key=lambda c: f"{c.version:>12}")
+        out: dict[str, Any] = {"Versions": [c.to_aws(self.region) for c in items]}
+        if marker:
+            out["NextMarker"] = marker
+        return JSONResponse(out)
+
     # -- data plane ---------------------------------------------------------------------
 
     async def invoke(self, request: Request) -> Response:
-        name, qualifier = self._name(request)
+        name, qualifier = function_name(request)
         headers = request.headers
         invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
         log_type = headers.get("x-amz-log-type", "None")
@@ -210,7 +218,7 @@ class Api:
         if invocation_type == "Event":
             self.invoker.check(name, qualifier)
             raise UnsupportedInvocationType()
-        payload = await self._body(request, MAX_SYNC_PAYLOAD_BYTES, "Invoke")
+        payload = await read_body(request, MAX_SYNC_PAYLOAD_BYTES, "Invoke")
         if payload.strip():
             try:
                 json.loads(payload)
@@ -242,7 +250,16 @@ class Api:
         return Response(body, status_code=200, headers=out_headers, media_type="application/json")
 
     async def unknown(self, request: Request) -> Response:
-        return _error_response(
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        operation = match_operation(request.method, raw_path.decode("latin-1"), request.url.query)
+        if operation is not None:
+            return error_response(
+                501,
+                "NotImplementedException",
+                f"lambdalet does not implement the Lambda operation {operation.name} "
+                f"({operation.method} {operation.uri}) yet",
+            )
+        return error_response(
             404,
             "UnknownOperationException",
             f"Unknown operation {request.method} {request.url.path}",
@@ -279,49 +296,27 @@ def _client_context(raw: str | None) -> str | None:
     return text
 
 
-def _error_response(status: int, error_type: str, message: str, kind: str = "User") -> Response:
-    return JSONResponse(
-        {"Type": kind, "message": message},
-        status_code=status,
-        headers={"x-amzn-ErrorType": error_type},
-    )
-
-
-def _guard(handler: Handler) -> Handler:
-    """The per-request boundary: AWS errors as AWS shapes; anything else a logged 500."""
-
-    async def guarded(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except ApiError as exc:
-            headers = {"x-amzn-ErrorType": exc.error_type}
-            if isinstance(exc, TooManyRequestsException):
-                headers["Retry-After"] = "1"
-            return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
-        except Exception:
-            logger.exception("unexpected error in %s %s", request.method, request.url.path)
-            err = ServiceException("lambdalet hit an internal error; see the daemon's log")
-            return JSONResponse(
-                err.body(), status_code=500, headers={"x-amzn-ErrorType": err.error_type}
-            )
-
-    return guarded
-
-
-def build_app(api: Api) -> Starlette:
+def build_app(api: Api, extra_routes: list[Route]) -> Starlette:
     fn = "/2015-03-31/functions"
     routes = [  # the data plane first: it is matched on every invoke
-        Route(fn + "/{name}/invocations", _guard(api.invoke), methods=["POST"]),
-        Route(fn, _guard(api.create_function), methods=["POST"]),
-        Route(fn, _guard(api.list_functions), methods=["GET"]),
-        Route(fn + "/", _guard(api.list_functions), methods=["GET"]),
-        Route(fn + "/{name}", _guard(api.get_function), methods=["GET"]),
-        Route(fn + "/{name}", _guard(api.delete_function), methods=["DELETE"]),
-        Route(fn + "/{name}/configuration", _guard(api.get_configuration), methods=["GET"]),
-        Route(fn + "/{name}/configuration", _guard(api.update_configuration), methods=["PUT"]),
-        Route(fn + "/{name}/code", _guard(api.update_code), methods=["PUT"]),
-        *network_routes(api.network_api, _guard),
-        Route("/{path:path}", api.unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+        Route(fn + "/{name}/invocations", guard(api.invoke), methods=["POST"]),
+        Route(fn, guard(api.create_function), methods=["POST"]),
+        Route(fn, guard(api.list_functions), methods=["GET"]),
+        Route(fn + "/", guard(api.list_functions), methods=["GET"]),
+        Route(fn + "/{name}", guard(api.get_function), methods=["GET"]),
+        Route(fn + "/{name}", guard(api.delete_function), methods=["DELETE"]),
+        Route(fn + "/{name}/configuration", guard(api.get_configuration), methods=["GET"]),
+        Route(fn + "/{name}/configuration", guard(api.update_configuration), methods=["PUT"]),
+        Route(fn + "/{name}/code", guard(api.update_code), methods=["PUT"]),
+        Route(fn + "/{name}/versions", guard(api.publish_version), methods=["POST"]),
+        Route(fn + "/{name}/versions", guard(api.list_versions), methods=["GET"]),
+        *extra_routes,
+        *network_routes(api.network_api, guard),
+        Route(
+            "/{path:path}",
+            api.unknown,
+            methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"],
+        ),
     ]
     return Starlette(routes=routes)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from engine import cli_vpc
+from engine import cli_args, cli_lambda, cli_vpc
 from engine.client import Client, ClientError, HttpResponse
 from engine.config import Config, load_config
 from engine.errors import ConfigError
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--log-level", default="INFO", help="daemon log level (default INFO)")
 
     c = command("create-function", "create a function from a directory or a zip")
-    c.add_argument("name")
+    cli_args.add_function_name(c)
     c.add_argument("--code", type=Path, required=True, help="a directory or a .zip file")
     c.add_argument("--runtime", default="python3.11")
     c.add_argument("--handler", default="lambda_function.lambda_handler")
@@ -64,19 +64,26 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--role", default=DEFAULT_ROLE)
     c.add_argument("--subnet-ids", help="VpcConfig: comma-separated subnet ids")
     c.add_argument("--security-group-ids", help="VpcConfig: comma-separated security group ids")
+    c.add_argument(
+        "--layers", nargs="+", type=cli_args.strings_item, metavar="ARN", help="layer versions"
+    )
+    c.add_argument(
+        "--publish", action=argparse.BooleanOptionalAction, help="also publish version 1"
+    )
 
     i = command("invoke", "invoke a function synchronously and print its result")
-    i.add_argument("name")
+    cli_args.add_function_name(i, then_outfile=True)  # `--function-name F OUTFILE`, as AWS
     i.add_argument("--payload", default="", help="the event, as JSON text")
     i.add_argument("--qualifier")
     i.add_argument("--log-type", choices=("None", "Tail"), default="None")
 
     command("list-functions", "list functions")
     g = command("get-function", "show a function")
-    g.add_argument("name")
+    cli_args.add_function_name(g)
     d = command("delete-function", "delete a function")
-    d.add_argument("name")
+    cli_args.add_function_name(d)
     cli_vpc.add_parser(sub, common)
+    cli_lambda.add_parsers(sub, common)
     return p
 
 
@@ -138,6 +145,10 @@ def _create(client: Client, args: argparse.Namespace) -> int:
     env = _environment(args.environment)
     if env is not None:
         body["Environment"] = {"Variables": env}
+    if args.layers is not None:
+        body["Layers"] = cli_args.flatten(args.layers)
+    if args.publish is not None:
+        body["Publish"] = args.publish
     _print_json(_check(client.json_request("POST", FUNCTIONS, body)))
     return 0
 
@@ -150,6 +161,8 @@ def _invoke(client: Client, args: argparse.Namespace) -> int:
     resp = client.request("POST", path, args.payload.encode(), headers)
     if resp.status >= 400:
         _check(resp)
+    if args.outfile is not None:
+        return cli_lambda.write_invoke_result(resp, args.outfile)
     if args.log_type == "Tail" and "x-amz-log-result" in resp.headers:
         sys.stderr.write(
             base64.b64decode(resp.headers["x-amz-log-result"]).decode(errors="replace")
@@ -184,6 +197,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    cli_args.settle_function_name(args)
     try:
         if args.command == "serve":
             return _serve(args)
@@ -204,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                     _check(client.request("DELETE", f"{FUNCTIONS}/{name}"))
                 case "vpc":
                     cli_vpc.run(client, args, _check, _print_json)
+                case command if command in cli_lambda.COMMANDS:
+                    return cli_lambda.run(client, args)
         finally:
             client.close()
     except (ClientError, ConfigError, ValueError, OSError) as exc:

@@ -59,18 +59,31 @@ class RuntimesConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ConcurrencyConfig:
+    account_limit: int = 1000  # ConcurrentExecutions: in-flight invokes across all functions
+    unreserved_minimum: int = 100  # reservations may not shrink the shared pool below this
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     state_dir: Path = Path("/var/lib/lambdalet")  # registry, code blobs, logs
     socket_path: Path = Path("/run/lambdalet/lambdalet.sock")  # the API's unix socket
     socket_group: str | None = None  # group given rw access to the socket (mode 0660)
     # Optional loopback TCP listener ("127.0.0.1:9001") for boto3 / the AWS CLI, which cannot
-    # speak HTTP over a unix socket. Off by default: any local user can reach a TCP port.
+    # speak HTTP over a unix socket. Every request on it must be SigV4-signed by a key in
+    # `credentials_file` (any local user can reach a TCP port).
     http_listen: str | None = None
+    # Access key id -> secret, in the AWS shared-credentials format; root-owned, mode 0600.
+    credentials_file: Path = Path("/etc/lambdalet/credentials")
+    # Optional loopback listener serving function URLs
+    # (http://<url-id>.lambda-url.<region>.localhost:<port>/).
+    function_url_listen: str | None = None
     region: str = "us-east-1"  # shown in ARNs and AWS_REGION
     examples_dir: Path | None = None  # deploy each example function found here at start-up
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     runtimes: RuntimesConfig = field(default_factory=RuntimesConfig)
+    concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
     vpcs: tuple[Vpc, ...] = ()  # [[vpc]] documents (read-only through the API)
 
     def replace(self, **changes: Any) -> Config:
@@ -98,6 +111,10 @@ def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
             args[name] = _build(NetworkConfig, value, "[network]")
         elif name == "runtimes":
             args[name] = _build_runtimes(value)
+        elif name == "concurrency":
+            if not isinstance(value, dict):
+                raise ConfigError("[concurrency] must be a table")
+            args[name] = _build(ConcurrencyConfig, value, "[concurrency]")
         elif name == "vpc":
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 raise ConfigError("vpc must be an array of tables ([[vpc]])")
@@ -105,7 +122,7 @@ def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
                 args["vpcs"] = tuple(parse_vpc(toml_vpc_document(doc)) for doc in value)
             except VpcConfigError as exc:
                 raise ConfigError(f"{where}: [[vpc]]: {exc}") from exc
-        elif name in ("state_dir", "socket_path", "examples_dir"):
+        elif name in ("state_dir", "socket_path", "examples_dir", "credentials_file"):
             if not isinstance(value, str):
                 raise ConfigError(f"{where}.{name} must be a path string")
             args[name] = Path(value)
@@ -163,16 +180,32 @@ def validate(config: Config) -> Config:
         raise ConfigError("sandbox.prewarm must be between 0 and 64")
     if sb.keep_warm_s < 0 or sb.init_timeout_s <= 0 or sb.teardown_timeout_s <= 0:
         raise ConfigError("sandbox timeouts must be positive")
-    if config.http_listen is not None:
-        host, _, port = config.http_listen.rpartition(":")
-        if host.strip("[]") not in ("127.0.0.1", "::1", "localhost") or not port.isdigit():
-            raise ConfigError(
-                "http_listen must be a loopback address with a port, e.g. 127.0.0.1:9001"
-            )
+    for key in ("http_listen", "function_url_listen"):
+        value = getattr(config, key)
+        if value is not None:
+            parse_listen(value, key)
+    if config.http_listen is not None and config.http_listen == config.function_url_listen:
+        raise ConfigError("http_listen and function_url_listen must be different ports")
+    limits = config.concurrency
+    if limits.account_limit < 1 or not 0 <= limits.unreserved_minimum <= limits.account_limit:
+        raise ConfigError(
+            "concurrency.account_limit must be >= 1 and unreserved_minimum between 0 and it"
+        )
+    if not config.credentials_file.is_absolute():
+        raise ConfigError("credentials_file must be an absolute path")
     if not config.state_dir.is_absolute() or not config.socket_path.is_absolute():
         raise ConfigError("state_dir and socket_path must be absolute paths")
     _validate_network(config)
     return config
+
+
+def parse_listen(value: str, key: str = "listen") -> tuple[str, int]:
+    """A loopback "host:port" (a sandbox can never reach the host's loopback)."""
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]")
+    if host not in ("127.0.0.1", "::1", "localhost") or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"{key} must be a loopback address with a port, e.g. 127.0.0.1:9001")
+    return ("127.0.0.1" if host == "localhost" else host), int(port)
 
 
 def _validate_network(config: Config) -> None:

@@ -11,6 +11,7 @@ leaves behind is removed by the next start's sweep.
 
 from __future__ import annotations
 
+import functools
 import grp
 import ipaddress
 import json
@@ -27,18 +28,28 @@ from typing import Any
 
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve as hypercorn_serve
 
 from engine.api import Api, build_app
-from engine.config import Config
+from engine.api_common import MAX_CONTROL_BODY_BYTES, guard
+from engine.api_concurrency import ConcurrencyApi, concurrency_routes
+from engine.api_resources import ResourceApi, resource_routes
+from engine.api_urls import UrlApi, url_routes
+from engine.concurrency import Concurrency
+from engine.config import Config, parse_listen
+from engine.credentials import CredentialsFile
 from engine.errors import ApiError, ConfigError
 from engine.functions import FunctionService
+from engine.http_serve import Binding, serve_bindings
 from engine.invoker import Invoker
 from engine.network import open_network
 from engine.packaging import zip_directory
 from engine.pool import PoolPaths, open_pool
+from engine.provisioned import Provisioner
 from engine.registry import Registry
 from engine.runtimes import RuntimeCatalog, discover, stage_exec_python
+from engine.sigv4_asgi import SigV4Middleware
+from engine.url_server import UrlServer
+from engine.url_service import UrlService
 from engine.validation import CreateFunctionRequest, parse_create_function
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
@@ -291,8 +302,10 @@ async def serve(
     logger.info("cgroups: %s", cgroups.describe())
     runtimes = await trio.to_thread.run_sync(discover_runtimes, config)  # runs node --version
     logger.info("runtimes: %s", ", ".join(runtimes.names()))
+    credentials = load_credentials(config)
     registry = Registry(config.state_dir, region=config.region)
     listen = bind_api_socket(config.socket_path, config.socket_group)
+    tcp = [bind_tcp(address) for address in (config.http_listen, config.function_url_listen)]
     try:
         functions = FunctionService(registry)
         async with (
@@ -304,28 +317,74 @@ async def serve(
                 spawner=spawner,
                 paths=paths,
                 code_dir=functions.code_dir,
+                opt_dir=functions.opt_dir,
                 runtimes=runtimes,
                 network=network,
             ) as pool,
+            trio.open_nursery() as nursery,
         ):
             functions.pool = pool
             functions.network = network
-            invoker = Invoker(functions=functions, pool=pool, region=config.region)
+            concurrency = Concurrency(
+                account_limit=config.concurrency.account_limit,
+                unreserved_minimum=config.concurrency.unreserved_minimum,
+            )
+            invoker = Invoker(
+                functions=functions, pool=pool, region=config.region, concurrency=concurrency
+            )
+            provisioner = Provisioner(functions, pool, region=config.region)
+            url_port = (
+                parse_listen(config.function_url_listen)[1] if config.function_url_listen else None
+            )
+            urls = UrlService(functions, region=config.region, port=url_port)
+            functions.on_delete += [
+                concurrency.forget,
+                provisioner.forget_function,
+                urls.forget_function,
+            ]
+            extra = [
+                *resource_routes(ResourceApi(functions, region=config.region), guard),
+                *concurrency_routes(ConcurrencyApi(functions, concurrency, provisioner), guard),
+                *url_routes(UrlApi(urls), guard),
+            ]
             app = build_app(
                 Api(
                     functions=functions,
                     invoker=invoker,
                     region=config.region,
                     runtimes=runtimes,
+                    concurrency=concurrency,
                     network=network,
-                )
+                ),
+                extra,
             )
             if config.examples_dir is not None:
                 names = await deploy_examples(functions, config.examples_dir, runtimes)
                 if names:
                     logger.info("deployed example functions: %s", ", ".join(names))
-            await _serve_http(app, config, listen, task_status)
+            nursery.start_soon(provisioner.run)
+            bindings = [Binding(app, listen, log_peer=True)]
+            api_tcp, url_tcp = tcp
+            if api_tcp is not None:
+                assert credentials is not None and config.http_listen is not None
+                signed = SigV4Middleware(
+                    app,
+                    credentials=credentials,
+                    hosts=listen_hosts(config.http_listen),
+                    region=config.region,
+                    max_body=MAX_CONTROL_BODY_BYTES,
+                )
+                bindings.append(Binding(signed, api_tcp))
+            if url_tcp is not None:
+                server = UrlServer(urls, invoker, credentials=credentials, region=config.region)
+                bindings.append(Binding(server, url_tcp))
+            await _serve_http(bindings, config, task_status)
+            nursery.cancel_scope.cancel()
     finally:
+        listen.close()
+        for sock in tcp:
+            if sock is not None:
+                sock.close()
         registry.close()
         try:
             os.unlink(config.socket_path)
@@ -337,13 +396,48 @@ async def serve(
             logger.warning("could not remove the cgroup parent: %s", exc)
 
 
+def load_credentials(config: Config) -> CredentialsFile | None:
+    """The API's TCP listener needs the credentials file (fatal if missing or unsafe);
+    function URLs use it only for AWS_IAM URLs."""
+    credentials = CredentialsFile(config.credentials_file)
+    if config.http_listen is not None:
+        keys = credentials.load()
+        logger.info("TCP API: %d access key(s) from %s", len(keys), config.credentials_file)
+        return credentials
+    if config.function_url_listen is not None and config.credentials_file.exists():
+        credentials.load()
+        return credentials
+    return None
+
+
+def bind_tcp(address: str | None) -> socket.socket | None:
+    if address is None:
+        return None
+    host, port = parse_listen(address)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {address}: {exc.strerror}") from exc
+    sock.setblocking(False)
+    return sock
+
+
+def listen_hosts(address: str) -> tuple[str, ...]:
+    """The Host header values a signed request to `address` may carry."""
+    host, port = parse_listen(address)
+    names = ["[::1]", "localhost"] if host == "::1" else ["127.0.0.1", "localhost"]
+    return tuple(f"{name}:{port}" for name in names)
+
+
 async def _serve_http(
-    app: Any, config: Config, listen: socket.socket, task_status: trio.TaskStatus[Path]
+    bindings: list[Binding], config: Config, task_status: trio.TaskStatus[Path]
 ) -> None:
     hc = HypercornConfig()
-    hc.bind = [f"fd://{listen.detach()}"]  # hypercorn owns (and closes) the socket from here
-    if config.http_listen:
-        hc.bind.append(config.http_listen)
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")
     hc.keep_alive_timeout = 75
@@ -359,14 +453,15 @@ async def _serve_http(
                     return
 
         nursery.start_soon(watch_signals)
-        await nursery.start(
-            lambda task_status: hypercorn_serve(
-                app, hc, shutdown_trigger=stop.wait, task_status=task_status
-            )
-        )
+        await nursery.start(functools.partial(serve_bindings, bindings, hc, shutdown=stop.wait))
         sd_notify("READY=1")
         logger.info("lambdalet listening on %s", config.socket_path)
+        for name in ("http_listen", "function_url_listen"):
+            if getattr(config, name):
+                logger.info("%s: %s", name, getattr(config, name))
         task_status.started(config.socket_path)
+        await stop.wait()
+        nursery.cancel_scope.cancel()
 
 
 __all__ = ["bind_api_socket", "serve"]

@@ -108,6 +108,7 @@ class Environment:
         self.init_duration_ms: float | None = None  # reported once, on the first invoke
         self.init_error: InitError | None = None  # why init failed, for the first invoke
         self.retired = False  # its function changed or went away: destroy on release
+        self.provisioned_for: tuple[str, str] | None = None  # (function, qualifier) it serves
         self._peak_fd = -1  # memory peak file of the cgroup, opened on first use
 
     def set_state(self, new: EnvState) -> None:

@@ -124,3 +124,31 @@ class InvalidRuntimeException(ApiError):
 
     error_type = "InvalidRuntimeException"
     status = 502
+
+
+class MissingAuthenticationTokenException(_UserError):
+    """SigV4: the request carries no Authorization header."""
+
+    error_type = "MissingAuthenticationTokenException"
+    status = 403
+
+
+class IncompleteSignatureException(_UserError):
+    """SigV4: the Authorization header is malformed or lacks a part."""
+
+    error_type = "IncompleteSignatureException"
+    status = 400
+
+
+class UnrecognizedClientException(_UserError):
+    """SigV4: the access key id is unknown (or a session token was sent)."""
+
+    error_type = "UnrecognizedClientException"
+    status = 403
+
+
+class InvalidSignatureException(_UserError):
+    """SigV4: wrong scope, host or time, or the signature does not match."""
+
+    error_type = "InvalidSignatureException"
+    status = 403

@@ -7,10 +7,11 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from engine.concurrency import Concurrency
 from engine.environment import InvokeOutcome, PlatformError
-from engine.errors import ResourceNotFoundException, ServiceException
+from engine.errors import ServiceException
 from engine.functions import FunctionService
-from engine.models import LATEST, FunctionConfig, function_arn
+from engine.models import FunctionConfig, function_arn
 from engine.pool import Pool
 from sandbox.protocol import Invoke
 
@@ -26,23 +27,22 @@ class InvokeResult:
 
 
 class Invoker:
-    def __init__(self, *, functions: FunctionService, pool: Pool, region: str) -> None:
+    def __init__(
+        self,
+        *,
+        functions: FunctionService,
+        pool: Pool,
+        region: str,
+        concurrency: Concurrency,
+    ) -> None:
         self.functions = functions
         self.pool = pool
         self.region = region
+        self.concurrency = concurrency
 
     def check(self, name: str, qualifier: str | None) -> None:
         """DryRun: the function (and qualifier) exist and may be invoked."""
-        self._resolve(name, qualifier)
-
-    def _resolve(self, name: str, qualifier: str | None) -> FunctionConfig:
-        """The configuration to run; only $LATEST exists until versions do."""
-        config = self.functions.get(name)
-        if qualifier not in (None, LATEST):
-            raise ResourceNotFoundException(
-                f"Function not found: {function_arn(self.region, name, qualifier)}"
-            )
-        return config
+        self.functions.check_qualifier(name, qualifier)
 
     async def invoke(
         self,
@@ -52,8 +52,24 @@ class Invoker:
         *,
         client_context: str | None = None,
     ) -> InvokeResult:
-        config = self._resolve(name, qualifier)
+        target = self.functions.resolve(name, qualifier)
+        config = target.config
         request_id = str(uuid.uuid4())
+        self.concurrency.acquire(name)  # raises the 429 before anything is started
+        try:
+            return await self._run(config, target.qualifier, request_id, payload, client_context)
+        finally:
+            self.concurrency.release(name)
+
+    async def _run(
+        self,
+        config: FunctionConfig,
+        qualifier: str | None,
+        request_id: str,
+        payload: bytes,
+        client_context: str | None,
+    ) -> InvokeResult:
+        name = config.name
         try:
             env, cold = await self.pool.acquire(config)
         except PlatformError as exc:
@@ -77,5 +93,5 @@ class Invoker:
         finally:
             self.pool.release(env, reusable=reusable)
         return InvokeResult(
-            outcome=outcome, executed_version=LATEST, request_id=request_id, cold=cold
+            outcome=outcome, executed_version=config.version, request_id=request_id, cold=cold
         )

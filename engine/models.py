@@ -19,6 +19,20 @@ def function_arn(region: str, name: str, qualifier: str | None = None) -> str:
     return f"{arn}:{qualifier}" if qualifier else arn
 
 
+def layer_arn(region: str, layer: str, version: int | None = None) -> str:
+    arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:layer:{layer}"
+    return f"{arn}:{version}" if version is not None else arn
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerRef:
+    """One layer version a function uses, as its configuration keeps it."""
+
+    arn: str  # the layer version's ARN, as the function's Layers list names it
+    code_size: int  # bytes of the layer's zip (AWS's Layers[].CodeSize)
+    digest: str  # hex sha256 of the zip: the extracted tree the /opt merge is built from
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FunctionConfig:
     """One function's $LATEST configuration and the code it points at."""
@@ -43,12 +57,15 @@ class FunctionConfig:
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
     vpc_id: str = ""
+    layers: tuple[LayerRef, ...] = ()  # in the function's order: later ones win in /opt
+    opt_key: str = ""  # names the merged /opt tree of `layers` ("" without layers)
 
     def replace(self, **changes: Any) -> FunctionConfig:
         return dataclasses.replace(self, **changes)
 
     def arn(self, region: str) -> str:
-        return function_arn(region, self.name)
+        """Unqualified for $LATEST, version-qualified for a published version (as AWS shows)."""
+        return function_arn(region, self.name, None if self.version == LATEST else self.version)
 
     def to_aws(self, region: str) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -76,6 +93,8 @@ class FunctionConfig:
         }
         if self.environment:
             out["Environment"] = {"Variables": dict(self.environment)}
+        if self.layers:
+            out["Layers"] = [{"Arn": ref.arn, "CodeSize": ref.code_size} for ref in self.layers]
         if self.subnet_ids:
             out["VpcConfig"] = {
                 "SubnetIds": list(self.subnet_ids),

@@ -33,9 +33,9 @@ from engine.environment import Environment, PlatformError
 from engine.errors import EngineError, InvalidRuntimeException, TooManyRequestsException
 from engine.lifecycle import EnvState
 from engine.logs import LogStream
-from engine.models import FunctionConfig
+from engine.models import LATEST, FunctionConfig
 from engine.network import Eni, NetworkService
-from engine.runtime_env import runtime_environment
+from engine.runtime_env import INIT_ON_DEMAND, INIT_PROVISIONED, runtime_environment
 from engine.runtimes import RuntimeCatalog
 from netns.errors import NetnsError
 from sandbox.cgroups import Cgroups
@@ -91,6 +91,7 @@ class Pool:
         code_dir: Callable[[FunctionConfig], Path],
         runtimes: RuntimeCatalog,
         network: NetworkService | None = None,
+        opt_dir: Callable[[FunctionConfig], Path | None] = lambda _: None,
     ) -> None:
         self.config = config
         self.runtimes = runtimes
@@ -101,9 +102,15 @@ class Pool:
         self.nursery = nursery
         self.paths = paths
         self.code_dir = code_dir
+        self.opt_dir = opt_dir
         sb = config.sandbox
         self.uids = UidAllocator(sb.uid_base, sb.uid_count)
         self.idle: dict[tuple[str, str], list[Environment]] = {}
+        # Provisioned concurrency: every initialised environment per (function, qualifier),
+        # and the idle ones by environment key (they are never reaped).
+        self.provisioned: dict[tuple[str, str], list[Environment]] = {}
+        self.provisioned_idle: dict[tuple[str, str], list[Environment]] = {}
+        self.provisioned_changed = trio.Event()  # set (and replaced) when one is lost
         self.live: set[Environment] = set()
         self.stems: list[Stem] = []  # ready stems (any runtime), oldest first
         self._stems_pending = 0
@@ -177,14 +184,72 @@ class Pool:
     # -- acquiring ----------------------------------------------------------------------
 
     async def acquire(self, function: FunctionConfig) -> tuple[Environment, bool]:
-        """Return (environment, cold). A warm environment is reused when one is idle."""
-        envs = self.idle.get((function.name, function.revision_id))
-        if envs:
-            env = envs.pop()  # most recently used: the warmest caches
-            return env, False
+        """Return (environment, cold). An idle provisioned environment is used first, then
+        any idle one; otherwise a new one is made."""
+        key = (function.name, function.revision_id)
+        for envs in (self.provisioned_idle.get(key), self.idle.get(key)):
+            if envs:
+                return envs.pop(), False  # most recently used: the warmest caches
         return await self._create(function), True
 
-    async def _create(self, function: FunctionConfig) -> Environment:
+    # -- provisioned concurrency ----------------------------------------------------------
+
+    async def provision(self, function: FunctionConfig, owner: tuple[str, str]) -> None:
+        """Make one more initialised environment for `owner` (function, qualifier); it is
+        never reaped and serves invokes of its version before on-demand ones."""
+        env = await self._create(function, init_type=INIT_PROVISIONED)
+        if self.closing:
+            self.discard(env)
+            return
+        env.provisioned_for = owner
+        self.provisioned.setdefault(owner, []).append(env)
+        self._park(env)
+
+    def provisioned_count(self, owner: tuple[str, str]) -> int:
+        return len(self.provisioned.get(owner, ()))
+
+    def provisioned_versions(self, owner: tuple[str, str]) -> list[str]:
+        return [env.function.version for env in self.provisioned.get(owner, ())]
+
+    def unprovision(
+        self, owner: tuple[str, str], *, keep: int = 0, version: str | None = None
+    ) -> None:
+        """Destroy `owner`'s environments beyond `keep`, and those not of `version` if given
+        (busy ones finish their invoke first)."""
+        envs = self.provisioned.get(owner, [])
+        doomed = [e for e in envs if version is not None and e.function.version != version]
+        kept = [e for e in envs if e not in doomed]
+        doomed += kept[keep:]
+        for env in doomed:
+            self._drop_provisioned(env)
+            env.retired = True
+            if env.state is EnvState.IDLE:
+                self.discard(env)
+
+    def _drop_provisioned(self, env: Environment) -> None:
+        owner = env.provisioned_for
+        if owner is None:
+            return
+        env.provisioned_for = None
+        envs = self.provisioned.get(owner)
+        if envs and env in envs:
+            envs.remove(env)
+            if not envs:
+                del self.provisioned[owner]
+        parked = self.provisioned_idle.get(env.key)
+        if parked and env in parked:
+            parked.remove(env)
+        self.provisioned_changed.set()
+        self.provisioned_changed = trio.Event()
+
+    def _park(self, env: Environment) -> None:
+        env.set_state(EnvState.IDLE)
+        env.idle_since = trio.current_time()
+        self.provisioned_idle.setdefault(env.key, []).append(env)
+
+    async def _create(
+        self, function: FunctionConfig, *, init_type: str = INIT_ON_DEMAND
+    ) -> Environment:
         try:
             kind = self.runtimes.get(function.runtime)
         except KeyError:
@@ -228,6 +293,7 @@ class Pool:
                 gid=uid,
                 hostname=f"lambdalet-{stem.sandbox_id}",
                 code_dir=os.fspath(self.code_dir(function)),
+                opt_dir=os.fspath(self.opt_dir(function) or ""),
                 runtime_dir=os.fspath(kind.runtime_dir),
                 tmp_size_mb=function.ephemeral_storage_mb,
                 env=runtime_environment(
@@ -235,6 +301,7 @@ class Pool:
                     region=self.config.region,
                     log_stream_name=log.name,
                     runtime_vars=kind.env,
+                    init_type=init_type,
                 ),
                 netns=eni is not None,
                 entrypoint=kind.entrypoint,
@@ -297,24 +364,35 @@ class Pool:
         if not reusable or env.retired or env not in self.live:
             self.discard(env)
             return
+        if env.provisioned_for is not None:
+            self._park(env)
+            return
         env.set_state(EnvState.IDLE)
         env.idle_since = trio.current_time()
         self.idle.setdefault(env.key, []).append(env)
 
-    def retire_function(self, name: str) -> None:
+    def retire_function(self, name: str, *, latest_only: bool = False) -> None:
         """Code or configuration changed (or the function is gone): its environments are
-        never used again; idle ones go now, busy or starting ones when they are released."""
-        for key in [k for k in self.idle if k[0] == name]:
-            for env in self.idle.pop(key):
-                self.discard(env)
-        for env in self.live:
-            if env.function.name == name:
+        never used again; idle ones go now, busy or starting ones when they are released.
+        `latest_only`: only $LATEST changed (published versions are immutable)."""
+        self._retire(lambda f: f.name == name and (not latest_only or f.version == LATEST))
+
+    def retire_version(self, name: str, version: str) -> None:
+        """A published version was deleted."""
+        self._retire(lambda f: f.name == name and f.version == version)
+
+    def _retire(self, matches: Callable[[FunctionConfig], bool]) -> None:
+        for env in list(self.live):
+            if matches(env.function):
                 env.retired = True
+                if env.state is EnvState.IDLE:
+                    self.discard(env)
 
     def discard(self, env: Environment) -> None:
         """Destroy an environment in the background."""
         if env.state is EnvState.DESTROYED:
             return
+        self._drop_provisioned(env)  # the provisioner makes a replacement
         env.set_state(EnvState.DESTROYED)
         envs = self.idle.get(env.key)
         if envs and env in envs:
@@ -429,6 +507,7 @@ async def open_pool(
     code_dir: Callable[[FunctionConfig], Path],
     runtimes: RuntimeCatalog,
     network: NetworkService | None = None,
+    opt_dir: Callable[[FunctionConfig], Path | None] = lambda _: None,
 ) -> AsyncIterator[Pool]:
     async with trio.open_nursery() as nursery:
         pool = Pool(
@@ -440,6 +519,7 @@ async def open_pool(
             code_dir=code_dir,
             runtimes=runtimes,
             network=network,
+            opt_dir=opt_dir,
         )
         nursery.start_soon(pool.reap_idle)
         nursery.start_soon(pool.keep_stems)

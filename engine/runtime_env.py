@@ -9,6 +9,9 @@ from engine.logs import log_group_name
 from engine.models import FunctionConfig
 from sandbox.spec import RUNTIME_DIR, TASK_ROOT
 
+INIT_ON_DEMAND: Final = "on-demand"
+INIT_PROVISIONED: Final = "provisioned-concurrency"
+
 # Variables a function may override (Lambda lets you change these).
 _DEFAULTS: Final = {
     "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
@@ -25,6 +28,7 @@ def runtime_environment(
     region: str,
     log_stream_name: str,
     runtime_vars: Mapping[str, str],
+    init_type: str = INIT_ON_DEMAND,
 ) -> dict[str, str]:
     """The runtime's whole environment: defaults, then the function's own, then reserved
     ones, then the runtime's (`RuntimeKind.env`: AWS_EXECUTION_ENV, AWS_LAMBDA_RUNTIME_API,
@@ -38,7 +42,7 @@ def runtime_environment(
             "AWS_LAMBDA_FUNCTION_VERSION": function.version,
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": init_type,
             "AWS_LAMBDA_LOG_GROUP_NAME": log_group_name(function.name),
             "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
             "_HANDLER": function.handler,

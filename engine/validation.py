@@ -96,7 +96,7 @@ RESERVED_ENV_KEYS: Final = frozenset((
 
 # Valid AWS settings this host does not implement: accepted only while they ask for nothing.
 _UNSUPPORTED_FIELDS: Final = (
-    "Layers", "DeadLetterConfig", "KMSKeyArn", "FileSystemConfigs", "ImageConfig",
+    "DeadLetterConfig", "KMSKeyArn", "FileSystemConfigs", "ImageConfig",
     "SnapStart", "LoggingConfig", "CodeSigningConfigArn", "TenancyConfig",
     "CapacityProviderConfig", "DurableConfig", "RuntimeConfig", "AcceleratorConfig", "PublishTo",
 )  # fmt: skip
@@ -138,6 +138,8 @@ class CreateFunctionRequest:
     zip_bytes: bytes = field(repr=False)
     publish: bool = False
     vpc: VpcSelection | None = None
+    layers: tuple[str, ...] = ()  # layer version ARNs, in order (resolved by the registry)
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,6 +171,7 @@ class ConfigurationChanges:
     ephemeral_storage_mb: int | None = None
     environment: dict[str, str] | None = field(default=None, repr=False)
     vpc: VpcSelection | None = None
+    layers: tuple[str, ...] | None = None  # layer version ARNs; () removes every layer
     revision_id: str | None = None
 
     def replacements(self) -> dict[str, Any]:
@@ -215,7 +218,8 @@ def parse_create_function(
     code = _opt_object(body, "Code")
     zip_b64 = _opt_str(code, "ZipFile", "Code.ZipFile") if code is not None else None
     settings = _read_settings(body)
-    _opt_object(body, "Tags")  # accepted and not stored
+    tags = parse_tags(body.get("Tags", {}))
+    layers = _opt_str_list(body, "Layers")
 
     problems = _Violations()
     name, qualifier = _check_function_name(problems, raw_name, creating=True)
@@ -272,6 +276,8 @@ def parse_create_function(
         zip_bytes=zip_bytes,
         publish=bool(publish),
         vpc=vpc,
+        layers=tuple(layers or ()),
+        tags=tags,
     )
 
 
@@ -290,6 +296,7 @@ def parse_update_function_configuration(
     body = _require_object(body)
     role = _opt_str(body, "Role")
     revision_id = _opt_str(body, "RevisionId")
+    layers = _opt_str_list(body, "Layers")
     # Architectures is not a member of UpdateFunctionConfiguration: ignored, as AWS ignores
     # unknown members.
     settings = _read_settings(body, with_architectures=False)
@@ -318,6 +325,7 @@ def parse_update_function_configuration(
         ephemeral_storage_mb=settings.ephemeral_storage_mb,
         environment=settings.environment,
         vpc=parse_vpc_config(body),
+        layers=None if layers is None else tuple(layers),
         revision_id=revision_id,
     )
 
@@ -425,6 +433,36 @@ def validate_qualifier(qualifier: str) -> str:
         problems.add_pattern("qualifier", qualifier, QUALIFIER_PATTERN)
     problems.raise_if_any()
     return qualifier
+
+
+MAX_TAGS: Final = 50
+MAX_TAG_KEY_CHARS: Final = 128
+MAX_TAG_VALUE_CHARS: Final = 256
+_TAG_RE: Final = re.compile(r"[\w\s_.:/=+\-@]*")
+
+
+def parse_tags(value: object) -> dict[str, str]:
+    """A `Tags` map (CreateFunction, TagResource): string keys and values, AWS's limits."""
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise InvalidParameterValueException("Tags must be a map of string keys to string values")
+    if len(value) > MAX_TAGS:
+        raise InvalidParameterValueException(
+            f"Number of tags exceeds resource tag limit ({MAX_TAGS})."
+        )
+    problems = _Violations()
+    for key, val in value.items():
+        if not 1 <= len(key) <= MAX_TAG_KEY_CHARS or not _TAG_RE.fullmatch(key):
+            problems.add("tags.key", key, "Member must have length between 1 and 128 and "
+                         "contain only letters, digits, spaces and _.:/=+-@")  # fmt: skip
+        if len(val) > MAX_TAG_VALUE_CHARS or not _TAG_RE.fullmatch(val):
+            problems.add("tags.value", val, "Member must have length less than or equal to "
+                         "256 and contain only letters, digits, spaces and _.:/=+-@")  # fmt: skip
+        if key.lower().startswith("aws:"):
+            raise InvalidParameterValueException("Tag keys must not start with aws:")
+    problems.raise_if_any()
+    return dict(value)
 
 
 def validate_max_items(max_items: int) -> int:

@@ -7,8 +7,9 @@ Two phases, both in the sandbox's own mount namespace, as root, before any user 
   minimal /dev, /tmp, a fresh /proc with host state masked; then `pivot_root` into it, the
   old root detached and / made read-only. Unmounting the old root waits for an RCU grace
   period (milliseconds), which is why it happens here and not on a cold start.
-* `finish_child_rootfs()` (specialization): attach the runtime at /var/runtime and the
-  function's code at /var/task from detached, read-only mounts the spawner cloned with
+* `finish_child_rootfs()` (specialization): attach the runtime at /var/runtime, the
+  function's code at /var/task and its merged layers (if any) at /opt, over the stem's empty
+  read-only tmpfs, from detached, read-only, nosuid, nodev mounts the spawner cloned with
   ``open_tree`` (``move_mount``: no unmount, no host path needed), and resize /tmp if the
   function asks for another size. Stems are therefore the same for every runtime.
 
@@ -121,6 +122,7 @@ def plan_stem_rootfs(stem: StemSpec, host: HostLayout) -> list[MountOp]:
     ops += [
         Bind(stem.etc_dir, "/etc"),
         Mkdir(RUNTIME_DIR),  # the runtime's files are attached here at specialization
+        # Empty unless the function has layers: their merged tree is attached over it.
         Tmpfs(OPT_DIR, "size=16k,mode=755", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_RDONLY),
         Mkdir(TASK_ROOT),  # the function's code is attached here at specialization
         Tmpfs("/tmp", tmp_options(DEFAULT_TMP_MB)),
@@ -180,17 +182,24 @@ def prepare_child_rootfs(stem: StemSpec, host: HostLayout) -> None:
     sc.mount(None, "/", None, sc.MS_REMOUNT | _RO)
 
 
-def finish_child_rootfs(spec: SandboxSpec, *, code_tree_fd: int, runtime_tree_fd: int) -> None:
-    """Specialization: attach the runtime and the function's code; size /tmp."""
+def finish_child_rootfs(
+    spec: SandboxSpec, *, code_tree_fd: int, runtime_tree_fd: int, opt_tree_fd: int | None = None
+) -> None:
+    """Specialization: attach the runtime, the function's code and its layers; size /tmp."""
+    if (opt_tree_fd is not None) != bool(spec.opt_dir):
+        raise ValueError("an /opt tree comes with spec.opt_dir, and only then")
     sc.move_mount_fd(runtime_tree_fd, RUNTIME_DIR)
     sc.move_mount_fd(code_tree_fd, TASK_ROOT)
+    if opt_tree_fd is not None:
+        sc.move_mount_fd(opt_tree_fd, OPT_DIR)  # on top of the stem's empty tmpfs
     if spec.tmp_size_mb != DEFAULT_TMP_MB:
         sc.mount(None, "/tmp", None, sc.MS_REMOUNT | _TMP_FLAGS, tmp_options(spec.tmp_size_mb))
 
 
-def clone_tree(code_dir: str) -> int:
-    """Host side (spawner): a detached read-only copy of `code_dir` for `move_mount`."""
-    fd = sc.open_tree_clone(code_dir)
+def clone_tree(host_dir: str) -> int:
+    """Host side (spawner): a detached read-only, nosuid, nodev copy of `host_dir` (code,
+    runtime or merged layers) for `move_mount`."""
+    fd = sc.open_tree_clone(host_dir)
     try:
         sc.mount_setattr_fd(fd, CODE_MOUNT_ATTRS)
     except BaseException:

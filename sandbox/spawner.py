@@ -10,8 +10,11 @@ Requests:  {"op": "stem", "stem": {...}}               fork a stem (its init is 
                                                        a new pid namespace)
            {"op": "specialize", "spec": {...}} + fds   [runtime socket, log pipe, (netns)],
                                                        forwarded to the stem's init with
-                                                       detached read-only clones of the code
-                                                       and runtime dirs (netns if spec.netns)
+                                                       detached read-only clones of the code,
+                                                       runtime and opt dirs, in `InitFds`
+                                                       order: runtime socket, log pipe, code,
+                                                       runtime, (opt if spec.opt_dir),
+                                                       (netns if spec.netns)
            {"op": "kill", "id": ...}
 Replies:   {"op": "stem_forked", "id", "pid"} | {"op": "specialized", "id"}
            {"op": "failed", "id", "error"}
@@ -41,7 +44,7 @@ import msgpack
 from sandbox import _syscalls as sc
 from sandbox.rootfs import HostLayout, clone_tree
 from sandbox.runtimes.python import bootstrap
-from sandbox.spec import MAX_CONTROL_PACKET, SandboxSpec, StemSpec
+from sandbox.spec import MAX_CONTROL_PACKET, InitFds, SandboxSpec, StemSpec
 from sandbox.stem import run_stem_init
 
 
@@ -162,12 +165,22 @@ class _Spawner:
                     f"specialize needs {expected} fds (runtime socket, log pipe"
                     f"{', netns' if spec.netns else ''}), got {len(fds)}"
                 )
-            trees: list[int] = []  # detached read-only mounts: the code, then the runtime
+            trees: list[int] = []  # detached read-only mounts: code, runtime, (opt)
             try:
                 trees.append(clone_tree(spec.code_dir))
                 trees.append(clone_tree(spec.runtime_dir))
+                if spec.opt_dir:
+                    trees.append(clone_tree(spec.opt_dir))
+                to_init = InitFds(
+                    runtime=fds[0],
+                    log=fds[1],
+                    code_tree=trees[0],
+                    runtime_tree=trees[1],
+                    opt_tree=trees[2] if spec.opt_dir else None,
+                    netns=fds[2] if spec.netns else None,
+                )
                 packet = msgpack.packb(msg["spec"], use_bin_type=True)
-                socket.send_fds(child.control, [packet], [fds[0], fds[1], *trees, *fds[2:]])
+                socket.send_fds(child.control, [packet], to_init.to_list())
             finally:
                 for tree in trees:
                     os.close(tree)

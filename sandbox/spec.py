@@ -8,6 +8,7 @@ filesystem assembled, runtime forked, still privileged and not yet any function'
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -21,6 +22,7 @@ RUNTIME_FD = 3  # where an exec'd msgpack runtime (node, other pythons) finds it
 API_MSGPACK = "msgpack"  # the runtime speaks lambdalet's msgpack protocol on its socket
 API_HTTP = "http"  # the runtime speaks AWS's HTTP Runtime API at 127.0.0.1:9001
 MAX_CONTROL_PACKET = 256 * 1024  # one spawner request or reply (a spec with a 4 KB env fits)
+MAX_INIT_FDS = 6  # descriptors a stem's init receives with a spec: `InitFds`, all of them
 
 
 class _Wire:
@@ -71,6 +73,7 @@ class SandboxSpec(_Wire):
     entrypoint: tuple[str, ...] = ()
     args: tuple[str, ...] = ()  # argv after the entrypoint
     api: str = API_MSGPACK  # API_HTTP: a Runtime API listener is made and handed over
+    opt_dir: str = ""  # host path attached read-only at /opt (merged layers); "" keeps it empty
 
     def __post_init__(self) -> None:
         if self.uid <= 0 or self.gid <= 0:
@@ -83,3 +86,56 @@ class SandboxSpec(_Wire):
             raise ValueError("an HTTP Runtime API runtime needs an entrypoint to exec")
         if any(not p.startswith("/") for p in self.entrypoint):
             raise ValueError("entrypoint candidates are absolute sandbox paths")
+        if self.opt_dir and not self.opt_dir.startswith("/"):
+            raise ValueError("opt_dir is an absolute host path (or empty)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InitFds:
+    """The descriptors a stem's init receives with a spec, in this wire order:
+
+        runtime socket, log pipe, code tree, runtime tree, [opt tree], [netns]
+
+    The first two come from the daemon; the trees are detached read-only mounts the spawner
+    cloned (`sandbox.rootfs.clone_tree`); the opt tree is there only with ``spec.opt_dir``,
+    the netns (from the daemon) only with ``spec.netns``.
+    """
+
+    runtime: int
+    log: int
+    code_tree: int
+    runtime_tree: int
+    opt_tree: int | None = None
+    netns: int | None = None
+
+    @staticmethod
+    def count(spec: SandboxSpec) -> int:
+        return 4 + bool(spec.opt_dir) + bool(spec.netns)
+
+    @classmethod
+    def unpack(cls, spec: SandboxSpec, fds: Sequence[int]) -> InitFds:
+        """Name the descriptors that came with `spec`; refuses the wrong number."""
+        expected = cls.count(spec)
+        if len(fds) != expected:
+            raise ValueError(f"expected {expected} descriptors with the spec, got {len(fds)}")
+        rest = list(fds[4:])
+        opt_tree = rest.pop(0) if spec.opt_dir else None
+        netns = rest.pop(0) if spec.netns else None
+        return cls(
+            runtime=fds[0],
+            log=fds[1],
+            code_tree=fds[2],
+            runtime_tree=fds[3],
+            opt_tree=opt_tree,
+            netns=netns,
+        )
+
+    def to_list(self) -> list[int]:
+        """The descriptors in wire order, for SCM_RIGHTS."""
+        optional = [fd for fd in (self.opt_tree, self.netns) if fd is not None]
+        return [self.runtime, self.log, self.code_tree, self.runtime_tree, *optional]
+
+    def trees(self) -> list[int]:
+        """The detached mounts among them (init closes each once it is attached)."""
+        trees = [self.code_tree, self.runtime_tree]
+        return trees if self.opt_tree is None else [*trees, self.opt_tree]

@@ -2,7 +2,8 @@
 
 A stem is built ahead of demand by `run_stem_init()` in a process the spawner forked into a
 new pid namespace. Specialization arrives later on the stem's control socket: a
-`SandboxSpec` plus two descriptors (the Runtime API socket and the log pipe).
+`SandboxSpec` plus descriptors in `InitFds` order (the Runtime API socket, the log pipe,
+the code, runtime and optional /opt trees, the optional netns).
 
     init (pid 1)                              runtime (pid 2)
     join cgroup, unshare namespaces,
@@ -13,7 +14,7 @@ new pid namespace. Specialization arrives later on the stem's control socket: a
     receive spec + fds (control socket)
     pass spec + fds to the runtime ─────────► join the ENI's netns (if any); for an HTTP
                                                runtime, open 127.0.0.1:9001 there and hand
-    attach /var/runtime and /var/task          the listener to the daemon; stdio to the log
+    attach /var/runtime, /var/task, /opt       the listener to the daemon; stdio to the log
     (move_mount), size /tmp, hostname          pipe, become the sandbox uid (no
                                                capabilities, no_new_privs), environment
     "go" ───────────────────────────────────► chdir /var/task, run the language runtime:
@@ -48,10 +49,12 @@ from sandbox.spec import (
     API_HTTP,
     API_MSGPACK,
     EXIT_SETUP_FAILED,
+    MAX_INIT_FDS,
     RUNTIME_API_HOST,
     RUNTIME_API_PORT,
     RUNTIME_FD,
     TASK_ROOT,
+    InitFds,
     SandboxSpec,
     StemSpec,
 )
@@ -87,7 +90,8 @@ def _join_cgroups(procs_files: tuple[str, ...]) -> None:
 
 
 def _receive_spec(sock: socket.socket, *, max_fds: int) -> tuple[SandboxSpec, list[int]] | None:
-    """The spec and its descriptors; the last of `max_fds` (a netns) comes only with spec.netns."""
+    """The spec and up to `max_fds` descriptors; None when the other end let us go. The
+    caller checks the count, which depends on the spec."""
     import msgpack
 
     data, fds, _flags, _addr = socket.recv_fds(sock, _MAX_SPEC, max_fds)
@@ -95,11 +99,7 @@ def _receive_spec(sock: socket.socket, *, max_fds: int) -> tuple[SandboxSpec, li
         for fd in fds:
             os.close(fd)
         return None
-    spec = SandboxSpec.from_wire(msgpack.unpackb(data, raw=False))
-    expected = max_fds if spec.netns else max_fds - 1
-    if len(fds) != expected:
-        raise ValueError(f"expected {expected} descriptors with the spec, got {len(fds)}")
-    return spec, fds
+    return SandboxSpec.from_wire(msgpack.unpackb(data, raw=False)), fds
 
 
 def _report(step: str, exc: BaseException, *, sandbox_id: str, runtime_fd: int | None) -> None:
@@ -138,16 +138,24 @@ def run_stem_init(stem: StemSpec, *, layout: HostLayout, control: socket.socket)
             run_stem_runtime(stem, theirs)
         theirs.close()
         step = "wait for specialization"
-        received = _receive_spec(control, max_fds=5)
+        received = _receive_spec(control, max_fds=MAX_INIT_FDS)
         if received is None:  # the pool let this stem go
             os._exit(0)
-        spec, (runtime_fd, log_fd, code_tree_fd, runtime_tree_fd, *netns_fd) = received
+        spec, fds = received
+        given = InitFds.unpack(spec, fds)
+        runtime_fd = given.runtime
         step = "hand the spec to the runtime"
-        socket.send_fds(ours, [_pack(spec)], [runtime_fd, log_fd, *netns_fd])
-        step = "attach the runtime and the function's code"
-        finish_child_rootfs(spec, code_tree_fd=code_tree_fd, runtime_tree_fd=runtime_tree_fd)
-        os.close(code_tree_fd)
-        os.close(runtime_tree_fd)
+        netns_fd = [] if given.netns is None else [given.netns]
+        socket.send_fds(ours, [_pack(spec)], [given.runtime, given.log, *netns_fd])
+        step = "attach the runtime, the function's code and its layers"
+        finish_child_rootfs(
+            spec,
+            code_tree_fd=given.code_tree,
+            runtime_tree_fd=given.runtime_tree,
+            opt_tree_fd=given.opt_tree,
+        )
+        for tree in given.trees():
+            os.close(tree)
         step = "set hostname"
         sc.sethostname(spec.hostname)
         ours.send(b"go")
@@ -216,7 +224,11 @@ def run_stem_runtime(stem: StemSpec, init: socket.socket) -> NoReturn:
         received = _receive_spec(init, max_fds=3)
         if received is None:
             os._exit(0)
-        spec, (runtime_fd, log_fd, *netns_fd) = received
+        spec, fds = received
+        expected = 3 if spec.netns else 2  # runtime socket, log pipe, (netns)
+        if len(fds) != expected:
+            raise ValueError(f"expected {expected} descriptors with the spec, got {len(fds)}")
+        runtime_fd, log_fd, *netns_fd = fds
         if netns_fd:
             step = "join the ENI's network namespace"
             sc.setns(netns_fd[0], sc.CLONE_NEWNET)

@@ -126,7 +126,7 @@ def test_state_dir_layout_and_sqlite_settings(registry: Registry, state_dir: Pat
     conn = sqlite3.connect(state_dir / "registry.sqlite3")
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
     finally:
         conn.close()
 
@@ -137,7 +137,10 @@ def test_a_schema_1_registry_is_upgraded_in_place_and_keeps_its_functions(
     registry.create(request("old-fn", ZIP_A), now=NOW)
     registry.close()
     conn = sqlite3.connect(state_dir / "registry.sqlite3")
-    conn.execute("DROP TABLE documents")
+    # What schema 1 had: no documents (2), no versions, layers or version counter (3).
+    for table in ("documents", "versions", "layer_versions"):
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("ALTER TABLE functions DROP COLUMN last_version")
     conn.execute("UPDATE schema_version SET version = 1")
     conn.commit()
     conn.close()
@@ -147,6 +150,8 @@ def test_a_schema_1_registry_is_upgraded_in_place_and_keeps_its_functions(
         assert again.documents("vpc") == [{"id": "vpc-a", "cidr": "10.0.0.0/16"}]
         again.delete_document("vpc", "vpc-a")
         assert again.documents("vpc") == []
+        assert again.publish_version("old-fn", code_sha256=None, revision_id=None,
+                                     description=None, now=NOW).version == "1"  # fmt: skip
 
 
 @pytest.mark.parametrize(

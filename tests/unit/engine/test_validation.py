@@ -438,8 +438,8 @@ RESERVED_PREFIX = (
         ),
         (
             NotImplementedApiError,
-            {"Layers": ["arn:aws:lambda:us-east-1:123456789012:layer:l:1"]},
-            "Layers is not supported by this lambdalet host yet",
+            {"DeadLetterConfig": {"TargetArn": "arn:aws:sqs:us-east-1:123456789012:q"}},
+            "DeadLetterConfig is not supported by this lambdalet host yet",
         ),
         (
             NotImplementedApiError,
@@ -479,7 +479,7 @@ def test_semantic_rules(error: type[ApiError], changes: dict[str, Any], message:
 
 def test_unsupported_features_answer_as_invalid_parameter_on_the_wire() -> None:
     with pytest.raises(NotImplementedApiError) as caught:
-        create(Layers=["arn:aws:lambda:us-east-1:123456789012:layer:l:1"])
+        create(DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:123456789012:q"})
     assert (caught.value.error_type, caught.value.status) == ("InvalidParameterValueException", 400)
 
 

@@ -14,10 +14,11 @@ from sandbox.rootfs import (
     Mkdir,
     Symlink,
     Tmpfs,
+    finish_child_rootfs,
     plan_stem_rootfs,
     tmp_options,
 )
-from sandbox.spec import SandboxSpec, StemSpec
+from sandbox.spec import MAX_INIT_FDS, InitFds, SandboxSpec, StemSpec
 
 STEM = StemSpec(
     sandbox_id="abc123",
@@ -82,14 +83,69 @@ def test_dev_holds_only_the_minimal_devices() -> None:
 
 
 def test_opt_exists_and_is_read_only() -> None:
+    # The only op at /opt: layers are attached over it at specialization, never bound here.
     (opt,) = [op for op in plan_stem_rootfs(STEM, MERGED_USR) if op.target == "/opt"]
     assert isinstance(opt, Tmpfs)
     assert opt.flags & sc.MS_RDONLY
+    assert opt.flags & sc.MS_NOSUID and opt.flags & sc.MS_NODEV
 
 
-@pytest.mark.parametrize("value", [STEM, spec()])
+@pytest.mark.parametrize("value", [STEM, spec(), spec(opt_dir="/state/layers/merged/ab12")])
 def test_wire_round_trip(value: StemSpec | SandboxSpec) -> None:
     assert type(value).from_wire(value.to_wire()) == value
+
+
+def test_opt_dir_is_optional_and_absolute() -> None:
+    assert spec().opt_dir == ""  # no layers: the stem's empty read-only /opt stays
+    wire = spec().to_wire()
+    del wire["opt_dir"]
+    assert SandboxSpec.from_wire(wire) == spec()  # a wire form without it still loads
+    with pytest.raises(ValueError, match="opt_dir is an absolute host path"):
+        spec(opt_dir="layers/merged")
+
+
+@pytest.mark.parametrize(
+    ("changes", "names"),
+    [
+        ({}, ["runtime", "log", "code_tree", "runtime_tree"]),
+        ({"opt_dir": "/o"}, ["runtime", "log", "code_tree", "runtime_tree", "opt_tree"]),
+        ({"netns": True}, ["runtime", "log", "code_tree", "runtime_tree", "netns"]),
+        (
+            {"opt_dir": "/o", "netns": True},
+            ["runtime", "log", "code_tree", "runtime_tree", "opt_tree", "netns"],
+        ),
+    ],
+)
+def test_init_fds_wire_order(changes: dict[str, object], names: list[str]) -> None:
+    s = spec(**changes)
+    fds = list(range(10, 10 + len(names)))
+    assert InitFds.count(s) == len(names) <= MAX_INIT_FDS
+    given = InitFds.unpack(s, fds)
+    assert {n: getattr(given, n) for n in names} == dict(zip(names, fds, strict=True))
+    assert given.to_list() == fds  # the spawner sends them in the order init unpacks them
+    trees = [getattr(given, n) for n in names if n.endswith("_tree")]
+    assert given.trees() == trees
+    if "opt_tree" not in names:
+        assert given.opt_tree is None
+    if "netns" not in names:
+        assert given.netns is None
+
+
+@pytest.mark.parametrize("changes", [{}, {"opt_dir": "/o"}, {"netns": True}])
+def test_init_fds_refuse_the_wrong_count(changes: dict[str, object]) -> None:
+    s = spec(**changes)
+    for count in (InitFds.count(s) - 1, InitFds.count(s) + 1):
+        with pytest.raises(ValueError, match=f"expected {InitFds.count(s)} descriptors"):
+            InitFds.unpack(s, list(range(count)))
+
+
+@pytest.mark.parametrize(("opt_dir", "opt_tree_fd"), [("/o", None), ("", 7)])
+def test_an_opt_tree_comes_with_opt_dir_only(opt_dir: str, opt_tree_fd: int | None) -> None:
+    # Checked before any mount is touched, so this needs no namespace.
+    with pytest.raises(ValueError, match="/opt tree"):
+        finish_child_rootfs(
+            spec(opt_dir=opt_dir), code_tree_fd=5, runtime_tree_fd=6, opt_tree_fd=opt_tree_fd
+        )
 
 
 def test_spec_rejects_root_and_unknown_fields() -> None:
