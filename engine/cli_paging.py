@@ -51,20 +51,23 @@ def paginate(
     exactly there (mid-page too, as botocore's paginator does).
     """
     marker, skip = decode_token(starting_token)
+    out: dict[str, Any] = {}  # the key only once a page had it, as botocore merges
     items: list[Any] = []
     while True:
         page = fetch(marker)
+        if page.get(result_key) is not None:
+            out[result_key] = items
         got = list(page.get(result_key) or [])[skip:]
         if max_items is not None and len(items) + len(got) > max_items:
             keep = max_items - len(items)
             items.extend(got[:keep])
-            return {result_key: items, "NextToken": encode_token(marker, skip + keep)}
+            return {**out, "NextToken": encode_token(marker, skip + keep)}
         items.extend(got)
         next_marker = page.get("NextMarker") or None
         if next_marker is None:
-            return {result_key: items}
+            return out
         if max_items is not None and len(items) == max_items:
-            return {result_key: items, "NextToken": encode_token(next_marker)}
+            return {**out, "NextToken": encode_token(next_marker)}
         if next_marker == marker:
             raise PagingError(f"the daemon sent NextMarker {next_marker!r} twice")
         marker, skip = next_marker, 0

@@ -202,6 +202,7 @@ class Pool:
             self.discard(env)
             return
         env.provisioned_for = owner
+        env.init_duration_ms = None  # its invokes are not cold starts: no Init Duration
         self.provisioned.setdefault(owner, []).append(env)
         self._park(env)
 

@@ -52,6 +52,7 @@ class Daemon:
     state_dir: Path
     socket_path: Path
     port: int
+    url_port: int
     cgroup_parent: str
     n: int = 0  # the daemon's number in this test run: names its network objects
     process: subprocess.Popen[bytes] | None = None
@@ -92,8 +93,17 @@ class Daemon:
     def default_cidr(self) -> str:
         return f"10.254.{self.n % 256}.0/24"  # daemons of one run never share addresses
 
+    @property
+    def credentials_file(self) -> Path:
+        return self.state_dir.parent / f"{self.state_dir.name}.credentials"
+
+    @property
+    def url_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.url_port}"
+
     def start(self, *, keep_warm_s: float = 60.0, extra_toml: str = "") -> None:
         self.started_once = True
+        write_credentials(self.credentials_file)
         config = self.state_dir.parent / f"{self.state_dir.name}.toml"
         config.write_text(
             textwrap.dedent(
@@ -101,6 +111,8 @@ class Daemon:
                 state_dir = "{self.state_dir}"
                 socket_path = "{self.socket_path}"
                 http_listen = "127.0.0.1:{self.port}"
+                function_url_listen = "127.0.0.1:{self.url_port}"
+                credentials_file = "{self.credentials_file}"
                 [sandbox]
                 cgroup_parent = "{self.cgroup_parent}"
                 keep_warm_s = {keep_warm_s}
@@ -196,6 +208,22 @@ def make_zip(
     return base64.b64encode(buf.getvalue()).decode()
 
 
+# The key pair every test client signs with (boto3, the AWS CLI); the daemon's credentials
+# file (root-only, as the daemon demands) lists it.
+ACCESS_KEY_ID = "LKIATESTTESTTEST2345"
+SECRET_ACCESS_KEY = "lambdalet-test-secret-0123456789abcdefghij"
+
+
+def write_credentials(path: Path) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(
+            f"[test]\naws_access_key_id = {ACCESS_KEY_ID}\n"
+            f"aws_secret_access_key = {SECRET_ACCESS_KEY}\n"
+        )
+    os.chmod(path, 0o600)
+
+
 def log_of(resp: HttpResponse) -> str:
     return base64.b64decode(resp.headers.get("x-amz-log-result", "")).decode()
 
@@ -213,6 +241,7 @@ def daemon_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
             state_dir=base / "state",
             socket_path=base / "run" / "api.sock",
             port=free_port(),
+            url_port=free_port(),
             cgroup_parent=f"{TEST_TAG}-{n}",
             n=n,
         )

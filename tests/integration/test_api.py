@@ -26,8 +26,10 @@ from botocore.exceptions import ClientError
 
 from engine.client import Client, HttpResponse
 from tests.integration.conftest import (
+    ACCESS_KEY_ID,
     FUNCTIONS,
     ROLE,
+    SECRET_ACCESS_KEY,
     Daemon,
     host_pids_matching,
     log_of,
@@ -68,8 +70,8 @@ def lam(daemon: Daemon) -> Any:
         "lambda",
         endpoint_url=daemon.endpoint,
         region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
         config=botocore.config.Config(retries={"max_attempts": 0}, read_timeout=60),
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import FUNCTIONS, Daemon
+from tests.integration.conftest import ACCESS_KEY_ID, FUNCTIONS, SECRET_ACCESS_KEY, Daemon
 
 pytestmark = pytest.mark.privileged
 
@@ -60,8 +60,8 @@ def aws_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env.update(
         {
             "HOME": str(home),
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_CONFIG_FILE": str(home / "config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),

@@ -16,7 +16,7 @@ import botocore.exceptions
 import pytest
 
 from engine.client import HttpResponse
-from tests.integration.conftest import ROLE, Daemon, make_zip
+from tests.integration.conftest import ACCESS_KEY_ID, ROLE, SECRET_ACCESS_KEY, Daemon, make_zip
 from tests.integration.netfixtures import (
     HOST_ADDR,
     INET_ADDR,
@@ -190,8 +190,8 @@ def test_boto3_sees_vpc_config_with_its_vpc_id(daemon: Daemon, world: World) -> 
         "lambda",
         endpoint_url=daemon.endpoint,
         region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
         config=botocore.config.Config(retries={"max_attempts": 0}),
     )
     name = "vpc-boto3"
