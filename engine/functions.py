@@ -8,6 +8,7 @@ in-memory caches that every write through this service keeps current.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import functools
 import random
@@ -15,7 +16,6 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-import builtins
 from typing import TypeVar
 
 import trio

@@ -405,7 +405,7 @@ def test_reserved_concurrency_zero_throttles_and_settings_account_for_it(
 
 
 def test_reserved_concurrency_caps_simultaneous_invokes(daemon: Daemon, lam: Any, fn: Any) -> None:
-    name = fn.create()
+    name = fn.create(Timeout=10)
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
     call(lam, name)  # warm: the slow invoke below starts at once
     results: list[Any] = []

@@ -149,6 +149,49 @@ def test_aws_cli_lists_gets_and_invokes(
     assert err["errorMessage"] == "asked to fail"
 
 
+def test_aws_cli_versions_aliases_layers_and_concurrency(
+    daemon: Daemon,
+    deploy: Callable[..., str],
+    aws_env: dict[str, str],
+    raw_payload_flag: list[str],
+    tmp_path: Path,
+) -> None:
+    name = deploy(CODE)
+
+    def ok(*args: str) -> Any:
+        done = aws(daemon, aws_env, "lambda", *args)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    assert ok("publish-version", "--function-name", name)["Version"] == "1"
+    alias = ok("create-alias", "--function-name", name, "--name", "live", "--function-version", "1")
+    assert alias["AliasArn"].endswith(f":{name}:live")
+    out = tmp_path / "out.json"
+    meta = ok("invoke", "--function-name", name, "--qualifier", "live", *raw_payload_flag,
+              "--payload", '{"n": 1}', str(out))  # fmt: skip
+    assert meta["ExecutedVersion"] == "1" and json.loads(out.read_text())["n"] == 1
+
+    layer_zip = tmp_path / "layer.zip"
+    with zipfile.ZipFile(layer_zip, "w") as zf:
+        zf.writestr("python/cli_layer.py", "X = 1\n")
+    zip_arg = f"fileb://{layer_zip}"
+    layer = ok("publish-layer-version", "--layer-name", f"cli-{name}",
+               "--zip-file", zip_arg, "--compatible-runtimes", "python3.11")  # fmt: skip
+    try:
+        assert layer["Version"] == 1
+        ok("update-function-configuration", "--function-name", name,
+           "--layers", layer["LayerVersionArn"])  # fmt: skip
+    finally:
+        ok("delete-layer-version", "--layer-name", f"cli-{name}", "--version-number", "1")
+
+    ok("put-function-concurrency", "--function-name", name,
+       "--reserved-concurrent-executions", "0")  # fmt: skip
+    throttled = aws(daemon, aws_env, "lambda", "invoke", "--function-name", name, str(out))
+    assert throttled.returncode != 0 and "TooManyRequestsException" in throttled.stderr
+    settings = ok("get-account-settings")
+    assert settings["AccountLimit"]["ConcurrentExecutions"] == 1000
+
+
 def test_aws_cli_reports_a_missing_function(daemon: Daemon, aws_env: dict[str, str]) -> None:
     missing = f"nope-{uuid.uuid4().hex[:8]}"
     got = aws(daemon, aws_env, "lambda", "get-function", "--function-name", missing)
