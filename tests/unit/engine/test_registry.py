@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
 import shutil
@@ -25,6 +26,7 @@ from engine.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
+from engine.layers import PublishLayerRequest
 from engine.models import FunctionConfig
 from engine.registry import Registry, format_last_modified
 from engine.validation import CodeUpdate, ConfigurationChanges, CreateFunctionRequest
@@ -435,3 +437,85 @@ def test_python_sources_are_byte_compiled_as_seen_from_var_task(state_dir: Path)
     (pyc,) = (tree / "__pycache__").glob("app.cpython-*.pyc")
     code = marshal.loads(pyc.read_bytes()[16:])
     assert code.co_filename == "/var/task/app.py"  # tracebacks name the sandbox's path
+
+
+# --- Versions and layers ---------------------------------------------------------------------
+
+
+def layer_zip(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), text)
+    return buf.getvalue()
+
+
+def publish_layer(registry: Registry, name: str, files: dict[str, str]) -> str:
+    layer = registry.publish_layer_version(
+        PublishLayerRequest(layer=name, zip_bytes=layer_zip(files)), now=NOW
+    )
+    return layer.arn("us-east-1")
+
+
+def test_layers_merge_into_one_opt_tree_that_lives_as_long_as_its_users(
+    registry: Registry, state_dir: Path
+) -> None:
+    base = publish_layer(registry, "base", {"python/m.py": "W = 'base'\n", "a.txt": "a"})
+    top = publish_layer(registry, "top", {"python/m.py": "W = 'top'\n"})
+    config = registry.create(dataclasses.replace(request(), layers=(base, top)), now=NOW)
+    opt = registry.opt_dir(config)
+    assert opt is not None
+    assert (opt / "python/m.py").read_text() == "W = 'top'\n"
+    assert (opt / "a.txt").read_text() == "a"
+    version = registry.publish_version(
+        "my-fn", code_sha256=None, revision_id=None, description=None, now=NOW
+    )
+    assert version.opt_key == config.opt_key
+
+    # A deleted layer keeps serving the function and its version; its code stays.
+    registry.delete_layer_version("base", 1)
+    layer_digest = config.layers[0].digest
+    assert (state_dir / "code" / layer_digest).is_dir()
+    with pytest.raises(ResourceNotFoundException):
+        registry.get_layer_version("base", 1)
+    changes = ConfigurationChanges(memory_mb=256, layers=(base, top))
+    assert registry.update_configuration("my-fn", changes, now=NOW).opt_key == config.opt_key
+    with pytest.raises(InvalidParameterValueException, match="does not exist"):
+        registry.create(dataclasses.replace(request("other"), layers=(base,)), now=NOW)
+
+    registry.delete("my-fn")  # the function and its versions go: so do the tree and the code
+    assert not opt.exists()
+    assert not (state_dir / "code" / layer_digest).exists()
+    assert registry.get_layer_version("top", 1).layer == "top"
+
+
+def test_function_plus_layers_may_not_exceed_the_unzipped_limit(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = publish_layer(registry, "big", {"blob.bin": "x" * 5000})
+    monkeypatch.setattr("engine.registry.MAX_UNZIPPED_BYTES", 4000)
+    with pytest.raises(InvalidParameterValueException, match="maximum allowed size of 4000"):
+        registry.create(dataclasses.replace(request(), layers=(big,)), now=NOW)
+    assert registry.list() == ([], None)
+
+
+def test_versions_count_on_and_unchanged_latest_publishes_nothing(registry: Registry) -> None:
+    registry.create(request(), now=NOW)
+
+    def publish() -> str:
+        return registry.publish_version(
+            "my-fn", code_sha256=None, revision_id=None, description=None, now=LATER
+        ).version
+
+    assert publish() == "1"
+    assert publish() == "1"
+    registry.update_code("my-fn", CodeUpdate(zip_bytes=ZIP_B), now=LATER)
+    assert publish() == "2"
+    registry.delete_version("my-fn", "2")
+    registry.update_code("my-fn", CodeUpdate(zip_bytes=ZIP_A), now=LATER)
+    assert publish() == "1"  # the same as the last published version (2 is gone)
+    registry.update_code("my-fn", CodeUpdate(zip_bytes=make_zip("C = 3\n")), now=LATER)
+    assert publish() == "3"  # numbers are never reused
+    assert [c.version for c in registry.versions("my-fn")] == ["$LATEST", "1", "3"]
+    with pytest.raises(ResourceNotFoundException):
+        registry.get_version("my-fn", "2")
