@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from engine import cli_args, cli_lambda, cli_vpc
+from engine import cli_args, cli_keys, cli_lambda, cli_vpc
 from engine.client import Client, ClientError, HttpResponse
 from engine.config import Config, load_config
 from engine.errors import ConfigError
@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="lambdalet", description="A self-hosted AWS Lambda engine.", parents=[common]
     )
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, parents=[common])
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--state-dir", type=Path, help="state directory (default /var/lib/lambdalet)")
     s.add_argument("--examples", type=Path, help="deploy the example functions in this directory")
     s.add_argument("--http-listen", help="also serve the API on this loopback host:port")
+    s.add_argument("--function-url-listen", help="serve function URLs on this loopback host:port")
     s.add_argument("--log-level", default="INFO", help="daemon log level (default INFO)")
 
     c = command("create-function", "create a function from a directory or a zip")
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_args.add_function_name(d)
     cli_vpc.add_parser(sub, common)
     cli_lambda.add_parsers(sub, common)
+    cli_keys.add_parser(sub)
     return p
 
 
@@ -190,6 +192,7 @@ def _serve(args: argparse.Namespace) -> int:
         socket_path=getattr(args, "socket", None),
         examples_dir=args.examples,
         http_listen=args.http_listen,
+        function_url_listen=args.function_url_listen,
     )
     trio.run(serve, config)
     return 0
@@ -201,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "create-access-key":
+            return cli_keys.run(args)
         client = Client(getattr(args, "socket", Config().socket_path))
         try:
             match args.command:

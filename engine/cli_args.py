@@ -9,7 +9,7 @@ import base64
 import json
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn, TypeAlias
 
@@ -20,7 +20,7 @@ Value: TypeAlias = str | list["Value"] | dict[str, "Value"]
 
 # The option's shape, as much of botocore's as shorthand needs: a structure is a dict of its
 # members; everything else is one of these names (every list here holds strings).
-Shape: TypeAlias = str | dict[str, "Shape"]
+Shape: TypeAlias = str | Mapping[str, "Shape"]
 STRING = "string"
 INTEGER = "integer"
 DOUBLE = "double"
@@ -175,7 +175,7 @@ class _ShorthandParser:
 def coerce(value: Value, shape: Shape, where: str = "") -> Any:
     """Give parsed shorthand the types of `shape`; `where` names the key in errors."""
     label = where or "the value"
-    if isinstance(shape, dict):
+    if isinstance(shape, Mapping):
         if not isinstance(value, dict):
             raise ShorthandError(f"{label}: expected KEY=VALUE pairs, got {value!r}")
         out: dict[str, Any] = {}
@@ -198,16 +198,18 @@ def coerce(value: Value, shape: Shape, where: str = "") -> Any:
     if not isinstance(value, str):
         raise ShorthandError(f"{label}: expected one value, got {value!r}")
     try:
-        match shape:
-            case "integer":
-                return int(value)
-            case "double":
-                return float(value)
-            case "boolean":
-                return {"true": True, "false": False}[value.lower()]
+        if shape == INTEGER:
+            return int(value)
+        if shape == DOUBLE:
+            return float(value)
+        if shape == BOOLEAN:
+            return {"true": True, "false": False}[value.lower()]
     except (ValueError, KeyError):
-        raise ShorthandError(f"{label}: expected a {shape}, got {value!r}") from None
+        raise ShorthandError(f"{label}: expected {_EXPECTED[shape]}, got {value!r}") from None
     return value
+
+
+_EXPECTED = {INTEGER: "an integer", DOUBLE: "a number", BOOLEAN: "true or false"}
 
 
 # -- option values ------------------------------------------------------------------------
@@ -250,9 +252,12 @@ def _strings_item(text: str) -> list[str]:
     """One word of a list option; ``[]`` or a JSON list is the whole list (``--layers []``)."""
     if not text.lstrip().startswith("["):
         return [text]
-    value = json.loads(text)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"expected a JSON list of strings, got {text!r}")
+        raise ValueError(f"expected a word, [] or a JSON list of strings, got {text!r}")
     return value
 
 
@@ -336,7 +341,10 @@ def add_function_name(parser: argparse.ArgumentParser, *, then_outfile: bool = F
     With `then_outfile` (invoke), the positional after ``--function-name`` is the AWS CLI's
     outfile instead. `settle_function_name` sorts this out once argparse is done.
     """
-    parser.add_argument("name", nargs="?", help="the function's name or ARN")
+    help = "the function's name or ARN"
+    if then_outfile:
+        help += "; after --function-name, the file for the response payload (as the AWS CLI)"
+    parser.add_argument("name", nargs="?", metavar="NAME", help=help)
     parser.add_argument(
         "--function-name", metavar="NAME", help="the function's name or ARN (as the AWS CLI)"
     )

@@ -349,4 +349,4 @@ def write_invoke_result(resp: HttpResponse, outfile: str) -> int:
     return 0
 
 
-__all__ = ["COMMANDS", "ServiceError", "add_parsers", "build_request", "run", "write_invoke_result"]
+__all__ = ["COMMANDS", "COMMAND_LIST", "ServiceError", "add_parsers", "run", "write_invoke_result"]
