@@ -365,3 +365,42 @@ def test_the_cli_manages_vpcs_and_attached_hosts(daemon: Daemon, tmp_path: Path)
     gone = lambdalet(sock, "vpc", "get", "vpc-cli")
     assert gone.returncode == 1
     assert "ResourceNotFoundException" in gone.stderr
+
+
+def test_lambdalet_cli_speaks_the_aws_lambda_commands(
+    daemon: Daemon, cli_name: str, tmp_path: Path
+) -> None:
+    code_dir = tmp_path / "src"
+    code_dir.mkdir()
+    (code_dir / "lambda_function.py").write_text(CODE)
+    sock = daemon.socket_path
+
+    def ok(*args: str) -> Any:
+        done = lambdalet(sock, *args)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    ok("create-function", "--function-name", cli_name, "--code", str(code_dir),
+       "--handler", "lambda_function.handler", "--publish")  # fmt: skip
+    assert (
+        ok("list-versions-by-function", "--function-name", cli_name)["Versions"][1]["Version"]
+        == "1"
+    )
+    ok("create-alias", "--function-name", cli_name, "--name", "live", "--function-version", "1")
+    ok("put-function-concurrency", "--function-name", cli_name,
+       "--reserved-concurrent-executions", "5")  # fmt: skip
+    assert ok("get-function-concurrency", "--function-name", cli_name) == {
+        "ReservedConcurrentExecutions": 5
+    }
+    arn = f"arn:aws:lambda:us-east-1:000000000000:function:{cli_name}"
+    ok("tag-resource", "--resource", arn, "--tags", "Team=a,Env=dev")
+    assert ok("list-tags", "--resource", arn)["Tags"] == {"Team": "a", "Env": "dev"}
+    out = tmp_path / "out.json"
+    meta = ok("invoke", "--function-name", cli_name, "--qualifier", "live", "--payload", '{"n": 2}',
+              str(out))  # fmt: skip
+    assert meta["ExecutedVersion"] == "1" and json.loads(out.read_text())["n"] == 2
+    missing = lambdalet(sock, "get-alias", "--function-name", cli_name, "--name", "nope")
+    assert missing.returncode == 1
+    assert "An error occurred (ResourceNotFoundException) when calling the GetAlias" in (
+        missing.stderr
+    )
