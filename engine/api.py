@@ -23,10 +23,12 @@ from engine.api_common import (
     error_response,
     function_name,
     guard,
-    page,
+    max_items,
+    paged,
     read_body,
     read_json,
     unqualified,
+    version_key,
 )
 from engine.api_network import NetworkApi, network_routes
 from engine.aws_routes import match_operation
@@ -39,7 +41,7 @@ from engine.errors import (
 )
 from engine.functions import FunctionService
 from engine.invoker import Invoker
-from engine.models import LATEST, FunctionConfig
+from engine.models import LATEST
 from engine.network import NetworkService
 from engine.runtimes import RuntimeCatalog
 from engine.validation import (
@@ -74,14 +76,6 @@ class Api:
         self.concurrency = concurrency
         self.network_api = NetworkApi(network)
 
-    def _configuration(self, name: str, qualifier: str | None) -> FunctionConfig:
-        """The configuration a qualifier names: $LATEST, a version, or an alias's version."""
-        if qualifier is None or qualifier == LATEST or qualifier.isdigit():
-            return self.functions.get_version(name, qualifier or LATEST)
-        return self.functions.get_version(
-            name, self.functions.get_alias(name, qualifier).function_version
-        )
-
     # -- control plane ------------------------------------------------------------------
 
     async def create_function(self, request: Request) -> Response:
@@ -96,23 +90,33 @@ class Api:
 
     async def list_functions(self, request: Request) -> Response:
         version = request.query_params.get("FunctionVersion")
-        if version not in (None, "ALL"):
+        if version is None:
+            items, marker = self.functions.registry.list(
+                marker=request.query_params.get("Marker"), max_items=max_items(request)
+            )
+            out: dict[str, Any] = {"Functions": [c.to_aws(self.region) for c in items]}
+            if marker:
+                out["NextMarker"] = marker
+            return JSONResponse(out)
+        if version != "ALL":
             raise ValidationException(
                 f"1 validation error detected: Value '{version}' at 'functionVersion' failed "
                 "to satisfy constraint: Member must satisfy enum value set: [ALL]"
             )
-        configs: list[FunctionConfig] = []
-        for config in self.functions.registry.all():
-            configs.extend(self.functions.versions(config.name) if version else [config])
-        items, marker = page(configs, request, key=lambda c: f"{c.name}:{c.version:>12}")
-        out: dict[str, Any] = {"Functions": [c.to_aws(self.region) for c in items]}
-        if marker:
-            out["NextMarker"] = marker
-        return JSONResponse(out)
+        configs = [
+            v for c in self.functions.registry.all() for v in self.functions.versions(c.name)
+        ]
+        return paged(
+            request,
+            configs,
+            field="Functions",
+            key=lambda c: f"{c.name} {version_key(c)}",  # a space sorts before any name character
+            render=lambda c: c.to_aws(self.region),
+        )
 
     async def get_function(self, request: Request) -> Response:
         name, qualifier = function_name(request)
-        config = self._configuration(name, qualifier)
+        config = self.functions.configuration(name, qualifier)
         out: dict[str, Any] = {
             "Configuration": config.to_aws(self.region),
             "Code": {
@@ -130,7 +134,7 @@ class Api:
 
     async def get_configuration(self, request: Request) -> Response:
         name, qualifier = function_name(request)
-        return JSONResponse(self._configuration(name, qualifier).to_aws(self.region))
+        return JSONResponse(self.functions.configuration(name, qualifier).to_aws(self.region))
 
     async def delete_function(self, request: Request) -> Response:
         name, qualifier = function_name(request)
@@ -188,11 +192,13 @@ class Api:
     async def list_versions(self, request: Request) -> Response:
         name = unqualified(request, "ListVersionsByFunction")
         versions = self.functions.versions(name)
-        items, marker = page(versions, request, key=lambda c: f"{c.version:>12}")
-        out: dict[str, Any] = {"Versions": [c.to_aws(self.region) for c in items]}
-        if marker:
-            out["NextMarker"] = marker
-        return JSONResponse(out)
+        return paged(
+            request,
+            versions,
+            field="Versions",
+            key=version_key,
+            render=lambda c: c.to_aws(self.region),
+        )
 
     # -- data plane ---------------------------------------------------------------------
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final, TypeVar
 from urllib.parse import unquote
 
 from starlette.requests import Request
@@ -23,6 +23,7 @@ from engine.errors import (
     TooManyRequestsException,
     ValidationException,
 )
+from engine.models import LATEST, FunctionConfig
 from engine.validation import (
     MAX_ZIP_BYTES,
     parse_function_name,
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 # A base64 ZipFile of 50 MiB inside JSON is about 70 MB; allow a little more for the rest.
 MAX_CONTROL_BODY_BYTES: Final = MAX_ZIP_BYTES * 4 // 3 + 1024 * 1024
 RETRY_AFTER_S: Final = "1"
+T = TypeVar("T")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -109,15 +111,29 @@ def max_items(request: Request, default: int = 50) -> int:
         ) from None
 
 
-def page(items: list[Any], request: Request, key: Callable[[Any], str]) -> tuple[list[Any], str]:
-    """One page after ?Marker= of at most ?MaxItems= items; the next marker ("" at the end)."""
+def paged(
+    request: Request,
+    items: Sequence[T],
+    *,
+    field: str,
+    key: Callable[[T], str],
+    render: Callable[[T], Any],
+) -> JSONResponse:
+    """A List* answer: the items after ?Marker= (at most ?MaxItems=) as `field`, and the
+    NextMarker of the page after it. `items` must be in increasing `key` order."""
     limit = max_items(request)
     marker = request.query_params.get("Marker")
     if marker:
         items = [item for item in items if key(item) > marker]
+    out: dict[str, Any] = {field: [render(item) for item in items[:limit]]}
     if len(items) > limit:
-        return items[:limit], key(items[limit - 1])
-    return items, ""
+        out["NextMarker"] = key(items[limit - 1])
+    return JSONResponse(out)
+
+
+def version_key(config: FunctionConfig) -> str:
+    """Orders $LATEST before versions 1, 2, … (paging keys compare as text)."""
+    return f"{0 if config.version == LATEST else int(config.version):012d}"
 
 
 def error_response(status: int, error_type: str, message: str, kind: str = "User") -> Response:

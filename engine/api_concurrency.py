@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
 
 import trio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api_common import Handler, function_name, page, read_json, unqualified
+from engine.api_common import Handler, function_name, paged, read_json, unqualified
 from engine.concurrency import Concurrency
 from engine.errors import InvalidParameterValueException
 from engine.functions import FunctionService
@@ -153,13 +152,13 @@ class ConcurrencyApi:
         name = unqualified(request, "ListProvisionedConcurrencyConfigs")
         self.functions.get(name)
         owners = self.provisioner.owners(name)
-        items, marker = page(owners, request, key=lambda o: o[1])
-        out: dict[str, Any] = {
-            "ProvisionedConcurrencyConfigs": [self.provisioner.list_item(o) for o in items]
-        }
-        if marker:
-            out["NextMarker"] = marker
-        return JSONResponse(out)
+        return paged(
+            request,
+            owners,
+            field="ProvisionedConcurrencyConfigs",
+            key=lambda o: o[1],
+            render=self.provisioner.list_item,
+        )
 
 
 def concurrency_routes(api: ConcurrencyApi, guard: Callable[[Handler], Handler]) -> list[Route]:

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine.aliases import parse_alias_name, parse_alias_request
-from engine.api_common import Handler, function_name, page, read_json, unqualified
+from engine.api_common import Handler, function_name, paged, read_json, unqualified
 from engine.errors import InvalidParameterValueException, ResourceNotFoundException
 from engine.functions import FunctionService
 from engine.layers import (
@@ -32,7 +32,7 @@ from engine.layers import (
     parse_layer_version_arn,
     parse_publish_layer_version,
 )
-from engine.models import ACCOUNT_ID, LATEST, function_arn
+from engine.models import ACCOUNT_ID, LATEST, function_arn, layer_arn
 from engine.policies import MSG_POLICY_NOT_FOUND, Policy, parse_add_permission
 from engine.validation import parse_tags
 
@@ -66,11 +66,13 @@ class ResourceApi:
         aliases = [
             a for a in self.functions.aliases(name) if version is None or version in a.versions()
         ]
-        items, marker = page(aliases, request, key=lambda a: a.name)
-        out: dict[str, Any] = {"Aliases": [a.to_aws(self.region, name) for a in items]}
-        if marker:
-            out["NextMarker"] = marker
-        return JSONResponse(out)
+        return paged(
+            request,
+            aliases,
+            field="Aliases",
+            key=lambda a: a.name,
+            render=lambda a: a.to_aws(self.region, name),
+        )
 
     async def get_alias(self, request: Request) -> Response:
         name = unqualified(request, "GetAlias")
@@ -117,11 +119,13 @@ class ResourceApi:
     async def list_layer_versions(self, request: Request) -> Response:
         versions = _matching(self.registry.layer_versions(self._layer(request)), request)
         versions.reverse()  # newest first, as AWS lists them
-        items, marker = page(versions, request, key=lambda v: f"{10**12 - v.version:012d}")
-        out: dict[str, Any] = {"LayerVersions": [v.list_item(self.region) for v in items]}
-        if marker:
-            out["NextMarker"] = marker
-        return JSONResponse(out)
+        return paged(
+            request,
+            versions,
+            field="LayerVersions",
+            key=lambda v: f"{10**12 - v.version:012d}",  # newest first
+            render=lambda v: v.list_item(self.region),
+        )
 
     async def get_layer_version(self, request: Request) -> Response:
         layer = self.registry.get_layer_version(self._layer(request), self._version_number(request))
@@ -138,22 +142,17 @@ class ResourceApi:
         latest: dict[str, LayerVersion] = {}
         for version in _matching(self.registry.layer_versions(), request):
             latest[version.layer] = version  # ordered by version: the last one wins
-        items, marker = page(
-            sorted(latest.values(), key=lambda v: v.layer), request, key=lambda v: v.layer
+        return paged(
+            request,
+            sorted(latest.values(), key=lambda v: v.layer),
+            field="Layers",
+            key=lambda v: v.layer,
+            render=lambda v: {
+                "LayerName": v.layer,
+                "LayerArn": layer_arn(self.region, v.layer),
+                "LatestMatchingVersion": v.list_item(self.region),
+            },
         )
-        out: dict[str, Any] = {
-            "Layers": [
-                {
-                    "LayerName": v.layer,
-                    "LayerArn": v.arn(self.region).rsplit(":", 1)[0],
-                    "LatestMatchingVersion": v.list_item(self.region),
-                }
-                for v in items
-            ]
-        }
-        if marker:
-            out["NextMarker"] = marker
-        return JSONResponse(out)
 
     async def _get_layer_version_by_arn(self, request: Request) -> Response:
         arn = request.query_params.get("Arn")

@@ -7,13 +7,12 @@ GET                 /2021-10-31/functions/{name}/urls      ListFunctionUrlConfig
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api_common import Handler, function_name, page, read_json, unqualified
+from engine.api_common import Handler, function_name, paged, read_json, unqualified
 from engine.errors import InvalidParameterValueException
 from engine.function_url import parse_url_config, validate_url_qualifier
 from engine.models import LATEST
@@ -59,11 +58,13 @@ class UrlApi:
     async def list(self, request: Request) -> Response:
         name = unqualified(request, "ListFunctionUrlConfigs")
         configs = self.urls.list(name)
-        items, marker = page(configs, request, key=lambda c: c.qualifier or "")
-        out: dict[str, Any] = {"FunctionUrlConfigs": [self.urls.to_aws(c) for c in items]}
-        if marker:
-            out["NextMarker"] = marker
-        return JSONResponse(out)
+        return paged(
+            request,
+            configs,
+            field="FunctionUrlConfigs",
+            key=lambda c: c.qualifier or "",
+            render=self.urls.to_aws,
+        )
 
 
 def url_routes(api: UrlApi, guard: Callable[[Handler], Handler]) -> list[Route]:

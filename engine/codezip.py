@@ -23,10 +23,12 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Final, TypeVar
 
 from engine.errors import InvalidParameterValueException
 from engine.validation import MAX_UNZIPPED_BYTES, MSG_BAD_ZIP
+
+T = TypeVar("T")
 
 MAX_ENTRIES: Final = 20_000  # AWS publishes no cap; this one bounds time and memory per package
 MAX_NAME_BYTES: Final = 4096  # PATH_MAX, for entry names and symlink targets
@@ -115,28 +117,44 @@ def extract_zip(
         )
         if dest.exists():
             return 0
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-        try:
+
+        def build(tmp: Path) -> int:
             written = _write_tree(archive, summary, infos, tmp, limit_bytes=max_unzipped_bytes)
             os.chmod(tmp, _DIR_MODE)  # mkdtemp made it 0700
             if before_publish is not None:
                 before_publish(tmp)
-            if durable:
-                os.sync()  # one flush for the whole tree: an fsync per file is far slower
-            try:
-                os.rename(tmp, dest)
-            except OSError:
-                if not dest.is_dir():
-                    raise
-                shutil.rmtree(tmp, ignore_errors=True)  # lost a race: keep the winner's tree
-                return 0
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            return written
+
+        return publish_dir(dest, build, durable=durable) or 0
+
+
+def publish_dir(dest: Path, build: Callable[[Path], T], *, durable: bool) -> T | None:
+    """Build a directory with `build(tmp)` in a temporary sibling of `dest`, then rename it
+    into place whole; return what `build` returned, or None when a racer's `dest` appeared
+    first (an existing `dest` is always kept: content-addressed callers build the same tree).
+    `durable` flushes the tree to disk before the rename (one `sync`: an fsync per file is far
+    slower), so that a crash can never leave a renamed tree of empty files.
+    Cleanup: on any error the temporary directory is removed; nothing else was written.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        result = build(tmp)
         if durable:
-            fsync_dir(dest.parent)
-        return written
+            os.sync()
+        try:
+            os.rename(tmp, dest)
+        except OSError:
+            if not dest.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # lost a race: keep the winner's tree
+            return None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if durable:
+        fsync_dir(dest.parent)
+    return result
 
 
 def fsync_dir(path: Path) -> None:

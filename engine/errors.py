@@ -59,6 +59,11 @@ class ResourceConflictException(_UserError):
     status = 409
 
 
+class ProvisionedConcurrencyConfigNotFoundException(_UserError):
+    error_type = "ProvisionedConcurrencyConfigNotFoundException"
+    status = 404
+
+
 class PreconditionFailedException(_UserError):
     error_type = "PreconditionFailedException"
     status = 412

@@ -117,11 +117,6 @@ class FunctionService:
             self._cache[name] = config
         return config
 
-    def list(
-        self, *, marker: str | None, max_items: int
-    ) -> tuple[list[FunctionConfig], str | None]:
-        return self.registry.list(marker=marker, max_items=max_items)
-
     async def delete(self, name: str) -> FunctionConfig:
         async with self._write_lock:
             config = await self._run(functools.partial(self.registry.delete, name))
@@ -311,9 +306,14 @@ class FunctionService:
         version = alias.pick(random.random() if draw is None else draw)
         return Target(config=self.get_version(name, version), qualifier=qualifier)
 
+    def configuration(self, name: str, qualifier: str | None) -> FunctionConfig:
+        """The configuration a qualifier names, for reading rather than running: an alias
+        means the version it points at (its primary one, whatever the weights)."""
+        return self.resolve(name, qualifier, draw=1.0).config  # no weight exceeds 1.0
+
     def check_qualifier(self, name: str, qualifier: str | None) -> None:
         """The function exists and, if given, so does the version or alias."""
-        self.resolve(name, qualifier, draw=0.0)
+        self.configuration(name, qualifier)
 
     def code_zip(self, config: FunctionConfig) -> Path:
         return self.registry.code_zip(config)

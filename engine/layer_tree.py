@@ -16,15 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import stat
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from engine.codezip import fsync_dir
+from engine.codezip import publish_dir
 
 _ROOT_MODE: Final = 0o755  # /opt itself, whatever the layers' own roots were
 _BUILD_DIR_MODE: Final = 0o700  # while we fill a directory; its own mode is set last
@@ -70,24 +68,7 @@ def merge_layers(trees: Sequence[Path], dest: Path, *, durable: bool = False) ->
     root = _Dir(mode=_ROOT_MODE)
     for tree in trees:
         _overlay(root, Path(tree))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-    try:
-        _materialize(root, tmp)
-        if durable:
-            os.sync()  # one flush for the whole tree; the linked files are already on disk
-        try:
-            os.rename(tmp, dest)
-        except OSError:
-            if not dest.is_dir():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # lost a race: keep the winner's tree
-            return
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if durable:
-        fsync_dir(dest.parent)
+    publish_dir(dest, lambda tmp: _materialize(root, tmp), durable=durable)
 
 
 def tree_size(path: Path) -> int:

@@ -209,9 +209,6 @@ class Pool:
     def provisioned_count(self, owner: tuple[str, str]) -> int:
         return len(self.provisioned.get(owner, ()))
 
-    def provisioned_versions(self, owner: tuple[str, str]) -> list[str]:
-        return [env.function.version for env in self.provisioned.get(owner, ())]
-
     def unprovision(
         self, owner: tuple[str, str], *, keep: int = 0, version: str | None = None
     ) -> None:

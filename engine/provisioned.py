@@ -18,9 +18,9 @@ import trio
 
 from engine.environment import PlatformError
 from engine.errors import (
-    ApiError,
     EngineError,
     InvalidParameterValueException,
+    ProvisionedConcurrencyConfigNotFoundException,
     ResourceNotFoundException,
 )
 from engine.functions import FunctionService
@@ -35,12 +35,6 @@ KIND: Final = "provisioned"
 MSG_NOT_FOUND: Final = "No Provisioned Concurrency Config found for this function"
 
 Owner = tuple[str, str]  # (function name, qualifier)
-
-
-class ProvisionedConcurrencyConfigNotFoundException(ApiError):
-    error_type = "ProvisionedConcurrencyConfigNotFoundException"
-    status = 404
-    kind = "User"
 
 
 class Provisioner:
@@ -155,15 +149,11 @@ class Provisioner:
     async def _reconcile(self, owner: Owner) -> None:
         name, qualifier = owner
         try:
-            if qualifier.isdigit():
-                version = qualifier
-            else:
-                version = self.functions.get_alias(name, qualifier).function_version
-            config = self.functions.get_version(name, version)
+            config = self.functions.configuration(name, qualifier)
         except ResourceNotFoundException:
             self._forget(owner)  # its version or alias was deleted
             return
-        self.pool.unprovision(owner, keep=self.requested[owner], version=version)
+        self.pool.unprovision(owner, keep=self.requested[owner], version=config.version)
         while (
             owner in self.requested and self.pool.provisioned_count(owner) < self.requested[owner]
         ):

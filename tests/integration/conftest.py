@@ -69,6 +69,23 @@ class Daemon:
             self._client = Client(self.socket_path, timeout_s=120)
         return self._client
 
+    def lambda_client(
+        self, *, key: str | None = None, secret: str | None = None, region: str = "us-east-1"
+    ) -> Any:
+        """A real boto3 Lambda client for this daemon's TCP API, signing with the test key
+        (or `key`/`secret`), without retries: a refusal is seen as it is."""
+        import boto3
+        import botocore.config
+
+        return boto3.client(
+            "lambda",
+            endpoint_url=self.endpoint,
+            region_name=region,
+            aws_access_key_id=key or ACCESS_KEY_ID,
+            aws_secret_access_key=secret or SECRET_ACCESS_KEY,
+            config=botocore.config.Config(retries={"max_attempts": 0}, read_timeout=60),
+        )
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -19,17 +19,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
-import boto3
-import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
 from engine.client import Client, HttpResponse
 from tests.integration.conftest import (
-    ACCESS_KEY_ID,
     FUNCTIONS,
     ROLE,
-    SECRET_ACCESS_KEY,
     Daemon,
     host_pids_matching,
     log_of,
@@ -66,14 +62,7 @@ def zip_bytes(code: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def lam(daemon: Daemon) -> Any:
-    return boto3.client(
-        "lambda",
-        endpoint_url=daemon.endpoint,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY_ID,
-        aws_secret_access_key=SECRET_ACCESS_KEY,
-        config=botocore.config.Config(retries={"max_attempts": 0}, read_timeout=60),
-    )
+    return daemon.lambda_client()
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
-import botocore.config
 import botocore.exceptions
 import pytest
 
@@ -49,14 +47,7 @@ def handler(event, context):
 
 
 def client(daemon: Daemon, *, secret: str = SECRET_ACCESS_KEY, key: str = ACCESS_KEY_ID) -> Any:
-    return boto3.client(
-        "lambda",
-        endpoint_url=daemon.endpoint,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=botocore.config.Config(retries={"max_attempts": 0}, read_timeout=60),
-    )
+    return daemon.lambda_client(key=key, secret=secret)
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +151,13 @@ def test_versions_are_immutable_snapshots_reached_by_every_qualifier_form(
 
     listed = lam.list_versions_by_function(FunctionName=name)["Versions"]
     assert [v["Version"] for v in listed] == ["$LATEST", "1", "2"]
+    pages = [lam.list_versions_by_function(FunctionName=name, MaxItems=1)]
+    while "NextMarker" in pages[-1] and len(pages) < 5:
+        marker = pages[-1]["NextMarker"]
+        pages.append(lam.list_versions_by_function(FunctionName=name, MaxItems=1, Marker=marker))
+    assert [[v["Version"] for v in p["Versions"]] for p in pages] == [["$LATEST"], ["1"], ["2"]]
+    every = lam.list_functions(FunctionVersion="ALL", MaxItems=1000)["Functions"]
+    assert [f["Version"] for f in every if f["FunctionName"] == name] == ["$LATEST", "1", "2"]
 
     arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
     for kwargs, mark, version in [

@@ -10,10 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import botocore.auth
 import botocore.awsrequest
-import botocore.config
 import botocore.credentials
 import pytest
 
@@ -46,14 +44,7 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def lam(daemon: Daemon) -> Any:
-    return boto3.client(
-        "lambda",
-        endpoint_url=daemon.endpoint,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY_ID,
-        aws_secret_access_key=SECRET_ACCESS_KEY,
-        config=botocore.config.Config(retries={"max_attempts": 0}),
-    )
+    return daemon.lambda_client()
 
 
 @pytest.fixture

@@ -10,13 +10,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-import botocore.config
 import botocore.exceptions
 import pytest
 
 from engine.client import HttpResponse
-from tests.integration.conftest import ACCESS_KEY_ID, ROLE, SECRET_ACCESS_KEY, Daemon, make_zip
+from tests.integration.conftest import ROLE, Daemon, make_zip
 from tests.integration.netfixtures import (
     HOST_ADDR,
     INET_ADDR,
@@ -186,14 +184,7 @@ def test_the_host_reaches_an_attached_host(world: World) -> None:
 
 
 def test_boto3_sees_vpc_config_with_its_vpc_id(daemon: Daemon, world: World) -> None:
-    lam = boto3.client(
-        "lambda",
-        endpoint_url=daemon.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=ACCESS_KEY_ID,
-        aws_secret_access_key=SECRET_ACCESS_KEY,
-        config=botocore.config.Config(retries={"max_attempts": 0}),
-    )
+    lam = daemon.lambda_client()
     name = "vpc-boto3"
     created = lam.create_function(
         FunctionName=name,
