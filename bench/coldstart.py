@@ -48,8 +48,8 @@ from bench.host import (
     wait_for,
 )
 from bench.stats import ROWS, ReportTimes, compute_ratios, parse_report, render_table, summarize
-from engine.client import Client, ClientError, HttpResponse
-from engine.packaging import zip_directory
+from engine.cli.client import Client, ClientError, HttpResponse
+from engine.registry.packaging import zip_directory
 from sandbox.cgroups import Cgroups
 
 EXAMPLE_DIR = REPO / "examples" / "hello-python"

@@ -50,7 +50,7 @@ from bench.host import (
 )
 from bench.session import open_session, run_measured, write_results
 from bench.stats import summarize
-from engine.client import Client
+from engine.cli.client import Client
 from sandbox.cgroups import Cgroups
 
 TARGET_RATIO = 1.1

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from bench.coldstart import RESULTS_DIR, leftovers
 from bench.host import BenchError, host_facts, loadavg
-from engine.client import ClientError
+from engine.cli.client import ClientError
 
 T = TypeVar("T")
 

@@ -29,28 +29,28 @@ from typing import Any
 import trio
 from hypercorn.config import Config as HypercornConfig
 
-from engine.api import Api, build_app
-from engine.api_common import MAX_CONTROL_BODY_BYTES, guard
-from engine.api_concurrency import ConcurrencyApi, concurrency_routes
-from engine.api_resources import ResourceApi, resource_routes
-from engine.api_urls import UrlApi, url_routes
-from engine.concurrency import Concurrency
+from engine.api.functions import Api, build_app
+from engine.api.common import MAX_CONTROL_BODY_BYTES, guard
+from engine.api.concurrency import ConcurrencyApi, concurrency_routes
+from engine.api.resources import ResourceApi, resource_routes
+from engine.urls.api import UrlApi, url_routes
+from engine.invoke.concurrency import Concurrency
 from engine.config import Config, parse_listen
-from engine.credentials import CredentialsFile
+from engine.auth.credentials import CredentialsFile
 from engine.errors import ApiError, ConfigError
-from engine.functions import FunctionService
-from engine.http_serve import Binding, serve_bindings
-from engine.invoker import Invoker
-from engine.network import open_network
-from engine.packaging import zip_directory
-from engine.pool import PoolPaths, open_pool
-from engine.provisioned import Provisioner
-from engine.registry import Registry
-from engine.runtimes import RuntimeCatalog, discover, stage_exec_python
-from engine.sigv4_asgi import SigV4Middleware
-from engine.url_server import UrlServer
-from engine.url_service import UrlService
-from engine.validation import CreateFunctionRequest, parse_create_function
+from engine.control.functions import FunctionService
+from engine.host.http_serve import Binding, serve_bindings
+from engine.invoke.invoker import Invoker
+from engine.network.service import open_network
+from engine.registry.packaging import zip_directory
+from engine.invoke.pool import PoolPaths, open_pool
+from engine.invoke.provisioned import Provisioner
+from engine.registry.registry import Registry
+from engine.runtime.catalog import RuntimeCatalog, discover, stage_exec_python
+from engine.auth.gate import SigV4Middleware
+from engine.urls.server import UrlServer
+from engine.urls.service import UrlService
+from engine.model.requests import CreateFunctionRequest, parse_create_function
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
 from sandbox.launcher import open_spawner

@@ -62,7 +62,7 @@ def render(rows: list[tuple[str, str, str, int]], botocore_version: str) -> str:
         "",
         "from __future__ import annotations",
         "",
-        "from engine.aws_routes import Operation",
+        "from engine.api.aws_routes import Operation",
         "",
         f'BOTOCORE_VERSION = "{botocore_version}"',
         f'API_VERSION = "{API_VERSION}"',

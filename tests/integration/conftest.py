@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from engine.client import Client, HttpResponse
+from engine.cli.client import Client, HttpResponse
 from netns.addressing import base36
 from tests.conftest import IF_TEST_TAG, IS_ROOT, NFT_TEST_TAG, TEST_TAG
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.client import HttpResponse
+from engine.cli.client import HttpResponse
 from tests.integration.conftest import FUNCTIONS, ROLE, Daemon, log_of, make_zip
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

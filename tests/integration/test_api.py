@@ -22,7 +22,7 @@ from urllib.parse import quote
 import pytest
 from botocore.exceptions import ClientError
 
-from engine.client import Client, HttpResponse
+from engine.cli.client import Client, HttpResponse
 from tests.integration.conftest import (
     FUNCTIONS,
     ROLE,

@@ -13,7 +13,7 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from engine.client import HttpResponse
+from engine.cli.client import HttpResponse
 from tests.integration.conftest import ROLE, Daemon, make_zip
 from tests.integration.netfixtures import (
     HOST_ADDR,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.client import Client
+from engine.cli.client import Client
 from tests.integration.conftest import FUNCTIONS, Daemon, log_of, wait_until
 
 pytestmark = pytest.mark.privileged

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.client import HttpResponse
+from engine.cli.client import HttpResponse
 from tests.integration.conftest import Daemon, host_pids_matching, log_of, wait_until
 
 pytestmark = pytest.mark.privileged

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.aliases import Alias, check_routing, parse_alias_name, parse_alias_request
+from engine.model.aliases import Alias, check_routing, parse_alias_name, parse_alias_request
 from engine.errors import InvalidParameterValueException, ValidationException
 
 

@@ -18,8 +18,8 @@ from botocore.awsrequest import prepare_request_dict
 from botocore.model import ServiceModel
 from botocore.serialize import create_serializer
 
-from engine.aws_operations import OPERATIONS
-from engine.aws_routes import Operation, OperationTable, match_operation
+from engine.api.aws_operations import OPERATIONS
+from engine.api.aws_routes import Operation, OperationTable, match_operation
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -135,11 +135,11 @@ def test_generated_module_is_up_to_date_with_installed_botocore() -> None:
 
 
 def test_generated_module_imports_first_without_a_cycle() -> None:
-    # engine.aws_operations imports Operation from engine.aws_routes, which imports the data
+    # engine.api.aws_operations imports Operation from engine.api.aws_routes, which imports the data
     # lazily; either module must be importable first in a fresh interpreter.
     code = (
-        "import engine.aws_operations as ops\n"
-        "from engine.aws_routes import match_operation\n"
+        "import engine.api.aws_operations as ops\n"
+        "from engine.api.aws_routes import match_operation\n"
         "assert match_operation('GET', '/2015-03-31/functions', '').name == 'ListFunctions'\n"
         "assert len(ops.OPERATIONS) > 0\n"
     )

@@ -1,6 +1,6 @@
 """The CLI's `aws lambda` commands send what the AWS CLI sends.
 
-Every command runs through `engine.cli.main` against a fake daemon on a unix socket that records
+Every command runs through `engine.cli.main.main` against a fake daemon on a unix socket that records
 the request. The same argument lists then go through the real AWS CLI (a test dependency) against
 the fake over TCP, and every command row is checked against botocore's service model, so a wrong
 date prefix, member location or option name cannot slip in.
@@ -26,8 +26,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from engine import cli
-from engine.cli_args import (
+from engine.cli import main as cli
+from engine.cli.args import (
     BOOLEAN,
     DOUBLE_MAP,
     INTEGER,
@@ -39,10 +39,10 @@ from engine.cli_args import (
     parse_shorthand,
     parse_structured,
 )
-from engine.cli_lambda import COMMAND_LIST, COMMANDS
-from engine.cli_paging import PagingError, decode_token, encode_token, paginate
-from engine.cli_request import Command, Option
-from engine.packaging import zip_bytes_of_directory
+from engine.cli.lambda_commands import COMMAND_LIST, COMMANDS
+from engine.cli.paging import PagingError, decode_token, encode_token, paginate
+from engine.cli.request import Command, Option
+from engine.registry.packaging import zip_bytes_of_directory
 
 FN_ARN = "arn:aws:lambda:us-east-1:123456789012:function:my-fn"
 FN_ARN_PATH = "arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Amy-fn"
@@ -582,7 +582,7 @@ def service_model() -> Any:
 
 
 def _our_shape(shape: Any) -> Any:
-    """A botocore shape in `engine.cli_args`'s terms (structures: only what we name)."""
+    """A botocore shape in `engine.cli.args`'s terms (structures: only what we name)."""
     match shape.type_name:
         case "string" | "blob":
             return STRING

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.client import Client, ClientError
+from engine.cli.client import Client, ClientError
 
 RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.codezip import (
+from engine.registry.codezip import (
     EntryKind,
     ZipEntry,
     copy_capped,

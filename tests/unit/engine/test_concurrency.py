@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.concurrency import REASON_ACCOUNT, REASON_RESERVED, Concurrency
+from engine.invoke.concurrency import REASON_ACCOUNT, REASON_RESERVED, Concurrency
 from engine.errors import InvalidParameterValueException, TooManyRequestsException
 
 

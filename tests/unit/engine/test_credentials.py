@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.credentials import CredentialsFile, add_key, generate_key_pair, parse_credentials
+from engine.auth.credentials import CredentialsFile, add_key, generate_key_pair, parse_credentials
 from engine.errors import ConfigError
 
 ME = os.geteuid()  # tests create the files, so "root" is whoever runs them
@@ -177,7 +177,7 @@ def test_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
 
 @pytest.fixture
 def errors(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    with caplog.at_level(logging.ERROR, logger="engine.credentials"):
+    with caplog.at_level(logging.ERROR, logger="engine.auth.credentials"):
         yield caplog
 
 

@@ -18,7 +18,7 @@ from engine.errors import (
     NotImplementedApiError,
     ValidationException,
 )
-from engine.function_url import (
+from engine.urls.config import (
     Cors,
     UrlConfig,
     UrlConfigRequest,
@@ -31,7 +31,7 @@ from engine.function_url import (
     validate_url_max_items,
     validate_url_qualifier,
 )
-from engine.function_url_http import (
+from engine.urls.payload import (
     HttpAnswer,
     IamIdentity,
     apply_cors,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.layer_tree import merge_key, merge_layers, tree_size
+from engine.registry.layer_tree import merge_key, merge_layers, tree_size
 
 Spec = dict[str, "str | Spec | tuple[str]"]  # name -> file text | directory | (link target,)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.lifecycle import TRANSITIONS, EnvState, InvalidTransition, advance
+from engine.runtime.lifecycle import TRANSITIONS, EnvState, InvalidTransition, advance
 
 
 def test_every_state_has_a_row_and_destroyed_is_final() -> None:

@@ -15,8 +15,8 @@ from engine.errors import (
     ResourceConflictException,
     ServiceException,
 )
-from engine.network import NetworkService
-from engine.registry import Registry
+from engine.network.service import NetworkService
+from engine.registry.registry import Registry
 from netns.errors import NetnsError
 from netns.model import parse_vpc
 

@@ -26,10 +26,10 @@ from engine.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from engine.layers import PublishLayerRequest
-from engine.models import FunctionConfig
-from engine.registry import Registry, format_last_modified
-from engine.validation import CodeUpdate, ConfigurationChanges, CreateFunctionRequest
+from engine.model.layers import PublishLayerRequest
+from engine.model.function import FunctionConfig
+from engine.registry.registry import Registry, format_last_modified
+from engine.model.requests import CodeUpdate, ConfigurationChanges, CreateFunctionRequest
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 NOW = datetime(2024, 1, 31, 12, 34, 56, 789_123, tzinfo=UTC)
@@ -493,7 +493,7 @@ def test_function_plus_layers_may_not_exceed_the_unzipped_limit(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     big = publish_layer(registry, "big", {"blob.bin": "x" * 5000})
-    monkeypatch.setattr("engine.registry.MAX_UNZIPPED_BYTES", 4000)
+    monkeypatch.setattr("engine.registry.registry.MAX_UNZIPPED_BYTES", 4000)
     with pytest.raises(InvalidParameterValueException, match="maximum allowed size of 4000"):
         registry.create(dataclasses.replace(request(), layers=(big,)), now=NOW)
     assert registry.list() == ([], None)

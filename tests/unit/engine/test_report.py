@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.report import (
+from engine.runtime.report import (
     Report,
     billed_ms,
     end_line,

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from engine.runtime_api import (
+from engine.runtime.http_api import (
     MAX_PAYLOAD_BYTES,
     WAIT,
     Delivery,

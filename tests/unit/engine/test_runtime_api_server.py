@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 import trio
 
-from engine.runtime_api import MAX_PAYLOAD_BYTES
-from engine.runtime_api_server import MAX_CONNECTIONS, HttpChannel
+from engine.runtime.http_api import MAX_PAYLOAD_BYTES
+from engine.runtime.http_server import MAX_CONNECTIONS, HttpChannel
 from sandbox.protocol import FunctionError, Invoke, Ready, Response
 
 PREFIX = "/2018-06-01/runtime"

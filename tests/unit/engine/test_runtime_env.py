@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine.models import FunctionConfig
-from engine.runtime_env import runtime_environment
-from engine.runtimes import PYTHON_RUNTIME_DIR
+from engine.model.function import FunctionConfig
+from engine.runtime.variables import runtime_environment
+from engine.runtime.catalog import PYTHON_RUNTIME_DIR
 
 
 def config(**env: str) -> FunctionConfig:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.runtimes import (
+from engine.runtime.catalog import (
     BOOTSTRAP_CANDIDATES,
     NODE_BOOTSTRAP,
     PYTHON_RUNTIME_DIR,

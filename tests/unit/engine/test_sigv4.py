@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from starlette.types import Message, Receive, Scope, Send
 
-from engine.credentials import CredentialsFile
+from engine.auth.credentials import CredentialsFile
 from engine.errors import (
     ApiError,
     IncompleteSignatureException,
@@ -30,8 +30,8 @@ from engine.errors import (
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
-from engine.sigv4 import MISMATCH, check_headers, claimed_access_key_id, verify_request
-from engine.sigv4_asgi import SigV4Middleware
+from engine.auth.sigv4 import MISMATCH, check_headers, claimed_access_key_id, verify_request
+from engine.auth.gate import SigV4Middleware
 
 KEY_ID = "LKIAABCDEFGHIJKLMNOP"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -631,7 +631,7 @@ async def test_refusal_is_an_aws_error_and_reads_no_body(
 ) -> None:
     wire = sign("POST", "/f", body=b"{}").with_header("Authorization", None)
     inner, exchange = Inner(), Exchange(chunked(b"{}", 1))
-    with caplog.at_level(logging.INFO, logger="engine.sigv4_asgi"):
+    with caplog.at_level(logging.INFO, logger="engine.auth.gate"):
         await middleware(inner, credentials)(scope_for(wire), exchange.receive, exchange.send)
     assert inner.scopes == []
     assert exchange.received == 0
@@ -650,7 +650,7 @@ async def test_bad_signature_is_logged_without_secret_or_signature(
 ) -> None:
     wire = sign("POST", "/f", body=b'{"n": 1}', secret="wrong-secret")
     inner, exchange = Inner(), Exchange(chunked(b'{"n": 1}', 4))
-    with caplog.at_level(logging.INFO, logger="engine.sigv4_asgi"):
+    with caplog.at_level(logging.INFO, logger="engine.auth.gate"):
         await middleware(inner, credentials)(scope_for(wire), exchange.receive, exchange.send)
     assert inner.scopes == []
     assert exchange.status == 403
@@ -728,7 +728,7 @@ async def test_unsafe_credentials_file_refuses_everything(
     credentials.path.chmod(0o644)
     wire = sign("GET", "/f")
     inner, exchange = Inner(), Exchange(chunked(b"", 1))
-    with caplog.at_level(logging.ERROR, logger="engine.credentials"):
+    with caplog.at_level(logging.ERROR, logger="engine.auth.credentials"):
         await middleware(inner, credentials)(scope_for(wire), exchange.receive, exchange.send)
     assert exchange.status == 403
     assert exchange.headers["x-amzn-errortype"] == "UnrecognizedClientException"

@@ -17,7 +17,7 @@ from engine.errors import (
     RequestEntityTooLargeException,
     ValidationException,
 )
-from engine.validation import (
+from engine.model.requests import (
     MAX_ZIP_BYTES,
     CodeUpdate,
     ConfigurationChanges,
@@ -820,7 +820,7 @@ def test_update_code_rejects(body: dict[str, Any], error: type[ApiError], messag
 
 
 def test_vpc_config_is_parsed_deduplicated_and_empty_lists_mean_leave_the_vpc() -> None:
-    from engine.validation import VpcSelection, parse_vpc_config
+    from engine.model.requests import VpcSelection, parse_vpc_config
 
     assert parse_vpc_config({}) is None
     assert parse_vpc_config({"VpcConfig": {}}) == VpcSelection()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.runtimes import NODE_RUNTIME_DIR
+from engine.runtime.catalog import NODE_RUNTIME_DIR
 from sandbox.protocol import (
     Closed,
     Connection,

@@ -1,0 +1,194 @@
+"""ASGI middleware: refuse every HTTP request that is not SigV4-signed by a known key.
+
+A thin adapter around `engine.auth.sigv4`: it buffers the body (up to a limit), verifies, and
+answers refusals itself in AWS's error shape; verified requests reach the app unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engine.auth.credentials import CredentialsFile
+from engine.errors import ApiError, RequestTooLargeException
+from engine.auth.sigv4 import Headers, check_headers, claimed_access_key_id, verify_request
+
+logger = logging.getLogger(__name__)
+
+ACCESS_KEY_SCOPE_KEY = "lambdalet.access_key_id"
+_DIGITS = re.compile(r"[0-9]{1,20}")
+
+
+class SigV4Middleware:
+    """Verify each ``http`` request; other scopes (lifespan) pass through.
+
+    On success the access key id is in ``scope["lambdalet.access_key_id"]`` and the app
+    reads the body from a replay of the buffer.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        credentials: CredentialsFile,
+        hosts: Collection[str],
+        region: str,
+        max_body: int,
+        clock: Callable[[], float] = time.time,
+        service: str = "lambda",
+    ) -> None:
+        self.app = app
+        self.credentials = credentials
+        self.hosts = frozenset(h.lower() for h in hosts)
+        self.region = region
+        self.max_body = max_body
+        self.clock = clock
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        try:
+            key_id, body = await self._authenticate(scope, headers, receive)
+        except ApiError as exc:
+            request_id = str(uuid.uuid4())
+            logger.info(
+                "refused %s %s from %s (key %s, request %s): %s: %s",
+                scope["method"],
+                scope["path"],
+                _client(scope),
+                claimed_access_key_id(headers) or "-",
+                request_id,
+                exc.error_type,
+                exc.message,
+            )
+            await send_error(send, exc, request_id)
+            return
+        if body is None:
+            return  # the client went away while sending the body: nobody to answer
+        await self.app({**scope, ACCESS_KEY_SCOPE_KEY: key_id}, _replay(body, receive), send)
+
+    async def _authenticate(
+        self, scope: Scope, headers: Headers, receive: Receive
+    ) -> tuple[str, bytes | None]:
+        """Checklist: headers before the body (no buffering for strangers), then signature."""
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        secrets = self.credentials.secrets()
+        check_headers(
+            headers=headers,
+            secrets=secrets,
+            now=now,
+            hosts=self.hosts,
+            region=self.region,
+            service=self.service,
+        )
+        _check_declared_length(headers, self.max_body)
+        body = await read_body(receive, self.max_body)
+        if body is None:
+            return "", None
+        key_id = verify_request(
+            method=scope["method"],
+            raw_path=_raw_path(scope),
+            query_string=_decode(scope.get("query_string", b"")),
+            headers=headers,
+            body=body,
+            secrets=secrets,
+            now=now,
+            hosts=self.hosts,
+            region=self.region,
+            service=self.service,
+        )
+        return key_id, body
+
+
+def _headers(scope: Scope) -> Headers:
+    return [(_decode(name).lower(), _decode(value)) for name, value in scope["headers"]]
+
+
+def _decode(raw: bytes) -> str:
+    # Reversible for any bytes: sigv4 encodes back with the same error handler.
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _raw_path(scope: Scope) -> str:
+    raw: bytes | None = scope.get("raw_path")
+    if raw:
+        return _decode(raw)
+    return quote(scope["path"], safe="/")
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else "-"
+
+
+def _too_large(max_body: int) -> RequestTooLargeException:
+    return RequestTooLargeException(f"Request must be smaller than {max_body} bytes")
+
+
+def _check_declared_length(headers: Headers, max_body: int) -> None:
+    for name, value in headers:
+        if name == "content-length" and _DIGITS.fullmatch(value) and int(value) > max_body:
+            raise _too_large(max_body)
+
+
+async def read_body(receive: Receive, max_body: int) -> bytes | None:
+    """The whole request body, or None if the client disconnected first.
+
+    Raises `RequestTooLargeException` as soon as it exceeds ``max_body``, without reading on.
+    """
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        if len(body) > max_body:
+            raise _too_large(max_body)
+        if not message.get("more_body", False):
+            return bytes(body)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that yields the buffered body once, then waits on the real one."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def send_error(send: Send, exc: ApiError, request_id: str) -> None:
+    """Answer an `ApiError` in AWS's shape: status, error type header, JSON body."""
+    payload = json.dumps(exc.body()).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": exc.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"x-amzn-errortype", exc.error_type.encode()),
+                (b"x-amzn-requestid", request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+__all__ = ["ACCESS_KEY_SCOPE_KEY", "SigV4Middleware", "read_body", "send_error"]

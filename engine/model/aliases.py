@@ -1,0 +1,176 @@
+"""Aliases as data: a named pointer at a version, optionally shifting weighted traffic to a
+second version. Pure: parsing in AWS's words, the AWS shape, and the weighted choice."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from engine.errors import InvalidParameterValueException
+from engine.model.function import LATEST, function_arn
+from engine.model.rules import _opt_object, _opt_str, _require_object, _Violations
+
+ALIAS_PATTERN: Final = r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+VERSION_PATTERN: Final = r"(\$LATEST|[0-9]+)"
+_ALIAS_RE: Final = re.compile(ALIAS_PATTERN)
+_VERSION_RE: Final = re.compile(VERSION_PATTERN)
+MAX_ALIAS_CHARS: Final = 128
+MAX_DESCRIPTION_CHARS: Final = 256
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alias:
+    name: str
+    function_version: str  # "$LATEST" or a published version number
+    description: str = ""
+    weights: dict[str, float] = field(default_factory=dict)  # {"<version>": 0.0..1.0}, ≤ 1
+    revision_id: str
+
+    def to_aws(self, region: str, function_name: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "AliasArn": function_arn(region, function_name, self.name),
+            "Name": self.name,
+            "FunctionVersion": self.function_version,
+            "Description": self.description,
+            "RevisionId": self.revision_id,
+        }
+        if self.weights:
+            out["RoutingConfig"] = {"AdditionalVersionWeights": dict(self.weights)}
+        return out
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "function_version": self.function_version,
+            "description": self.description,
+            "weights": dict(self.weights),
+            "revision_id": self.revision_id,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Alias:
+        return cls(
+            name=doc["name"],
+            function_version=doc["function_version"],
+            description=doc.get("description", ""),
+            weights={str(k): float(v) for k, v in doc.get("weights", {}).items()},
+            revision_id=doc["revision_id"],
+        )
+
+    def versions(self) -> tuple[str, ...]:
+        """Every version this alias can route to."""
+        return (self.function_version, *self.weights)
+
+    def pick(self, draw: float) -> str:
+        """The version one invocation runs, given `draw` uniform in [0, 1)."""
+        for version, weight in self.weights.items():
+            if draw < weight:
+                return version
+        return self.function_version
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AliasRequest:
+    """Create/UpdateAlias: `None` fields are left as they are (Update)."""
+
+    name: str | None = None
+    function_version: str | None = None
+    description: str | None = None
+    weights: dict[str, float] | None = None
+    revision_id: str | None = None
+
+
+def parse_alias_name(name: str) -> str:
+    problems = _Violations()
+    if len(name) > MAX_ALIAS_CHARS:
+        problems.add_max_length("name", name, MAX_ALIAS_CHARS)
+    if not _ALIAS_RE.fullmatch(name) or name.isdigit():
+        problems.add_pattern("name", name, ALIAS_PATTERN)
+    problems.raise_if_any()
+    return name
+
+
+def parse_alias_request(body: Mapping[str, Any], *, create: bool) -> AliasRequest:
+    body = _require_object(body)
+    name = _opt_str(body, "Name")
+    version = _opt_str(body, "FunctionVersion")
+    description = _opt_str(body, "Description")
+    revision_id = _opt_str(body, "RevisionId")
+    routing = _opt_object(body, "RoutingConfig")
+    problems = _Violations()
+    if create and name is None:
+        problems.add_null("name")
+    if create and version is None:
+        problems.add_null("functionVersion")
+    if version is not None and not _VERSION_RE.fullmatch(version):
+        problems.add_pattern("functionVersion", version, VERSION_PATTERN)
+    if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
+        problems.add_max_length("description", description, MAX_DESCRIPTION_CHARS)
+    problems.raise_if_any()
+    if name is not None:
+        parse_alias_name(name)
+    weights = None if routing is None else _parse_weights(routing)
+    return AliasRequest(
+        name=name,
+        function_version=version,
+        description=description,
+        weights=weights,
+        revision_id=revision_id,
+    )
+
+
+def check_routing(function_version: str, weights: Mapping[str, float]) -> None:
+    """AWS's rules for weighted aliases (the versions' existence is checked by the caller)."""
+    if not weights:
+        return
+    if function_version == LATEST:
+        raise InvalidParameterValueException(
+            "$LATEST is not supported for an alias pointing to more than 1 version"
+        )
+    if function_version in weights:
+        raise InvalidParameterValueException(
+            f"Invalid function version {function_version}. Function version "
+            f"{function_version} is already included in routing configuration."
+        )
+
+
+def _parse_weights(routing: Mapping[str, Any]) -> dict[str, float]:
+    unknown = sorted(set(routing) - {"AdditionalVersionWeights"})
+    if unknown:
+        raise InvalidParameterValueException(
+            f"RoutingConfig: unknown member(s) {', '.join(unknown)}"
+        )
+    raw = routing.get("AdditionalVersionWeights") or {}
+    if not isinstance(raw, Mapping):
+        raise InvalidParameterValueException(
+            "RoutingConfig.AdditionalVersionWeights must be a map of version to weight"
+        )
+    if len(raw) > 1:
+        raise InvalidParameterValueException(
+            "Number of items in AdditionalVersionWeights cannot be greater than 1"
+        )
+    weights: dict[str, float] = {}
+    problems = _Violations()
+    for version, weight in raw.items():
+        if not isinstance(version, str) or not version.isdigit():
+            problems.add_pattern(
+                "routingConfig.additionalVersionWeights.key", str(version), "[0-9]+"
+            )
+            continue
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            problems.add(
+                "routingConfig.additionalVersionWeights.value", weight, "Member must be a number"
+            )
+            continue
+        if not 0.0 <= weight <= 1.0:
+            problems.add(
+                "routingConfig.additionalVersionWeights.value",
+                weight,
+                "Member must have value between 0.0 and 1.0",
+            )
+            continue
+        weights[version] = float(weight)
+    problems.raise_if_any()
+    return weights
