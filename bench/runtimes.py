@@ -60,8 +60,8 @@ from bench.host import (
 from bench.session import open_session, run_measured, write_results
 from bench.stats import summarize
 from engine.cli.client import Client
-from engine.runtime.http_server import HttpChannel
 from engine.runtime.catalog import NODE_RUNTIME_DIR
+from engine.runtime.http_server import HttpChannel
 from sandbox.cgroups import Cgroups
 from sandbox.protocol import Connection, Invoke, NeedData, Response
 

@@ -29,28 +29,28 @@ from typing import Any
 import trio
 from hypercorn.config import Config as HypercornConfig
 
-from engine.api.functions import Api, build_app
 from engine.api.common import MAX_CONTROL_BODY_BYTES, guard
 from engine.api.concurrency import ConcurrencyApi, concurrency_routes
+from engine.api.functions import Api, build_app
 from engine.api.resources import ResourceApi, resource_routes
-from engine.urls.api import UrlApi, url_routes
-from engine.invoke.concurrency import Concurrency
-from engine.config import Config, parse_listen
 from engine.auth.credentials import CredentialsFile
-from engine.errors import ApiError, ConfigError
+from engine.auth.gate import SigV4Middleware
+from engine.config import Config, parse_listen
 from engine.control.functions import FunctionService
+from engine.errors import ApiError, ConfigError
 from engine.host.http_serve import Binding, serve_bindings
+from engine.invoke.concurrency import Concurrency
 from engine.invoke.invoker import Invoker
-from engine.network.service import open_network
-from engine.registry.packaging import zip_directory
 from engine.invoke.pool import PoolPaths, open_pool
 from engine.invoke.provisioned import Provisioner
+from engine.model.function_requests import CreateFunctionRequest, parse_create_function
+from engine.network.service import open_network
+from engine.registry.packaging import zip_directory
 from engine.registry.registry import Registry
 from engine.runtime.catalog import RuntimeCatalog, discover, stage_exec_python
-from engine.auth.gate import SigV4Middleware
+from engine.urls.api import UrlApi, url_routes
 from engine.urls.server import UrlServer
 from engine.urls.service import UrlService
-from engine.model.requests import CreateFunctionRequest, parse_create_function
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
 from sandbox.launcher import open_spawner
@@ -309,7 +309,9 @@ async def serve(
     try:
         functions = FunctionService(registry)
         async with (
-            open_network(config=config, registry=registry, functions=registry.all) as network,
+            open_network(
+                config=config, registry=registry, functions=registry.all_functions
+            ) as network,
             open_spawner(tag=config.sandbox.cgroup_parent) as spawner,
             open_pool(
                 config=config,

@@ -1,4 +1,4 @@
-"""Write engine/aws_operations.py from the installed botocore's AWS Lambda service model.
+"""Write engine/api/aws_operations.py from the installed botocore's AWS Lambda service model.
 
 Run from anywhere after upgrading botocore, then commit the result:
     /opt/lambdalet/venv/bin/python scripts/gen_aws_operations.py
@@ -17,7 +17,7 @@ from typing import Any
 import botocore
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT = ROOT / "engine" / "aws_operations.py"
+OUTPUT = ROOT / "engine" / "api" / "aws_operations.py"
 SERVICE = "lambda"
 API_VERSION = "2015-03-31"
 
@@ -62,7 +62,7 @@ def render(rows: list[tuple[str, str, str, int]], botocore_version: str) -> str:
         "",
         "from __future__ import annotations",
         "",
-        "from engine.api.aws_routes import Operation",
+        "from engine.api.operation import Operation",
         "",
         f'BOTOCORE_VERSION = "{botocore_version}"',
         f'API_VERSION = "{API_VERSION}"',

@@ -1,7 +1,8 @@
 """Which AWS Lambda operation a request is for, from botocore's HTTP bindings.
 
-The data lives in the generated `engine.api.aws_operations`; this module holds its record type and
-the matcher, so the API layer can name an operation it does not implement instead of a 404.
+The data lives in the generated `engine.api.aws_operations` (records of `engine.api.operation`);
+this module is the matcher, so the API layer can name an operation it does not implement
+instead of a 404.
 """
 
 from __future__ import annotations
@@ -12,20 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from engine.api.aws_operations import OPERATIONS
+from engine.api.operation import Operation
+
 # `{Name}` is one non-empty path segment; `{Key+}` (greedy) is one or more of them.
 _LABEL = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
 _ONE_SEGMENT = r"[^/]+"
 _SEGMENTS = r"[^/]+(?:/[^/]+)*"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Operation:
-    """One operation's HTTP binding, as botocore's service model states it."""
-
-    name: str  # "GetFunction"
-    method: str  # "GET"
-    uri: str  # requestUri template: "/2015-03-31/functions/{FunctionName}", maybe "…?List=ALL"
-    success_status: int = 200  # http.responseCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +104,6 @@ class OperationTable:
 
 @functools.cache
 def _lambda_table() -> OperationTable:
-    # Imported on first use, not at the top: the generated module imports `Operation` from here.
-    from engine.api.aws_operations import OPERATIONS
-
     return OperationTable(OPERATIONS)
 
 

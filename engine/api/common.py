@@ -24,12 +24,8 @@ from engine.errors import (
     ValidationException,
 )
 from engine.model.function import LATEST, FunctionConfig
-from engine.model.requests import (
-    MAX_ZIP_BYTES,
-    parse_function_name,
-    validate_max_items,
-    validate_qualifier,
-)
+from engine.model.limits import MAX_ZIP_BYTES
+from engine.model.names import parse_function_name, validate_max_items, validate_qualifier
 
 logger = logging.getLogger(__name__)
 

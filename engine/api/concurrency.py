@@ -19,12 +19,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine.api.common import Handler, function_name, paged, read_json, unqualified
-from engine.invoke.concurrency import Concurrency
-from engine.errors import InvalidParameterValueException
 from engine.control.functions import FunctionService
+from engine.errors import InvalidParameterValueException
+from engine.invoke.concurrency import Concurrency
 from engine.invoke.provisioned import Provisioner
-from engine.model.requests import MAX_UNZIPPED_BYTES, MAX_ZIP_BYTES
-from engine.model.rules import _opt_int, _Violations
+from engine.model.json_types import opt_int
+from engine.model.limits import MAX_UNZIPPED_BYTES, MAX_ZIP_BYTES
+from engine.model.violations import Violations
 
 KIND = "concurrency"
 TOTAL_CODE_SIZE = 80 * 1024**3  # AWS's default 75 GB code storage quota
@@ -45,7 +46,7 @@ class ConcurrencyApi:
             concurrency.set_reserved(doc["name"], int(doc["reserved"]))
 
     async def get_account_settings(self, request: Request) -> Response:
-        configs = self.registry.all()
+        configs = self.registry.all_functions()
         code_size = sum(c.code_size for c in configs)
         return JSONResponse(
             {
@@ -65,8 +66,8 @@ class ConcurrencyApi:
     async def put_function_concurrency(self, request: Request) -> Response:
         name = unqualified(request, "PutFunctionConcurrency")
         body = await read_json(request, "PutFunctionConcurrency")
-        value = _opt_int(body, "ReservedConcurrentExecutions")
-        problems = _Violations()
+        value = opt_int(body, "ReservedConcurrentExecutions")
+        problems = Violations()
         if value is None:
             problems.add_null("reservedConcurrentExecutions")
         elif value < 0:
@@ -110,8 +111,8 @@ class ConcurrencyApi:
     async def put_provisioned(self, request: Request) -> Response:
         name, qualifier = self._owner(request)
         body = await read_json(request, "PutProvisionedConcurrencyConfig")
-        value = _opt_int(body, "ProvisionedConcurrentExecutions")
-        problems = _Violations()
+        value = opt_int(body, "ProvisionedConcurrentExecutions")
+        problems = Violations()
         if value is None:
             problems.add_null("provisionedConcurrentExecutions")
         else:

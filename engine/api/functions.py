@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from engine.api.aws_routes import match_operation
 from engine.api.common import (
     error_response,
     function_name,
@@ -31,25 +32,24 @@ from engine.api.common import (
     version_key,
 )
 from engine.api.network import NetworkApi, network_routes
-from engine.api.aws_routes import match_operation
-from engine.invoke.concurrency import Concurrency
+from engine.control.functions import FunctionService
 from engine.errors import (
     ApiError,
     InvalidParameterValueException,
     InvalidRequestContentException,
     ValidationException,
 )
-from engine.control.functions import FunctionService
+from engine.invoke.concurrency import Concurrency
 from engine.invoke.invoker import Invoker
 from engine.model.function import LATEST
-from engine.network.service import NetworkService
-from engine.runtime.catalog import RuntimeCatalog
-from engine.model.requests import (
-    MAX_SYNC_PAYLOAD_BYTES,
+from engine.model.function_requests import (
     parse_create_function,
     parse_update_function_code,
     parse_update_function_configuration,
 )
+from engine.model.limits import MAX_SYNC_PAYLOAD_BYTES
+from engine.network.service import NetworkService
+from engine.runtime.catalog import RuntimeCatalog
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Api:
     async def list_functions(self, request: Request) -> Response:
         version = request.query_params.get("FunctionVersion")
         if version is None:
-            items, marker = self.functions.registry.list(
+            items, marker = self.functions.registry.page_functions(
                 marker=request.query_params.get("Marker"), max_items=max_items(request)
             )
             out: dict[str, Any] = {"Functions": [c.to_aws(self.region) for c in items]}
@@ -104,7 +104,9 @@ class Api:
                 "to satisfy constraint: Member must satisfy enum value set: [ALL]"
             )
         configs = [
-            v for c in self.functions.registry.all() for v in self.functions.versions(c.name)
+            v
+            for c in self.functions.registry.all_functions()
+            for v in self.functions.versions(c.name)
         ]
         return paged(
             request,

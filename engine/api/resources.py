@@ -22,19 +22,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.model.aliases import parse_alias_name, parse_alias_request
 from engine.api.common import Handler, function_name, paged, read_json, unqualified
-from engine.errors import InvalidParameterValueException, ResourceNotFoundException
 from engine.control.functions import FunctionService
+from engine.errors import InvalidParameterValueException, ResourceNotFoundException
+from engine.model.aliases import parse_alias_name, parse_alias_request
+from engine.model.arns import ACCOUNT_ID, function_arn, layer_arn
+from engine.model.function import LATEST
 from engine.model.layers import (
     LayerVersion,
     parse_layer_name,
     parse_layer_version_arn,
     parse_publish_layer_version,
 )
-from engine.model.function import ACCOUNT_ID, LATEST, function_arn, layer_arn
 from engine.model.policies import MSG_POLICY_NOT_FOUND, Policy, parse_add_permission
-from engine.model.requests import parse_tags
+from engine.model.tags import parse_tags
 
 _TAGGABLE_RE: Final = re.compile(
     r"arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"

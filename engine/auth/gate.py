@@ -18,8 +18,8 @@ from urllib.parse import quote
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.auth.credentials import CredentialsFile
-from engine.errors import ApiError, RequestTooLargeException
 from engine.auth.sigv4 import Headers, check_headers, claimed_access_key_id, verify_request
+from engine.errors import ApiError, RequestTooLargeException
 
 logger = logging.getLogger(__name__)
 

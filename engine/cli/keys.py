@@ -8,8 +8,8 @@ import json
 import os
 from pathlib import Path
 
-from engine.config import Config
 from engine.auth.credentials import add_key, generate_key_pair
+from engine.config import Config
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

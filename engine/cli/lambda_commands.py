@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from engine.cli import args as a
+from engine.cli.client import Client, ClientError, HttpResponse
 from engine.cli.paging import paginate
 from engine.cli.request import (
     Command,
@@ -25,7 +26,6 @@ from engine.cli.request import (
     strings,
     struct,
 )
-from engine.cli.client import Client, ClientError, HttpResponse
 
 
 class ServiceError(ClientError):

@@ -20,23 +20,20 @@ from typing import TypeVar
 
 import trio
 
-from engine.model.aliases import Alias, AliasRequest, check_routing
 from engine.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from engine.model.function import LATEST, FunctionConfig, function_arn
-from engine.network.service import NetworkService
 from engine.invoke.pool import Pool
+from engine.model.aliases import Alias, AliasRequest, check_routing
+from engine.model.arns import function_arn
+from engine.model.function import LATEST, FunctionConfig
+from engine.model.function_requests import CodeUpdate, ConfigurationChanges, CreateFunctionRequest
+from engine.model.vpc_config import VpcSelection
+from engine.network.service import NetworkService
 from engine.registry.registry import Registry
-from engine.model.requests import (
-    CodeUpdate,
-    ConfigurationChanges,
-    CreateFunctionRequest,
-    VpcSelection,
-)
 
 T = TypeVar("T")
 

@@ -7,12 +7,13 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from engine.invoke.concurrency import Concurrency
-from engine.runtime.environment import InvokeOutcome, PlatformError
-from engine.errors import ServiceException
 from engine.control.functions import FunctionService
-from engine.model.function import FunctionConfig, function_arn
+from engine.errors import ServiceException
+from engine.invoke.concurrency import Concurrency
 from engine.invoke.pool import Pool
+from engine.model.arns import function_arn
+from engine.model.function import FunctionConfig
+from engine.runtime.environment import InvokeOutcome, PlatformError
 from sandbox.protocol import Invoke
 
 logger = logging.getLogger(__name__)

@@ -29,14 +29,14 @@ from pathlib import Path
 import trio
 
 from engine.config import Config
-from engine.runtime.environment import Environment, PlatformError
 from engine.errors import EngineError, InvalidRuntimeException, TooManyRequestsException
-from engine.runtime.lifecycle import EnvState
-from engine.runtime.logs import LogStream
 from engine.model.function import LATEST, FunctionConfig
 from engine.network.service import Eni, NetworkService
-from engine.runtime.variables import INIT_ON_DEMAND, INIT_PROVISIONED, runtime_environment
 from engine.runtime.catalog import RuntimeCatalog
+from engine.runtime.environment import Environment, PlatformError
+from engine.runtime.lifecycle import EnvState
+from engine.runtime.logs import LogStream
+from engine.runtime.variables import INIT_ON_DEMAND, INIT_PROVISIONED, runtime_environment
 from netns.errors import NetnsError
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError

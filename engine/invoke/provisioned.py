@@ -16,17 +16,18 @@ from typing import Any, Final
 
 import trio
 
-from engine.runtime.environment import PlatformError
+from engine.control.functions import FunctionService
 from engine.errors import (
     EngineError,
     InvalidParameterValueException,
     ProvisionedConcurrencyConfigNotFoundException,
     ResourceNotFoundException,
 )
-from engine.control.functions import FunctionService
-from engine.model.function import LATEST, function_arn
 from engine.invoke.pool import Pool
-from engine.registry.registry import format_last_modified
+from engine.model.arns import function_arn
+from engine.model.function import LATEST
+from engine.model.timestamps import format_last_modified
+from engine.runtime.environment import PlatformError
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from engine.errors import InvalidParameterValueException
-from engine.model.function import LATEST, function_arn
-from engine.model.rules import _opt_object, _opt_str, _require_object, _Violations
+from engine.model.arns import function_arn
+from engine.model.function import LATEST
+from engine.model.json_types import opt_object, opt_str, require_object
+from engine.model.violations import Violations
 
 ALIAS_PATTERN: Final = r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
 VERSION_PATTERN: Final = r"(\$LATEST|[0-9]+)"
@@ -83,7 +85,7 @@ class AliasRequest:
 
 
 def parse_alias_name(name: str) -> str:
-    problems = _Violations()
+    problems = Violations()
     if len(name) > MAX_ALIAS_CHARS:
         problems.add_max_length("name", name, MAX_ALIAS_CHARS)
     if not _ALIAS_RE.fullmatch(name) or name.isdigit():
@@ -93,13 +95,13 @@ def parse_alias_name(name: str) -> str:
 
 
 def parse_alias_request(body: Mapping[str, Any], *, create: bool) -> AliasRequest:
-    body = _require_object(body)
-    name = _opt_str(body, "Name")
-    version = _opt_str(body, "FunctionVersion")
-    description = _opt_str(body, "Description")
-    revision_id = _opt_str(body, "RevisionId")
-    routing = _opt_object(body, "RoutingConfig")
-    problems = _Violations()
+    body = require_object(body)
+    name = opt_str(body, "Name")
+    version = opt_str(body, "FunctionVersion")
+    description = opt_str(body, "Description")
+    revision_id = opt_str(body, "RevisionId")
+    routing = opt_object(body, "RoutingConfig")
+    problems = Violations()
     if create and name is None:
         problems.add_null("name")
     if create and version is None:
@@ -152,7 +154,7 @@ def _parse_weights(routing: Mapping[str, Any]) -> dict[str, float]:
             "Number of items in AdditionalVersionWeights cannot be greater than 1"
         )
     weights: dict[str, float] = {}
-    problems = _Violations()
+    problems = Violations()
     for version, weight in raw.items():
         if not isinstance(version, str) or not version.isdigit():
             problems.add_pattern(

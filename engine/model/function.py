@@ -10,18 +10,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-ACCOUNT_ID = "000000000000"
+from engine.model.arns import function_arn
+
 LATEST = "$LATEST"
-
-
-def function_arn(region: str, name: str, qualifier: str | None = None) -> str:
-    arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"
-    return f"{arn}:{qualifier}" if qualifier else arn
-
-
-def layer_arn(region: str, layer: str, version: int | None = None) -> str:
-    arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:layer:{layer}"
-    return f"{arn}:{version}" if version is not None else arn
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

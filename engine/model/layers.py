@@ -12,16 +12,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from engine.errors import InvalidParameterValueException, ResourceNotFoundException
-from engine.model.function import ACCOUNT_ID, layer_arn
-from engine.model.requests import decode_zip_file
-from engine.model.rules import (
-    AWS_ARCHITECTURES,
-    AWS_RUNTIMES,
-    _opt_str,
-    _opt_str_list,
-    _require_object,
-    _Violations,
-)
+from engine.model.arns import ACCOUNT_ID, layer_arn
+from engine.model.code import decode_zip_file
+from engine.model.json_types import opt_str, opt_str_list, require_object
+from engine.model.limits import AWS_ARCHITECTURES, AWS_RUNTIMES
+from engine.model.violations import Violations
 
 MAX_FUNCTION_LAYERS: Final = 5
 MAX_COMPATIBLE_RUNTIMES: Final = 15
@@ -126,7 +121,7 @@ class PublishLayerRequest:
 
 def parse_layer_name(raw: str, *, region: str) -> str:
     """A layer name or a layer ARN (without version) → the bare name."""
-    problems = _Violations()
+    problems = Violations()
     if not 1 <= len(raw) <= 140:
         problems.add_max_length("layerName", raw, 140)
     match = _LAYER_ARN_RE.fullmatch(raw)
@@ -187,14 +182,14 @@ def parse_function_layers(value: object, *, region: str) -> tuple[tuple[str, int
 def parse_publish_layer_version(
     layer: str, body: Mapping[str, Any], *, region: str
 ) -> PublishLayerRequest:
-    body = _require_object(body)
+    body = require_object(body)
     name = parse_layer_name(layer, region=region)
-    description = _opt_str(body, "Description") or ""
-    license_info = _opt_str(body, "LicenseInfo")
-    runtimes = _opt_str_list(body, "CompatibleRuntimes") or []
-    architectures = _opt_str_list(body, "CompatibleArchitectures") or []
+    description = opt_str(body, "Description") or ""
+    license_info = opt_str(body, "LicenseInfo")
+    runtimes = opt_str_list(body, "CompatibleRuntimes") or []
+    architectures = opt_str_list(body, "CompatibleArchitectures") or []
     content = body.get("Content")
-    problems = _Violations()
+    problems = Violations()
     if len(description) > MAX_DESCRIPTION_CHARS:
         problems.add_max_length("description", description, MAX_DESCRIPTION_CHARS)
     if license_info is not None and len(license_info) > MAX_LICENSE_CHARS:
@@ -238,7 +233,7 @@ def layer_not_found(region: str, layer: str, version: int) -> ResourceNotFoundEx
 
 
 def _check_members(
-    problems: _Violations, path: str, values: list[str], allowed: Collection[str]
+    problems: Violations, path: str, values: list[str], allowed: Collection[str]
 ) -> None:
     for value in values:
         if value not in allowed:

@@ -19,7 +19,8 @@ from engine.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from engine.model.rules import _opt_str, _require_object, _Violations
+from engine.model.json_types import opt_str, require_object
+from engine.model.violations import Violations
 
 STATEMENT_ID_PATTERN: Final = r"([a-zA-Z0-9-_]+)"
 ACTION_PATTERN: Final = r"(lambda:[*]|lambda:[a-zA-Z]+|[*])"
@@ -78,16 +79,16 @@ class Policy:
 
 def parse_add_permission(body: Mapping[str, Any], *, resource_arn: str) -> dict[str, Any]:
     """An AddPermission body → the statement AWS would add (and return as JSON text)."""
-    body = _require_object(body)
-    sid = _opt_str(body, "StatementId")
-    action = _opt_str(body, "Action")
-    principal = _opt_str(body, "Principal")
-    source_arn = _opt_str(body, "SourceArn")
-    source_account = _opt_str(body, "SourceAccount")
-    org_id = _opt_str(body, "PrincipalOrgID")
-    url_auth = _opt_str(body, "FunctionUrlAuthType")
-    token = _opt_str(body, "EventSourceToken")
-    problems = _Violations()
+    body = require_object(body)
+    sid = opt_str(body, "StatementId")
+    action = opt_str(body, "Action")
+    principal = opt_str(body, "Principal")
+    source_arn = opt_str(body, "SourceArn")
+    source_account = opt_str(body, "SourceAccount")
+    org_id = opt_str(body, "PrincipalOrgID")
+    url_auth = opt_str(body, "FunctionUrlAuthType")
+    token = opt_str(body, "EventSourceToken")
+    problems = Violations()
     if sid is None:
         problems.add_null("statementId")
     elif not 1 <= len(sid) <= 100 or not _SID_RE.fullmatch(sid):

@@ -37,9 +37,9 @@ from engine.errors import (
     SubnetIPAddressLimitReachedException,
 )
 from engine.model.function import FunctionConfig
+from engine.model.vpc_config import VpcSelection
 from engine.network.vpcs import AttachedHost, NetworkAdmin, counter_of
 from engine.registry.registry import Registry
-from engine.model.requests import VpcSelection
 from netns import firewall, links
 from netns.addressing import AddressPool, EniPlan, host_ifname, macs
 from netns.errors import NetnsError, VpcConfigError

@@ -26,8 +26,8 @@ from engine.errors import (
     ServiceException,
 )
 from engine.model.function import FunctionConfig
+from engine.model.vpc_config import VpcSelection
 from engine.registry.registry import Registry
-from engine.model.requests import VpcSelection
 from netns import firewall, links
 from netns.addressing import AddressPool, EniPlan, macs
 from netns.errors import NetnsError, VpcConfigError

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import IO, Final, TypeVar
 
 from engine.errors import InvalidParameterValueException
-from engine.model.requests import MAX_UNZIPPED_BYTES, MSG_BAD_ZIP
+from engine.model.code import MSG_BAD_ZIP
+from engine.model.limits import MAX_UNZIPPED_BYTES
 
 T = TypeVar("T")
 

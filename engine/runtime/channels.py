@@ -19,8 +19,8 @@ from typing import Protocol
 
 import trio
 
-from engine.runtime.logs import LogStream
 from engine.runtime.http_server import HttpChannel
+from engine.runtime.logs import LogStream
 from sandbox.launcher import SandboxProcess
 from sandbox.protocol import (
     Closed,

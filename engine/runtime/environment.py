@@ -23,10 +23,10 @@ from typing import Protocol
 
 import trio
 
+from engine.model.function import FunctionConfig
 from engine.runtime.channels import MsgpackChannel, RuntimeChannel, open_http_channel
 from engine.runtime.lifecycle import EnvState, advance
 from engine.runtime.logs import LogStream
-from engine.model.function import FunctionConfig
 from engine.runtime.report import Report, end_line, start_line, timeout_line, timeout_message
 from sandbox.errors import SandboxError
 from sandbox.launcher import SandboxProcess

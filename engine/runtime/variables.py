@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from engine.runtime.logs import log_group_name
 from engine.model.function import FunctionConfig
+from engine.runtime.logs import log_group_name
 from sandbox.spec import RUNTIME_DIR, TASK_ROOT
 
 INIT_ON_DEMAND: Final = "on-demand"

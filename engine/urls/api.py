@@ -14,8 +14,8 @@ from starlette.routing import Route
 
 from engine.api.common import Handler, function_name, paged, read_json, unqualified
 from engine.errors import InvalidParameterValueException
-from engine.urls.config import parse_url_config, validate_url_qualifier
 from engine.model.function import LATEST
+from engine.urls.config import parse_url_config, validate_url_qualifier
 from engine.urls.service import UrlService
 
 

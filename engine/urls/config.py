@@ -12,13 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from engine.errors import InvalidParameterValueException, NotImplementedApiError
-from engine.model.rules import (
-    _opt_int,
-    _opt_str,
-    _require_object,
-    _type_error,
-    _Violations,
-)
+from engine.model.json_types import opt_int, opt_str, require_object, type_error
+from engine.model.violations import Violations
 
 # --- The model's members (botocore lambda 2015-03-31) ----------------------------------------
 
@@ -174,14 +169,14 @@ def parse_url_config(body: Mapping[str, Any], *, create: bool) -> UrlConfigReque
     """Validate a Create (`create=True`) or UpdateFunctionUrlConfig body; raise the ApiError AWS
     would answer. Checks run in the project's order: unknown members and JSON types, then the
     model's constraints (one ValidationException), then what this host supports."""
-    body = _require_object(body)
+    body = require_object(body)
     _reject_unknown(body, _URL_CONFIG_KEYS, where="input")
-    auth_type = _opt_str(body, "AuthType")
-    invoke_mode = _opt_str(body, "InvokeMode")
+    auth_type = opt_str(body, "AuthType")
+    invoke_mode = opt_str(body, "InvokeMode")
     raw_cors = body.get("Cors")
     cors = _read_cors(raw_cors) if raw_cors is not None else None
 
-    problems = _Violations()
+    problems = Violations()
     if auth_type is None:
         if create:
             problems.add_null("authType")
@@ -206,7 +201,7 @@ def parse_url_config(body: Mapping[str, Any], *, create: bool) -> UrlConfigReque
 def parse_cors(value: object) -> Cors:
     """Validate a Cors object on its own (the same checks `parse_url_config` applies)."""
     cors = _read_cors(value)
-    problems = _Violations()
+    problems = Violations()
     _check_cors(problems, cors)
     problems.raise_if_any()
     _check_cors_methods(cors)
@@ -215,7 +210,7 @@ def parse_cors(value: object) -> Cors:
 
 def validate_url_qualifier(qualifier: str) -> str:
     """Check a function URL's `?Qualifier=` (an alias name); return it unchanged."""
-    problems = _Violations()
+    problems = Violations()
     if len(qualifier) > MAX_URL_QUALIFIER_CHARS:
         problems.add_max_length("qualifier", qualifier, MAX_URL_QUALIFIER_CHARS)
     if not qualifier:
@@ -228,7 +223,7 @@ def validate_url_qualifier(qualifier: str) -> str:
 
 def validate_url_max_items(max_items: int) -> int:
     """Check ListFunctionUrlConfigs' MaxItems (1..50); return it unchanged."""
-    problems = _Violations()
+    problems = Violations()
     problems.check_range("maxItems", max_items, 1, MAX_URL_LIST_ITEMS)
     problems.raise_if_any()
     return max_items
@@ -237,22 +232,22 @@ def validate_url_max_items(max_items: int) -> int:
 def _read_cors(value: object) -> Cors:
     """The JSON-type layer of Cors: wrong types and unknown members fail here."""
     if not isinstance(value, Mapping):
-        raise _type_error("Cors", "an object", value)
+        raise type_error("Cors", "an object", value)
     _reject_unknown(value, tuple(key for key, _ in _CORS_FIELDS), where="Cors")
     credentials = value.get("AllowCredentials")
     if credentials is not None and not isinstance(credentials, bool):
-        raise _type_error("Cors.AllowCredentials", "a boolean", credentials)
+        raise type_error("Cors.AllowCredentials", "a boolean", credentials)
     return Cors(
         allow_credentials=credentials,
         allow_headers=_str_tuple(value, "AllowHeaders"),
         allow_methods=_str_tuple(value, "AllowMethods"),
         allow_origins=_str_tuple(value, "AllowOrigins"),
         expose_headers=_str_tuple(value, "ExposeHeaders"),
-        max_age=_opt_int(value, "MaxAge", "Cors.MaxAge"),
+        max_age=opt_int(value, "MaxAge", "Cors.MaxAge"),
     )
 
 
-def _check_cors(problems: _Violations, cors: Cors) -> None:
+def _check_cors(problems: Violations, cors: Cors) -> None:
     """The model's constraints on Cors, as AWS words them for list members."""
     lists = (
         ("cors.allowOrigins", cors.allow_origins, MAX_CORS_ORIGINS, 1, MAX_ORIGIN_CHARS),
@@ -268,7 +263,7 @@ def _check_cors(problems: _Violations, cors: Cors) -> None:
 
 
 def _check_list(
-    problems: _Violations,
+    problems: Violations,
     path: str,
     items: tuple[str, ...],
     max_items: int,
@@ -303,7 +298,7 @@ def _str_tuple(obj: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _type_error(f"Cors.{key}", "an array of strings", value)
+        raise type_error(f"Cors.{key}", "an array of strings", value)
     return tuple(value)
 
 

@@ -20,7 +20,11 @@ from starlette.types import Receive, Scope, Send
 
 from engine.api.common import read_body
 from engine.auth.credentials import CredentialsFile
+from engine.auth.sigv4 import verify_request
 from engine.errors import ApiError, TooManyRequestsException
+from engine.invoke.invoker import Invoker
+from engine.model.arns import ACCOUNT_ID
+from engine.model.limits import MAX_SYNC_PAYLOAD_BYTES
 from engine.urls.config import url_id_from_host
 from engine.urls.payload import (
     HttpAnswer,
@@ -30,11 +34,7 @@ from engine.urls.payload import (
     iam_identity,
     preflight,
 )
-from engine.invoke.invoker import Invoker
-from engine.model.function import ACCOUNT_ID
-from engine.auth.sigv4 import verify_request
 from engine.urls.service import UrlService
-from engine.model.requests import MAX_SYNC_PAYLOAD_BYTES
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,10 @@ from typing import Any, Final
 
 import trio
 
+from engine.control.functions import FunctionService
 from engine.errors import ResourceConflictException, ResourceNotFoundException
+from engine.model.arns import function_arn
+from engine.model.timestamps import format_last_modified
 from engine.urls.config import (
     Cors,
     UrlConfig,
@@ -19,9 +22,6 @@ from engine.urls.config import (
     new_url_config,
     new_url_id,
 )
-from engine.control.functions import FunctionService
-from engine.model.function import function_arn
-from engine.registry.registry import format_last_modified
 
 KIND: Final = "url"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.model.aliases import Alias, check_routing, parse_alias_name, parse_alias_request
 from engine.errors import InvalidParameterValueException, ValidationException
+from engine.model.aliases import Alias, check_routing, parse_alias_name, parse_alias_request
 
 
 def test_the_weighted_choice_follows_the_draw() -> None:

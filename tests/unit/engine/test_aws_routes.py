@@ -19,7 +19,8 @@ from botocore.model import ServiceModel
 from botocore.serialize import create_serializer
 
 from engine.api.aws_operations import OPERATIONS
-from engine.api.aws_routes import Operation, OperationTable, match_operation
+from engine.api.aws_routes import OperationTable, match_operation
+from engine.api.operation import Operation
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -135,8 +136,8 @@ def test_generated_module_is_up_to_date_with_installed_botocore() -> None:
 
 
 def test_generated_module_imports_first_without_a_cycle() -> None:
-    # engine.api.aws_operations imports Operation from engine.api.aws_routes, which imports the data
-    # lazily; either module must be importable first in a fresh interpreter.
+    # engine.api.aws_operations and engine.api.aws_routes both import Operation from
+    # engine.api.operation; either module must be importable first in a fresh interpreter.
     code = (
         "import engine.api.aws_operations as ops\n"
         "from engine.api.aws_routes import match_operation\n"

@@ -1,9 +1,9 @@
 """The CLI's `aws lambda` commands send what the AWS CLI sends.
 
-Every command runs through `engine.cli.main.main` against a fake daemon on a unix socket that records
-the request. The same argument lists then go through the real AWS CLI (a test dependency) against
-the fake over TCP, and every command row is checked against botocore's service model, so a wrong
-date prefix, member location or option name cannot slip in.
+Every command runs through `engine.cli.main.main` against a fake daemon on a unix socket that
+records the request. The same argument lists then go through the real AWS CLI (a test
+dependency) against the fake over TCP, and every command row is checked against botocore's
+service model, so a wrong date prefix, member location or option name cannot slip in.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import InvalidParameterValueException
 from engine.registry.codezip import (
     EntryKind,
     ZipEntry,
@@ -23,7 +24,6 @@ from engine.registry.codezip import (
     extract_zip,
     inspect_zip,
 )
-from engine.errors import InvalidParameterValueException
 
 BAD_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
 

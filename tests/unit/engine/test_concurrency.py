@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.invoke.concurrency import REASON_ACCOUNT, REASON_RESERVED, Concurrency
 from engine.errors import InvalidParameterValueException, TooManyRequestsException
+from engine.invoke.concurrency import REASON_ACCOUNT, REASON_RESERVED, Concurrency
 
 
 def test_a_reservation_of_zero_throttles_every_invoke() -> None:

@@ -17,9 +17,9 @@ import pytest
 import trio
 import trio.testing
 
+from engine.model.function import FunctionConfig
 from engine.runtime.environment import Environment, PlatformError
 from engine.runtime.logs import LogStream
-from engine.model.function import FunctionConfig
 from sandbox.launcher import SandboxProcess, Stem
 from sandbox.protocol import (
     Closed,

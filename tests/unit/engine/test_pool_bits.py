@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.runtime.logs import LogStream, log_group_name
 from engine.invoke.pool import UidAllocator
+from engine.runtime.logs import LogStream, log_group_name
 
 
 def test_uids_are_distinct_until_released_and_never_zero() -> None:

@@ -26,10 +26,12 @@ from engine.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from engine.model.layers import PublishLayerRequest
 from engine.model.function import FunctionConfig
-from engine.registry.registry import Registry, format_last_modified
-from engine.model.requests import CodeUpdate, ConfigurationChanges, CreateFunctionRequest
+from engine.model.function_requests import CodeUpdate, ConfigurationChanges, CreateFunctionRequest
+from engine.model.layers import PublishLayerRequest
+from engine.model.timestamps import format_last_modified
+from engine.registry.registry import Registry
+from engine.registry.store import Store
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 NOW = datetime(2024, 1, 31, 12, 34, 56, 789_123, tzinfo=UTC)
@@ -213,7 +215,7 @@ def test_failed_create_with_an_unsafe_entry(registry: Registry, state_dir: Path)
         zf.writestr("../../etc/cron.d/evil", "x")
     with pytest.raises(InvalidParameterValueException, match=r"'\.\./\.\./etc/cron\.d/evil'"):
         registry.create(request(zip_bytes=buf.getvalue()), now=NOW)
-    assert registry.list() == ([], None)
+    assert registry.page_functions() == ([], None)
     assert code_listing(state_dir) == []
     assert sorted(p.name for p in state_dir.parent.iterdir()) == ["state"]
 
@@ -226,7 +228,7 @@ def test_failed_create_keeps_code_shared_with_another_function(
     def broken_insert(*args: object, **kwargs: object) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(Registry, "_transaction", broken_insert)
+    monkeypatch.setattr(Store, "transaction", broken_insert)
     with pytest.raises(sqlite3.OperationalError):
         registry.create(request("two"), now=NOW)  # same code as "one"
     with pytest.raises(sqlite3.OperationalError):
@@ -262,7 +264,7 @@ def test_functions_survive_a_restart(state_dir: Path) -> None:
     with Registry(state_dir, region="us-east-1") as second:
         assert second.get("a") == a
         assert second.get("b") == b
-        assert second.list() == ([a, b], None)
+        assert second.page_functions() == ([a, b], None)
         assert (second.code_dir(b) / "app.py").read_text() == "B = 2\n"
 
 
@@ -374,7 +376,7 @@ def test_delete_collects_code_no_longer_used(registry: Registry, state_dir: Path
     assert code_listing(state_dir) == sorted([digest(ZIP_B), f"{digest(ZIP_B)}.zip"])
     with pytest.raises(ResourceNotFoundException):
         registry.get("one")
-    assert [c.name for c in registry.list()[0]] == ["three"]
+    assert [c.name for c in registry.page_functions()[0]] == ["three"]
 
 
 def test_delete_then_create_again(registry: Registry) -> None:
@@ -390,20 +392,26 @@ def test_delete_then_create_again(registry: Registry) -> None:
 def test_list_pages_by_name(registry: Registry) -> None:
     for name in ["delta", "alpha", "echo", "charlie", "bravo"]:
         registry.create(request(name), now=NOW)
-    page, marker = registry.list(max_items=2)
+    page, marker = registry.page_functions(max_items=2)
     assert ([c.name for c in page], marker) == (["alpha", "bravo"], "bravo")
-    page, marker = registry.list(marker=marker, max_items=2)
+    page, marker = registry.page_functions(marker=marker, max_items=2)
     assert ([c.name for c in page], marker) == (["charlie", "delta"], "delta")
-    page, marker = registry.list(marker=marker, max_items=2)
+    page, marker = registry.page_functions(marker=marker, max_items=2)
     assert ([c.name for c in page], marker) == (["echo"], None)
-    assert [c.name for c in registry.list()[0]] == ["alpha", "bravo", "charlie", "delta", "echo"]
-    assert registry.list(max_items=5)[1] is None
+    assert [c.name for c in registry.page_functions()[0]] == [
+        "alpha",
+        "bravo",
+        "charlie",
+        "delta",
+        "echo",
+    ]
+    assert registry.page_functions(max_items=5)[1] is None
 
 
 def test_list_empty_and_invalid_page_size(registry: Registry) -> None:
-    assert registry.list() == ([], None)
+    assert registry.page_functions() == ([], None)
     with pytest.raises(ValidationException, match="at 'maxItems'"):
-        registry.list(max_items=0)
+        registry.page_functions(max_items=0)
 
 
 # --- Threads -------------------------------------------------------------------------------
@@ -424,7 +432,7 @@ def test_concurrent_creates_share_one_blob(registry: Registry, state_dir: Path) 
     for t in threads:
         t.join()
     assert errors == []
-    assert len(registry.list()[0]) == 8
+    assert len(registry.page_functions()[0]) == 8
     assert code_listing(state_dir) == [digest(ZIP_A), f"{digest(ZIP_A)}.zip"]
 
 
@@ -496,7 +504,7 @@ def test_function_plus_layers_may_not_exceed_the_unzipped_limit(
     monkeypatch.setattr("engine.registry.registry.MAX_UNZIPPED_BYTES", 4000)
     with pytest.raises(InvalidParameterValueException, match="maximum allowed size of 4000"):
         registry.create(dataclasses.replace(request(), layers=(big,)), now=NOW)
-    assert registry.list() == ([], None)
+    assert registry.page_functions() == ([], None)
 
 
 def test_versions_count_on_and_unchanged_latest_publishes_nothing(registry: Registry) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from engine.model.function import FunctionConfig
-from engine.runtime.variables import runtime_environment
 from engine.runtime.catalog import PYTHON_RUNTIME_DIR
+from engine.runtime.variables import runtime_environment
 
 
 def config(**env: str) -> FunctionConfig:

@@ -23,6 +23,8 @@ from botocore.credentials import Credentials
 from starlette.types import Message, Receive, Scope, Send
 
 from engine.auth.credentials import CredentialsFile
+from engine.auth.gate import SigV4Middleware
+from engine.auth.sigv4 import MISMATCH, check_headers, claimed_access_key_id, verify_request
 from engine.errors import (
     ApiError,
     IncompleteSignatureException,
@@ -30,8 +32,6 @@ from engine.errors import (
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
-from engine.auth.sigv4 import MISMATCH, check_headers, claimed_access_key_id, verify_request
-from engine.auth.gate import SigV4Middleware
 
 KEY_ID = "LKIAABCDEFGHIJKLMNOP"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

@@ -17,19 +17,17 @@ from engine.errors import (
     RequestEntityTooLargeException,
     ValidationException,
 )
-from engine.model.requests import (
-    MAX_ZIP_BYTES,
+from engine.model.code import decode_zip_file
+from engine.model.function_requests import (
     CodeUpdate,
     ConfigurationChanges,
     CreateFunctionRequest,
-    decode_zip_file,
     parse_create_function,
-    parse_function_name,
     parse_update_function_code,
     parse_update_function_configuration,
-    validate_max_items,
-    validate_qualifier,
 )
+from engine.model.limits import MAX_ZIP_BYTES
+from engine.model.names import parse_function_name, validate_max_items, validate_qualifier
 
 RUNTIMES = ("python3.11",)
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
@@ -820,7 +818,7 @@ def test_update_code_rejects(body: dict[str, Any], error: type[ApiError], messag
 
 
 def test_vpc_config_is_parsed_deduplicated_and_empty_lists_mean_leave_the_vpc() -> None:
-    from engine.model.requests import VpcSelection, parse_vpc_config
+    from engine.model.vpc_config import VpcSelection, parse_vpc_config
 
     assert parse_vpc_config({}) is None
     assert parse_vpc_config({"VpcConfig": {}}) == VpcSelection()

@@ -1,0 +1,273 @@
+"""CreateFunction / UpdateFunctionConfiguration / UpdateFunctionCode bodies → typed requests, or
+AWS's error.
+
+Pure: no I/O. Checks run in AWS's order: JSON types, then the model's constraints (all at once, as
+one `ValidationException`), then semantic rules (`InvalidParameterValueException`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from engine.errors import InvalidParameterValueException, NotImplementedApiError
+from engine.model.code import decode_zip_file
+from engine.model.function_settings import (
+    RuntimeExplainer,
+    check_architectures,
+    check_host_architecture,
+    check_role,
+    check_semantics,
+    check_settings,
+    is_default,
+    read_settings,
+    reject_other_code_sources,
+)
+from engine.model.json_types import opt_bool, opt_object, opt_str, opt_str_list, require_object
+from engine.model.limits import (
+    DEFAULT_ARCHITECTURES,
+    DEFAULT_EPHEMERAL_STORAGE_MB,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_S,
+    PACKAGE_TYPES,
+)
+from engine.model.names import check_function_name
+from engine.model.tags import parse_tags
+from engine.model.violations import Violations
+from engine.model.vpc_config import VpcSelection, parse_vpc_config
+
+MSG_NO_CODE_SOURCE: Final = "Please provide a source for function code."
+MSG_RUNTIME_HANDLER_MANDATORY: Final = (
+    "Runtime and Handler are mandatory parameters for functions created with deployment packages."
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateFunctionRequest:
+    """A valid CreateFunction request for a zip package."""
+
+    name: str  # bare name, even when the client sent an ARN
+    runtime: str
+    handler: str
+    role: str
+    description: str = ""
+    memory_mb: int = DEFAULT_MEMORY_MB
+    timeout_s: int = DEFAULT_TIMEOUT_S
+    ephemeral_storage_mb: int = DEFAULT_EPHEMERAL_STORAGE_MB
+    # Values may be secrets and the zip may be 50 MiB: neither belongs in a repr or a log line.
+    environment: dict[str, str] = field(default_factory=dict, repr=False)
+    architectures: tuple[str, ...] = DEFAULT_ARCHITECTURES
+    zip_bytes: bytes = field(repr=False)
+    publish: bool = False
+    vpc: VpcSelection | None = None
+    layers: tuple[str, ...] = ()  # layer version ARNs, in order (resolved by the registry)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+_CHANGEABLE_FIELDS: Final = (
+    "runtime", "handler", "role", "description", "memory_mb", "timeout_s", "ephemeral_storage_mb",
+    "environment",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigurationChanges:
+    """An UpdateFunctionConfiguration request: `None` means "leave as it is"."""
+
+    runtime: str | None = None
+    handler: str | None = None
+    role: str | None = None
+    description: str | None = None
+    memory_mb: int | None = None
+    timeout_s: int | None = None
+    ephemeral_storage_mb: int | None = None
+    environment: dict[str, str] | None = field(default=None, repr=False)
+    vpc: VpcSelection | None = None
+    layers: tuple[str, ...] | None = None  # layer version ARNs; () removes every layer
+    revision_id: str | None = None
+
+    def replacements(self) -> dict[str, Any]:
+        """The `FunctionConfig` fields to replace (revision_id is a precondition, not a field)."""
+        names = _CHANGEABLE_FIELDS
+        out = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        if self.vpc is not None:
+            out["subnet_ids"] = self.vpc.subnet_ids
+            out["security_group_ids"] = self.vpc.security_group_ids
+            out["vpc_id"] = self.vpc.vpc_id
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodeUpdate:
+    """An UpdateFunctionCode request for a zip package."""
+
+    zip_bytes: bytes = field(repr=False)
+    revision_id: str | None = None
+    publish: bool = False
+    architectures: tuple[str, ...] | None = None  # None: keep the function's
+
+
+def parse_create_function(
+    body: Mapping[str, Any],
+    *,
+    supported_runtimes: Collection[str],
+    host_architecture: str = "x86_64",
+    explain_runtime: RuntimeExplainer | None = None,
+) -> CreateFunctionRequest:
+    """Validate a CreateFunction body; raise the ApiError AWS would answer."""
+    body = require_object(body)
+    raw_name = opt_str(body, "FunctionName")
+    role = opt_str(body, "Role")
+    package_type = opt_str(body, "PackageType")
+    publish = opt_bool(body, "Publish")
+    code = opt_object(body, "Code")
+    zip_b64 = opt_str(code, "ZipFile", "Code.ZipFile") if code is not None else None
+    settings = read_settings(body)
+    tags = parse_tags(body.get("Tags", {}))
+    layers = opt_str_list(body, "Layers")
+
+    problems = Violations()
+    name, qualifier = check_function_name(problems, raw_name, creating=True)
+    if role is None:
+        problems.add_null("role")
+    else:
+        check_role(problems, role)
+    if package_type is not None and package_type not in PACKAGE_TYPES:
+        problems.add_enum("packageType", package_type, PACKAGE_TYPES)
+    check_settings(problems, settings, supported_runtimes=supported_runtimes)
+    if code is None:
+        problems.add_null("code")
+    problems.raise_if_any()
+    # The nulls were reported just above.
+    assert name is not None
+    assert role is not None
+    assert code is not None
+
+    if qualifier is not None:
+        raise InvalidParameterValueException(
+            f"Function name {raw_name} must not include a qualifier when creating a function"
+        )
+    if package_type == "Image":
+        raise NotImplementedApiError(
+            "PackageType Image is not supported by this lambdalet host; only Zip is supported"
+        )
+    reject_other_code_sources(code, prefix="Code.")
+    if zip_b64 is None:
+        raise InvalidParameterValueException(MSG_NO_CODE_SOURCE)
+    if settings.runtime is None or settings.handler is None:
+        raise InvalidParameterValueException(MSG_RUNTIME_HANDLER_MANDATORY)
+    check_semantics(
+        settings,
+        body,
+        supported_runtimes=supported_runtimes,
+        host_architecture=host_architecture,
+        function_name=name,
+        explain_runtime=explain_runtime,
+    )
+    vpc = parse_vpc_config(body)
+    zip_bytes = decode_zip_file(zip_b64)
+
+    return CreateFunctionRequest(
+        name=name,
+        runtime=settings.runtime,
+        handler=settings.handler,
+        role=role,
+        description=settings.description or "",
+        memory_mb=_default(settings.memory_mb, DEFAULT_MEMORY_MB),
+        timeout_s=_default(settings.timeout_s, DEFAULT_TIMEOUT_S),
+        ephemeral_storage_mb=_default(settings.ephemeral_storage_mb, DEFAULT_EPHEMERAL_STORAGE_MB),
+        environment=dict(settings.environment or {}),
+        architectures=tuple(settings.architectures or DEFAULT_ARCHITECTURES),
+        zip_bytes=zip_bytes,
+        publish=bool(publish),
+        vpc=vpc,
+        layers=tuple(layers or ()),
+        tags=tags,
+    )
+
+
+def parse_update_function_configuration(
+    body: Mapping[str, Any],
+    *,
+    supported_runtimes: Collection[str],
+    function_name: str | None = None,
+    explain_runtime: RuntimeExplainer | None = None,
+) -> ConfigurationChanges:
+    """Validate an UpdateFunctionConfiguration body (the name comes from the path).
+
+    `function_name`, when given, lets a LoggingConfig that merely restates the default log group
+    through; without it any LogGroup counts as a change this host does not support.
+    """
+    body = require_object(body)
+    role = opt_str(body, "Role")
+    revision_id = opt_str(body, "RevisionId")
+    layers = opt_str_list(body, "Layers")
+    # Architectures is not a member of UpdateFunctionConfiguration: ignored, as AWS ignores
+    # unknown members.
+    settings = read_settings(body, with_architectures=False)
+
+    problems = Violations()
+    if role is not None:
+        check_role(problems, role)
+    check_settings(problems, settings, supported_runtimes=supported_runtimes)
+    problems.raise_if_any()
+
+    check_semantics(
+        settings,
+        body,
+        supported_runtimes=supported_runtimes,
+        host_architecture=None,
+        function_name=function_name,
+        explain_runtime=explain_runtime,
+    )
+    return ConfigurationChanges(
+        runtime=settings.runtime,
+        handler=settings.handler,
+        role=role,
+        description=settings.description,
+        memory_mb=settings.memory_mb,
+        timeout_s=settings.timeout_s,
+        ephemeral_storage_mb=settings.ephemeral_storage_mb,
+        environment=settings.environment,
+        vpc=parse_vpc_config(body),
+        layers=None if layers is None else tuple(layers),
+        revision_id=revision_id,
+    )
+
+
+def parse_update_function_code(
+    body: Mapping[str, Any], *, host_architecture: str = "x86_64"
+) -> CodeUpdate:
+    """Validate an UpdateFunctionCode body (ZipFile sits at the top level here, not in Code)."""
+    body = require_object(body)
+    zip_b64 = opt_str(body, "ZipFile")
+    revision_id = opt_str(body, "RevisionId")
+    publish = opt_bool(body, "Publish")
+    dry_run = opt_bool(body, "DryRun")
+    architectures = opt_str_list(body, "Architectures")
+
+    problems = Violations()
+    if architectures is not None:
+        check_architectures(problems, architectures)
+    problems.raise_if_any()
+
+    reject_other_code_sources(body, prefix="")
+    if "PublishTo" in body and not is_default(body["PublishTo"], ""):
+        raise NotImplementedApiError("PublishTo is not supported by this lambdalet host yet")
+    if dry_run:
+        raise NotImplementedApiError("DryRun is not supported by this lambdalet host yet")
+    if zip_b64 is None:
+        raise InvalidParameterValueException(MSG_NO_CODE_SOURCE)
+    if architectures is not None:
+        check_host_architecture(architectures, host_architecture)
+    return CodeUpdate(
+        zip_bytes=decode_zip_file(zip_b64),
+        revision_id=revision_id,
+        publish=bool(publish),
+        architectures=tuple(architectures) if architectures is not None else None,
+    )
+
+
+def _default(value: int | None, default: int) -> int:
+    return default if value is None else value

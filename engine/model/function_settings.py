@@ -1,0 +1,261 @@
+"""The settings CreateFunction and UpdateFunctionConfiguration share, checked in AWS's order: JSON
+types (`read_settings`), the model's constraints (`check_settings`, collected), then the rules
+past the model (`check_semantics`: what this host runs, reserved variables, the 4 KB budget).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from engine.errors import InvalidParameterValueException, NotImplementedApiError
+from engine.model.json_types import (
+    opt_int,
+    opt_object,
+    opt_str,
+    opt_str_list,
+    type_error,
+)
+from engine.model.limits import (
+    AWS_ARCHITECTURES,
+    AWS_RUNTIMES,
+    ENV_KEY_PATTERN,
+    HANDLER_PATTERN,
+    MAX_DESCRIPTION_CHARS,
+    MAX_ENV_BYTES,
+    MAX_EPHEMERAL_STORAGE_MB,
+    MAX_HANDLER_CHARS,
+    MAX_MEMORY_MB,
+    MAX_ROLE_CHARS,
+    MAX_TIMEOUT_S,
+    MIN_EPHEMERAL_STORAGE_MB,
+    MIN_MEMORY_MB,
+    MIN_TIMEOUT_S,
+    RESERVED_ENV_KEYS,
+    ROLE_PATTERN,
+    TRACING_MODES,
+)
+from engine.model.violations import Violations
+
+# Java's regex classes (\s, \d) are ASCII-only; re.ASCII makes Python agree with AWS.
+# Java's regex classes (\s, \d) are ASCII-only; re.ASCII makes Python agree with AWS.
+_ROLE_RE: Final = re.compile(ROLE_PATTERN, re.ASCII)
+_HANDLER_RE: Final = re.compile(HANDLER_PATTERN, re.ASCII)
+_ENV_KEY_RE: Final = re.compile(ENV_KEY_PATTERN, re.ASCII)
+
+# Valid AWS settings this host does not implement: accepted only while they ask for nothing.
+_UNSUPPORTED_FIELDS: Final = (
+    "DeadLetterConfig", "KMSKeyArn", "FileSystemConfigs", "ImageConfig",
+    "SnapStart", "LoggingConfig", "CodeSigningConfigArn", "TenancyConfig",
+    "CapacityProviderConfig", "DurableConfig", "RuntimeConfig", "AcceleratorConfig", "PublishTo",
+)  # fmt: skip
+_UNSUPPORTED_CODE_SOURCES: Final = (
+    "S3Bucket", "S3Key", "S3ObjectVersion", "S3ObjectStorageMode", "ImageUri", "SourceKMSKeyArn",
+)  # fmt: skip
+_ENV_PREFIX: Final = (
+    "Lambda was unable to configure your environment variables because the environment variables"
+    " you have provided"
+)
+
+# Explains why a runtime name does not run on this host (`RuntimeCatalog.unsupported_reason`).
+RuntimeExplainer = Callable[[str], str | None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    runtime: str | None
+    handler: str | None
+    description: str | None
+    memory_mb: int | None
+    timeout_s: int | None
+    ephemeral_storage_mb: int | None
+    storage_present: bool  # EphemeralStorage given, so its Size is required
+    environment: dict[str, str] | None
+    architectures: list[str] | None
+    tracing_mode: str | None
+
+
+def read_settings(body: Mapping[str, Any], *, with_architectures: bool = True) -> Settings:
+    """The JSON-type layer: wrong types fail here, before any constraint."""
+    storage = opt_object(body, "EphemeralStorage")
+    tracing = opt_object(body, "TracingConfig")
+    return Settings(
+        runtime=opt_str(body, "Runtime"),
+        handler=opt_str(body, "Handler"),
+        description=opt_str(body, "Description"),
+        memory_mb=opt_int(body, "MemorySize"),
+        timeout_s=opt_int(body, "Timeout"),
+        ephemeral_storage_mb=(
+            opt_int(storage, "Size", "EphemeralStorage.Size") if storage is not None else None
+        ),
+        storage_present=storage is not None,
+        environment=_read_environment(body),
+        architectures=opt_str_list(body, "Architectures") if with_architectures else None,
+        tracing_mode=(
+            opt_str(tracing, "Mode", "TracingConfig.Mode") if tracing is not None else None
+        ),
+    )
+
+
+def _read_environment(body: Mapping[str, Any]) -> dict[str, str] | None:
+    env = opt_object(body, "Environment")
+    if env is None:
+        return None
+    variables = opt_object(env, "Variables", "Environment.Variables")
+    if variables is None:
+        return {}  # {"Environment": {}} clears the variables, as on AWS
+    out: dict[str, str] = {}
+    for key, value in variables.items():
+        if not isinstance(value, str):
+            # Name the key, never echo the value: variables often hold secrets.
+            raise type_error(f"Environment.Variables.{key}", "a string", value)
+        out[str(key)] = value
+    return out
+
+
+def check_settings(
+    problems: Violations, settings: Settings, *, supported_runtimes: Collection[str]
+) -> None:
+    """The model's constraints, collected so that one ValidationException names them all."""
+    runtime = settings.runtime
+    if runtime is not None and runtime not in supported_runtimes and runtime not in AWS_RUNTIMES:
+        problems.add_enum("runtime", runtime, AWS_RUNTIMES)
+    if settings.handler is not None:
+        if len(settings.handler) > MAX_HANDLER_CHARS:
+            problems.add_max_length("handler", settings.handler, MAX_HANDLER_CHARS)
+        if not _HANDLER_RE.fullmatch(settings.handler):
+            problems.add_pattern("handler", settings.handler, HANDLER_PATTERN)
+    if settings.description is not None and len(settings.description) > MAX_DESCRIPTION_CHARS:
+        problems.add_max_length("description", settings.description, MAX_DESCRIPTION_CHARS)
+    if settings.timeout_s is not None:
+        problems.check_range("timeout", settings.timeout_s, MIN_TIMEOUT_S, MAX_TIMEOUT_S)
+    if settings.memory_mb is not None:
+        problems.check_range("memorySize", settings.memory_mb, MIN_MEMORY_MB, MAX_MEMORY_MB)
+    if settings.storage_present:
+        if settings.ephemeral_storage_mb is None:
+            problems.add_null("ephemeralStorage.size")
+        else:
+            problems.check_range(
+                "ephemeralStorage.size",
+                settings.ephemeral_storage_mb,
+                MIN_EPHEMERAL_STORAGE_MB,
+                MAX_EPHEMERAL_STORAGE_MB,
+            )
+    if settings.environment and any(not _ENV_KEY_RE.fullmatch(k) for k in settings.environment):
+        # AWS models the variables as sensitive, so its message leaves the value out.
+        problems.add_sensitive(
+            "environment.variables",
+            "Map keys must satisfy constraint: "
+            f"[Member must satisfy regular expression pattern: {ENV_KEY_PATTERN}]",
+        )
+    if settings.architectures is not None:
+        check_architectures(problems, settings.architectures)
+    if settings.tracing_mode is not None and settings.tracing_mode not in TRACING_MODES:
+        problems.add_enum("tracingConfig.mode", settings.tracing_mode, TRACING_MODES)
+
+
+def check_architectures(problems: Violations, architectures: list[str]) -> None:
+    if len(architectures) > 1:
+        problems.add_max_length("architectures", architectures, 1)
+    elif not architectures:
+        problems.add("architectures", [], "Member must have length greater than or equal to 1")
+    if any(a not in AWS_ARCHITECTURES for a in architectures):
+        problems.add(
+            "architectures",
+            architectures,
+            "Member must satisfy constraint: [Member must satisfy enum value set: "
+            f"[{', '.join(AWS_ARCHITECTURES)}], Member must not be null]",
+        )
+
+
+def check_role(problems: Violations, role: str) -> None:
+    if len(role) > MAX_ROLE_CHARS:
+        problems.add_max_length("role", role, MAX_ROLE_CHARS)
+    if not _ROLE_RE.fullmatch(role):
+        problems.add_pattern("role", role, ROLE_PATTERN)
+
+
+def check_semantics(
+    settings: Settings,
+    body: Mapping[str, Any],
+    *,
+    supported_runtimes: Collection[str],
+    host_architecture: str | None,
+    function_name: str | None,
+    explain_runtime: RuntimeExplainer | None = None,
+) -> None:
+    """Rules past the model: what this host runs, reserved variables, the 4 KB budget."""
+    runtime = settings.runtime
+    if runtime is not None and runtime not in supported_runtimes:
+        reason = explain_runtime(runtime) if explain_runtime is not None else None
+        raise InvalidParameterValueException(
+            reason
+            or f"The runtime parameter of {runtime} is not supported by this lambdalet host;"
+            f" supported runtimes: {', '.join(sorted(supported_runtimes))}"
+        )
+    if settings.architectures is not None and host_architecture is not None:
+        check_host_architecture(settings.architectures, host_architecture)
+    _reject_unsupported_fields(body, function_name=function_name)
+    if settings.environment:
+        _check_environment(settings.environment)
+
+
+def _check_environment(variables: Mapping[str, str]) -> None:
+    reserved = sorted(k for k in variables if k in RESERVED_ENV_KEYS)
+    if reserved:
+        raise InvalidParameterValueException(
+            f"{_ENV_PREFIX} contains reserved keys that are currently not supported for"
+            f" modification. Reserved keys used in this request: {', '.join(reserved)}"
+        )
+    # AWS measures the variables serialised as compact JSON (its message prints that string),
+    # not the sum of key and value lengths: quotes, colons and commas count too.
+    measured = json.dumps(dict(variables), separators=(",", ":"), ensure_ascii=False)
+    if len(measured.encode("utf-8")) > MAX_ENV_BYTES:
+        raise InvalidParameterValueException(
+            f"{_ENV_PREFIX} exceeded the 4KB limit. String measured: {measured}"
+        )
+
+
+def check_host_architecture(architectures: list[str], host_architecture: str) -> None:
+    for arch in architectures:
+        if arch != host_architecture:
+            raise InvalidParameterValueException(
+                f"The architecture {arch} is not supported by this lambdalet host;"
+                f" supported architectures: {host_architecture}"
+            )
+
+
+def reject_other_code_sources(code: Mapping[str, Any], *, prefix: str) -> None:
+    for key in _UNSUPPORTED_CODE_SOURCES:
+        if code.get(key) not in (None, ""):
+            raise NotImplementedApiError(
+                f"{prefix}{key} is not supported by this lambdalet host;"
+                f" only {prefix}ZipFile is supported"
+            )
+
+
+def _reject_unsupported_fields(body: Mapping[str, Any], *, function_name: str | None) -> None:
+    defaults: dict[str, Any] = {
+        "SnapStart": {"ApplyOn": "None"},
+        "LoggingConfig": {"LogFormat": "Text"},
+    }
+    if function_name is not None:
+        defaults["LoggingConfig"]["LogGroup"] = f"/aws/lambda/{function_name}"
+    for key in _UNSUPPORTED_FIELDS:
+        if key in body and not is_default(body[key], defaults.get(key)):
+            raise NotImplementedApiError(f"{key} is not supported by this lambdalet host yet")
+
+
+def is_default(value: Any, default: Any) -> bool:
+    """True when `value` asks for nothing: empty, false, or equal to AWS's default."""
+    if value is None or value is False or value in ("", [], {}):
+        return True
+    if isinstance(value, Mapping):
+        sub_defaults = default if isinstance(default, Mapping) else {}
+        return all(is_default(v, sub_defaults.get(k)) for k, v in value.items())
+    if isinstance(value, list):
+        return all(is_default(v, None) for v in value)
+    return default is not None and value == default
