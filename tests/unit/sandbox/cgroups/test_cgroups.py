@@ -14,14 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import cgroup_drivers
 from sandbox.cgroups import (
     Cgroups,
     HostOps,
+    files,
     parse_flat_keyed,
     parse_mountinfo,
     parse_own_cgroup,
 )
+from sandbox.cgroups import v1 as cgroups_v1
 from sandbox.errors import SandboxSetupError
 from sandbox.limits import MIB, CgroupLimits, limits_for
 
@@ -368,13 +369,13 @@ def test_prepare_is_idempotent(kernel: FakeKernel) -> None:
 
 def test_create_v1_writes_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     written: list[str] = []
-    real_write = cgroup_drivers._write
+    real_write = files.write
 
     def recording_write(path: str | bytes, value: str) -> None:
         written.append(os.path.basename(os.fsdecode(path)))
         real_write(path, value)
 
-    monkeypatch.setattr(cgroup_drivers, "_write", recording_write)
+    monkeypatch.setattr(cgroups_v1, "write", recording_write)
     cg = hybrid(tmp_path).detect()
     cg.prepare()
     cg.create("fn1", LIMITS)
