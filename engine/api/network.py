@@ -15,13 +15,14 @@ Errors use the same AWS shape as the Lambda API.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from engine.api.common import Handler
 from engine.errors import InvalidParameterValueException, InvalidRequestContentException
 from engine.network.service import NetworkService
 
@@ -89,9 +90,7 @@ class NetworkApi:
         return Response(status_code=204)
 
 
-def network_routes(
-    api: NetworkApi, guard: Callable[[Callable[[Request], Awaitable[Response]]], Any]
-) -> list[Route]:
+def network_routes(api: NetworkApi, guard: Callable[[Handler], Handler]) -> list[Route]:
     vpcs, hosts = PREFIX + "/vpcs", PREFIX + "/hosts"
     return [
         Route(vpcs, guard(api.list_vpcs), methods=["GET"]),

@@ -16,6 +16,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from engine.config import Config
 from engine.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,20 @@ class CredentialsFile:
             logger.error("%s; refusing every request until it is fixed", error)
         self._identity, self._secrets, self._error = identity, {}, error
         return self._secrets
+
+
+def credentials_for(config: Config) -> CredentialsFile | None:
+    """The credentials the daemon's listeners need: the API's TCP listener needs the file
+    (fatal if missing or unsafe); function URLs use it only for AWS_IAM URLs."""
+    credentials = CredentialsFile(config.credentials_file)
+    if config.http_listen is not None:
+        keys = credentials.load()
+        logger.info("TCP API: %d access key(s) from %s", len(keys), config.credentials_file)
+        return credentials
+    if config.function_url_listen is not None and config.credentials_file.exists():
+        credentials.load()
+        return credentials
+    return None
 
 
 def _identity(st: os.stat_result) -> _Identity:

@@ -1,14 +1,15 @@
-"""Function management: the registry behind a cache, with environments retired on change.
+"""Function management: the registry behind a cache, telling the rest of the engine what changed.
 
 Covers $LATEST, published versions and aliases, and `resolve()`: what a qualifier means
 (the configuration to run, after an alias's weighted choice). Registry writes (zip
 extraction, SQLite commits) run in a worker thread; reads on the invoke path come from
-in-memory caches that every write through this service keeps current.
+in-memory caches that every write through this service keeps current. What depends on a
+function (its environments, ENI pools, URLs, reservations) subscribes to `on_change` and
+`on_delete`; the daemon wires them, so this module imports none of it.
 """
 
 from __future__ import annotations
 
-import builtins
 import dataclasses
 import functools
 import random
@@ -26,16 +27,18 @@ from engine.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from engine.invoke.pool import Pool
 from engine.model.aliases import Alias, AliasRequest, check_routing
 from engine.model.arns import function_arn
 from engine.model.function import LATEST, FunctionConfig
 from engine.model.function_requests import CodeUpdate, ConfigurationChanges, CreateFunctionRequest
 from engine.model.vpc_config import VpcSelection
-from engine.network.service import NetworkService
 from engine.registry.registry import Registry
 
 T = TypeVar("T")
+# (function name, version or None): see FunctionService.on_change.
+ChangeHook = Callable[[str, str | None], None]
+# Checks a requested VpcConfig against the VPCs and fills in its VpcId (the network service's).
+VpcResolver = Callable[[VpcSelection], VpcSelection]
 
 MSG_ALIAS_REVISION_MISMATCH = (
     "The Revision Id provided does not match the latest Revision Id. "
@@ -52,18 +55,22 @@ class Target:
 
 
 class FunctionService:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, resolve_vpc: VpcResolver | None = None) -> None:
+        """`resolve_vpc`: None when networking is disabled (a VpcConfig is then refused)."""
         self.registry = registry
-        self.pool: Pool | None = None  # set once the pool exists; retires stale environments
-        self.network: NetworkService | None = None  # None when networking is disabled
+        self._resolve_vpc_selection = resolve_vpc
         self._cache: dict[str, FunctionConfig] = {}
         self._versions: dict[tuple[str, str], FunctionConfig] = {}  # immutable: never stale
         self._aliases: dict[tuple[str, str], Alias | None] = {}
         self.region = registry.region
+        # Called with (name, version) when that version's configuration changed ($LATEST: its
+        # code or settings; a published version: deleted) or (name, None) when the function
+        # is gone, before the write lock is released: environments of it go stale.
+        self.on_change: list[ChangeHook] = []
         # Called with (name, None) after a function is deleted, (name, qualifier) after one
         # of its versions or aliases is: in-memory state elsewhere (URLs, provisioned
         # concurrency, reservations) forgets it.
-        self.on_delete: list[Callable[[str, str | None], None]] = []
+        self.on_delete: list[ChangeHook] = []
         self._limiter = trio.CapacityLimiter(2)
         self._write_lock = trio.Lock()
 
@@ -78,23 +85,25 @@ class FunctionService:
                     del cache[key]
         else:
             self._cache[name] = config
-        if self.pool is not None:
-            # Published versions are immutable: only $LATEST's environments go stale.
-            self.pool.retire_function(name, latest_only=config is not None)
-        if self.network is not None:
-            self.network.wake()  # the ENI pools to keep may have changed
+        # Published versions are immutable: a write changes only $LATEST.
+        self._notify(self.on_change, name, None if config is None else LATEST)
+
+    @staticmethod
+    def _notify(hooks: list[ChangeHook], name: str, version: str | None) -> None:
+        for hook in hooks:
+            hook(name, version)
 
     def _resolve_vpc(self, selection: VpcSelection | None) -> VpcSelection | None:
         if selection is None:
             return None
-        if self.network is None:
+        if self._resolve_vpc_selection is None:
             if selection.subnet_ids:
                 raise InvalidParameterValueException(
                     "VpcConfig needs networking, which is disabled on this lambdalet host "
                     "(network.enabled = false)"
                 )
             return selection
-        return self.network.resolve(selection)
+        return self._resolve_vpc_selection(selection)
 
     async def create(self, req: CreateFunctionRequest) -> FunctionConfig:
         now = datetime.now(UTC)
@@ -114,6 +123,21 @@ class FunctionService:
             self._cache[name] = config
         return config
 
+    def page_functions(
+        self, *, marker: str | None, max_items: int
+    ) -> tuple[list[FunctionConfig], str | None]:
+        """ListFunctions: one page of $LATEST configurations, and the NextMarker."""
+        return self.registry.page_functions(marker=marker, max_items=max_items)
+
+    def every_version(self) -> list[FunctionConfig]:
+        """ListFunctions(FunctionVersion=ALL): each function's $LATEST then its versions."""
+        return [v for c in self.registry.all_functions() for v in self.versions(c.name)]
+
+    def account_usage(self) -> tuple[int, int]:
+        """GetAccountSettings' AccountUsage: (total zipped code bytes, function count)."""
+        configs = self.registry.all_functions()
+        return sum(c.code_size for c in configs), len(configs)
+
     async def delete(self, name: str) -> FunctionConfig:
         async with self._write_lock:
             config = await self._run(functools.partial(self.registry.delete, name))
@@ -122,8 +146,7 @@ class FunctionService:
         return config
 
     def _deleted(self, name: str, qualifier: str | None) -> None:
-        for hook in self.on_delete:
-            hook(name, qualifier)
+        self._notify(self.on_delete, name, qualifier)
 
     async def update_code(self, name: str, update: CodeUpdate) -> FunctionConfig:
         now = datetime.now(UTC)
@@ -147,12 +170,6 @@ class FunctionService:
             )
             self._changed(name, config)
         return config
-
-    def code_dir(self, config: FunctionConfig) -> Path:
-        return self.registry.code_dir(config)
-
-    def opt_dir(self, config: FunctionConfig) -> Path | None:
-        return self.registry.opt_dir(config)
 
     # -- versions -------------------------------------------------------------------------
 
@@ -189,7 +206,7 @@ class FunctionService:
             self._versions[(name, version)] = config
         return config
 
-    def versions(self, name: str) -> builtins.list[FunctionConfig]:
+    def versions(self, name: str) -> list[FunctionConfig]:
         return self.registry.versions(name)
 
     async def delete_version(self, name: str, version: str) -> FunctionConfig:
@@ -207,8 +224,7 @@ class FunctionService:
                 )
             config = await self._run(functools.partial(self.registry.delete_version, name, version))
             self._versions.pop((name, version), None)
-            if self.pool is not None:
-                self.pool.retire_version(name, version)
+            self._notify(self.on_change, name, version)
         self._deleted(name, version)
         return config
 
@@ -227,7 +243,7 @@ class FunctionService:
             )
         return found
 
-    def aliases(self, name: str) -> builtins.list[Alias]:
+    def aliases(self, name: str) -> list[Alias]:
         self.get(name)
         return [Alias.from_doc(d) for d in self.registry.documents("alias", prefix=name)]
 

@@ -5,78 +5,48 @@ acquired, so concurrent invokes of one function scale out to several environment
 environments are destroyed after ``keep_warm_s``; environments of a function whose code or
 configuration changed are never reused.
 
-Cold starts specialize a *stem*, a sandbox the pool prepared ahead of demand (namespaces,
-cgroup joined, root filesystem, runtime forked). The pool keeps ``prewarm`` stems ready and
-makes one on the spot when none is.
+Cold starts specialize a *stem* (`engine.invoke.stems`), a sandbox prepared ahead of demand;
+`_create` plans the environment in pure code (`engine.invoke.plan`) and carries it out.
 
 Resource handling: the pool runs inside a nursery it is given (`open_pool`); on exit it
-destroys every environment and stem. Teardown (kill the pid namespace and the cgroup, wait
-for the cgroup to empty, remove it, free the uid) runs in background tasks, off the request
-path.
+destroys every environment and stem. Teardown (`engine.invoke.teardown`: kill the pid
+namespace and the cgroup, wait for the cgroup to empty, remove it, free the uid) runs in
+background tasks, off the request path.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
-import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 
 from engine.config import Config
-from engine.errors import EngineError, InvalidRuntimeException, TooManyRequestsException
-from engine.model.function import LATEST, FunctionConfig
+from engine.errors import InvalidRuntimeException, TooManyRequestsException
+from engine.invoke.plan import PoolPaths, cgroup_name, plan_limits, plan_spec
+from engine.invoke.stems import Stems
+from engine.invoke.teardown import Teardowns
+from engine.invoke.uids import UidAllocator
+from engine.model.function import FunctionConfig
 from engine.network.service import Eni, NetworkService
-from engine.runtime.catalog import RuntimeCatalog
+from engine.runtime.catalog import RuntimeCatalog, RuntimeKind
 from engine.runtime.environment import Environment, PlatformError
 from engine.runtime.lifecycle import EnvState
 from engine.runtime.logs import LogStream
-from engine.runtime.variables import INIT_ON_DEMAND, INIT_PROVISIONED, runtime_environment
+from engine.runtime.variables import INIT_ON_DEMAND, INIT_PROVISIONED
 from netns.errors import NetnsError
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
 from sandbox.launcher import Spawner, Stem
-from sandbox.limits import limits_for
-from sandbox.spec import SandboxSpec, StemSpec
 
 logger = logging.getLogger(__name__)
 
 REAP_INTERVAL_S = 1.0
-STEM_RETRY_S = 1.0
-STEM_REFILL_DELAY_S = 0.005
 
-
-class UidAllocator:
-    """Hands out one uid per live sandbox from a fixed range; pure bookkeeping."""
-
-    def __init__(self, base: int, count: int) -> None:
-        self._free = list(range(base + count - 1, base - 1, -1))
-
-    def allocate(self) -> int | None:
-        return self._free.pop() if self._free else None
-
-    def release(self, uid: int) -> None:
-        self._free.append(uid)
-
-    @property
-    def available(self) -> int:
-        return len(self._free)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PoolPaths:
-    rootfs_dir: Path
-    etc_dir: Path
-    logs_dir: Path
-
-
-def cgroup_name_of(stem: Stem) -> str:
-    return f"sb-{stem.sandbox_id}"
+Owner = tuple[str, str]  # (function name, qualifier) of provisioned concurrency
 
 
 class Pool:
@@ -108,78 +78,24 @@ class Pool:
         self.idle: dict[tuple[str, str], list[Environment]] = {}
         # Provisioned concurrency: every initialised environment per (function, qualifier),
         # and the idle ones by environment key (they are never reaped).
-        self.provisioned: dict[tuple[str, str], list[Environment]] = {}
+        self.provisioned: dict[Owner, list[Environment]] = {}
         self.provisioned_idle: dict[tuple[str, str], list[Environment]] = {}
         self.provisioned_changed = trio.Event()  # set (and replaced) when one is lost
         self.live: set[Environment] = set()
-        self.stems: list[Stem] = []  # ready stems (any runtime), oldest first
-        self._stems_pending = 0
-        self._stem_wanted = trio.Event()
         self.closing = False
-        self.teardowns = 0  # sandboxes being torn down right now
-        self._teardown_finished = trio.Event()  # replaced after each teardown
+        self.teardowns = Teardowns(
+            spawner=spawner,
+            cgroups=cgroups,
+            uids=self.uids,
+            network=network,
+            nursery=nursery,
+            timeout_s=sb.teardown_timeout_s,
+            forget=self.live.discard,
+        )
+        self.stems = Stems(
+            config=config, cgroups=cgroups, spawner=spawner, paths=paths, teardowns=self.teardowns
+        )
         self._host_cpus = os.cpu_count() or 1
-
-    # -- stems --------------------------------------------------------------------------
-
-    async def _make_stem(self) -> Stem:
-        sandbox_id = secrets.token_hex(6)
-        name = f"sb-{sandbox_id}"
-        self.cgroups.create(name, None)  # limits come with the function, at specialization
-        try:
-            return await self.spawner.make_stem(
-                StemSpec(
-                    sandbox_id=sandbox_id,
-                    rootfs_dir=os.fspath(self.paths.rootfs_dir),
-                    etc_dir=os.fspath(self.paths.etc_dir),
-                    cgroup_procs=tuple(self.cgroups.procs_files(name)),
-                    nofile=self.config.sandbox.nofile,
-                )
-            )
-        except BaseException:
-            with trio.CancelScope(shield=True):
-                await self._remove_cgroup(name)
-            raise
-
-    def _take_stem(self) -> Stem | None:
-        ready = self.stems
-        while ready:
-            stem = ready.pop(0)
-            if not stem.exited.is_set():
-                return stem
-            self._start_teardown(stem, uid=None)  # died while waiting (see the daemon log)
-        return None
-
-    async def keep_stems(self) -> None:
-        """Keep `prewarm` stems ready (stems serve every runtime), until the pool closes."""
-        wanted = self.config.sandbox.prewarm
-        while wanted and not self.closing:
-            while len(self.stems) < wanted and not self.closing:
-                await self._add_stem()
-            await self._stem_wanted.wait()
-            self._stem_wanted = trio.Event()
-            # Let the invoke that used the last stem answer its caller first: making a stem
-            # competes for the two things a cold start needs, the CPU and the spawner.
-            await trio.sleep(STEM_REFILL_DELAY_S)
-
-    async def _add_stem(self) -> None:
-        self._stems_pending += 1
-        try:
-            # Shielded: a half-made stem (forked, reply not read) would leak.
-            with trio.CancelScope(shield=True):
-                stem = await self._make_stem()
-        except (SandboxError, OSError) as exc:
-            logger.error("could not prepare a sandbox stem: %s", exc)
-            await trio.sleep(STEM_RETRY_S)
-            return
-        finally:
-            self._stems_pending -= 1
-            self._teardown_finished.set()  # close() may be waiting for this stem
-            self._teardown_finished = trio.Event()
-        if self.closing:
-            self._start_teardown(stem, uid=None)
-        else:
-            self.stems.append(stem)
 
     # -- acquiring ----------------------------------------------------------------------
 
@@ -194,7 +110,7 @@ class Pool:
 
     # -- provisioned concurrency ----------------------------------------------------------
 
-    async def provision(self, function: FunctionConfig, owner: tuple[str, str]) -> None:
+    async def provision(self, function: FunctionConfig, owner: Owner) -> None:
         """Make one more initialised environment for `owner` (function, qualifier); it is
         never reaped and serves invokes of its version before on-demand ones."""
         env = await self._create(function, init_type=INIT_PROVISIONED)
@@ -206,12 +122,10 @@ class Pool:
         self.provisioned.setdefault(owner, []).append(env)
         self._park(env)
 
-    def provisioned_count(self, owner: tuple[str, str]) -> int:
+    def provisioned_count(self, owner: Owner) -> int:
         return len(self.provisioned.get(owner, ()))
 
-    def unprovision(
-        self, owner: tuple[str, str], *, keep: int = 0, version: str | None = None
-    ) -> None:
+    def unprovision(self, owner: Owner, *, keep: int = 0, version: str | None = None) -> None:
         """Destroy `owner`'s environments beyond `keep`, and those not of `version` if given
         (busy ones finish their invoke first)."""
         envs = self.provisioned.get(owner, [])
@@ -245,19 +159,15 @@ class Pool:
         env.idle_since = trio.current_time()
         self.provisioned_idle.setdefault(env.key, []).append(env)
 
+    # -- a cold start, as a checklist -----------------------------------------------------
+
     async def _create(
         self, function: FunctionConfig, *, init_type: str = INIT_ON_DEMAND
     ) -> Environment:
-        try:
-            kind = self.runtimes.get(function.runtime)
-        except KeyError:
-            reason = self.runtimes.unsupported_reason(function.runtime)
-            raise InvalidRuntimeException(reason or function.runtime) from None
-        uid = self.uids.allocate()
-        if uid is None:
-            raise TooManyRequestsException(
-                "Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded"
-            )
+        """runtime → uid → ENI → stem → init limits → log → spec → specialize → wait for
+        Ready → run limits. Whatever was taken is given back if a step fails."""
+        kind = self._runtime_kind(function)
+        uid = self._allocate_uid()
         started = trio.current_time()
         stem: Stem | None = None
         log: LogStream | None = None
@@ -265,64 +175,28 @@ class Pool:
         try:
             if self.network is not None:
                 eni = await self.network.acquire(function)
-            stem = self._take_stem() or await self._make_stem()
-            cgroup_name = cgroup_name_of(stem)
-            sb = self.config.sandbox
-            limits = limits_for(
-                memory_mb=function.memory_mb,
-                host_cpus=self._host_cpus,
-                mb_per_vcpu=sb.mb_per_vcpu,
-                max_vcpus=sb.max_vcpus,
-                pids_max=sb.pids_max,
-            )
-            # Lambda boosts CPU during init: the platform's set-up and the function's init
-            # run with every vCPU a function may have (max_vcpus, at most the host's: node
-            # and awslambdaric start multi-threaded); the memory-proportional quota applies
-            # from Ready.
-            boost_vcpus = min(float(self._host_cpus), sb.max_vcpus)
-            boost_us = max(limits.cpu_quota_us, int(boost_vcpus * limits.cpu_period_us))
-            self.cgroups.set_limits(cgroup_name, dataclasses.replace(limits, cpu_quota_us=boost_us))
+            stem = self.stems.take() or await self.stems.make()
+            limits = plan_limits(function, self.config.sandbox, host_cpus=self._host_cpus)
+            self.cgroups.set_limits(cgroup_name(stem.sandbox_id), limits.init)
             log = LogStream(self.paths.logs_dir, function.name, function.version)
-            spec = SandboxSpec(
+            spec = plan_spec(
+                function,
+                kind,
                 sandbox_id=stem.sandbox_id,
-                runtime=function.runtime,
-                handler=function.handler,
                 uid=uid,
-                gid=uid,
-                hostname=f"lambdalet-{stem.sandbox_id}",
-                code_dir=os.fspath(self.code_dir(function)),
-                opt_dir=os.fspath(self.opt_dir(function) or ""),
-                runtime_dir=os.fspath(kind.runtime_dir),
-                tmp_size_mb=function.ephemeral_storage_mb,
-                env=runtime_environment(
-                    function,
-                    region=self.config.region,
-                    log_stream_name=log.name,
-                    runtime_vars=kind.env,
-                    init_type=init_type,
-                ),
+                code_dir=self.code_dir(function),
+                opt_dir=self.opt_dir(function),
+                region=self.config.region,
+                log_stream_name=log.name,
+                init_type=init_type,
                 netns=eni is not None,
-                entrypoint=kind.entrypoint,
-                args=kind.args,
-                api=kind.api,
             )
             if eni is not None:
                 self.enis[stem.sandbox_id] = eni
-            proc = await self.spawner.specialize(
-                stem, spec, netns_fd=None if eni is None else eni.fd
-            )
+            netns_fd = None if eni is None else eni.fd
+            proc = await self.spawner.specialize(stem, spec, netns_fd=netns_fd)
         except BaseException as exc:
-            self._stem_wanted.set()
-            if log is not None:
-                log.close()
-            if stem is not None:
-                if eni is not None:
-                    self.enis[stem.sandbox_id] = eni
-                self._start_teardown(stem, uid=uid)
-            else:
-                self.uids.release(uid)
-                if eni is not None:
-                    self.nursery.start_soon(self._release_eni, eni)
+            self._abandon(stem=stem, uid=uid, log=log, eni=eni)
             if isinstance(exc, SandboxError | NetnsError):
                 raise PlatformError(str(exc)) from exc
             raise
@@ -331,7 +205,7 @@ class Pool:
             function=function,
             proc=proc,
             cgroups=self.cgroups,
-            cgroup_name=cgroup_name,
+            cgroup_name=cgroup_name(stem.sandbox_id),
             log=log,
             uid=uid,
             api=kind.api,
@@ -341,20 +215,51 @@ class Pool:
         self.nursery.start_soon(env.pump_log_pipe)
         try:
             await env.wait_ready(timeout_s=self.config.sandbox.init_timeout_s, started=started)
+            run = limits.run
             self.cgroups.set_cpu_quota(
-                cgroup_name, quota_us=limits.cpu_quota_us, period_us=limits.cpu_period_us
+                env.cgroup_name, quota_us=run.cpu_quota_us, period_us=run.cpu_period_us
             )
         except BaseException:
             self.discard(env)
             raise
         return env
 
+    def _runtime_kind(self, function: FunctionConfig) -> RuntimeKind:
+        try:
+            return self.runtimes.get(function.runtime)
+        except KeyError:
+            reason = self.runtimes.unsupported_reason(function.runtime)
+            raise InvalidRuntimeException(reason or function.runtime) from None
+
+    def _allocate_uid(self) -> int:
+        uid = self.uids.allocate()
+        if uid is None:
+            raise TooManyRequestsException(
+                "Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded"
+            )
+        return uid
+
+    def _abandon(
+        self, *, stem: Stem | None, uid: int, log: LogStream | None, eni: Eni | None
+    ) -> None:
+        """A cold start failed part-way: give back what it took."""
+        self.stems.want()
+        if log is not None:
+            log.close()
+        if stem is not None:
+            if eni is not None:
+                self.enis[stem.sandbox_id] = eni
+            self._start_teardown(stem, uid=uid)
+        else:
+            self.uids.release(uid)
+            if eni is not None:
+                self.nursery.start_soon(self.teardowns.release_eni, eni)
+
     # -- returning ----------------------------------------------------------------------
 
     def release(self, env: Environment, *, reusable: bool) -> None:
         """Give an environment back after an invoke; unhealthy ones are destroyed."""
-        if len(self.stems) < self.config.sandbox.prewarm:
-            self._stem_wanted.set()  # a cold start used a stem: refill, now that it is done
+        self.stems.refill_if_short()  # a cold start used a stem: refill, now that it is done
         if self.network is not None:
             self.network.invoke_done()
         if env.state is EnvState.DESTROYED:
@@ -369,19 +274,12 @@ class Pool:
         env.idle_since = trio.current_time()
         self.idle.setdefault(env.key, []).append(env)
 
-    def retire_function(self, name: str, *, latest_only: bool = False) -> None:
-        """Code or configuration changed (or the function is gone): its environments are
-        never used again; idle ones go now, busy or starting ones when they are released.
-        `latest_only`: only $LATEST changed (published versions are immutable)."""
-        self._retire(lambda f: f.name == name and (not latest_only or f.version == LATEST))
-
-    def retire_version(self, name: str, version: str) -> None:
-        """A published version was deleted."""
-        self._retire(lambda f: f.name == name and f.version == version)
-
-    def _retire(self, matches: Callable[[FunctionConfig], bool]) -> None:
+    def retire(self, name: str, version: str | None) -> None:
+        """`name`'s `version` changed or is gone (None: the whole function): its
+        environments are never used again; idle ones go now, busy or starting ones when
+        they are released. Shaped as a `FunctionService.on_change` hook."""
         for env in list(self.live):
-            if matches(env.function):
+            if env.function.name == name and version in (None, env.function.version):
                 env.retired = True
                 if env.state is EnvState.IDLE:
                     self.discard(env)
@@ -397,80 +295,13 @@ class Pool:
             envs.remove(env)
         self._start_teardown(env.proc.stem, uid=env.uid, env=env)
 
-    # -- teardown -----------------------------------------------------------------------
-
     def _start_teardown(
         self, stem: Stem, *, uid: int | None, env: Environment | None = None
     ) -> None:
-        self.teardowns += 1
-        self.nursery.start_soon(self._teardown, stem, uid, env)
+        eni = self.enis.pop(stem.sandbox_id, None)
+        self.teardowns.start(stem, uid=uid, env=env, eni=eni)
 
-    async def _teardown(self, stem: Stem, uid: int | None, env: Environment | None) -> None:
-        name = cgroup_name_of(stem)
-        emptied = False
-        try:
-            with trio.CancelScope(shield=True):
-                emptied = await self._kill_and_wait(stem, name)
-        finally:
-            self.teardowns -= 1
-            if env is not None:
-                self.live.discard(env)
-                env.close()
-                env.proc.stream.socket.close()
-                trio.lowlevel.notify_closing(env.proc.log_fd)  # wakes pump_log_pipe
-                os.close(env.proc.log_fd)
-            eni = self.enis.pop(stem.sandbox_id, None)
-            with trio.CancelScope(shield=True):
-                if eni is not None:
-                    await self._release_eni(eni)
-                removed = emptied and await self._remove_cgroup(name)
-            if uid is not None and removed:
-                self.uids.release(uid)  # never while something may still run as it
-            self._teardown_finished.set()
-            self._teardown_finished = trio.Event()
-
-    async def _release_eni(self, eni: Eni) -> None:
-        assert self.network is not None
-        try:
-            await self.network.release(eni)
-        except (OSError, EngineError, NetnsError) as exc:
-            logger.error("releasing ENI %s failed: %s", eni.ifname, exc)
-
-    async def _kill_and_wait(self, stem: Stem, name: str) -> bool:
-        """Kill the pid namespace and everything in the cgroup; wait until both are gone."""
-        bound = self.config.sandbox.teardown_timeout_s
-        try:
-            await self.spawner.kill(stem)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            pass
-        with trio.move_on_after(bound):
-            await stem.exited.wait()
-            while True:
-                try:
-                    # One round at a time: never block the event loop waiting for a kill.
-                    self.cgroups.kill_all(name, max_rounds=1)
-                    if not self.cgroups.populated(name):
-                        return True
-                except (OSError, SandboxError) as exc:
-                    logger.warning("sandbox %s: killing its cgroup failed: %s", name, exc)
-                await trio.sleep(0.005)
-        logger.error(
-            "sandbox %s did not empty within %.0f s; the start-up sweep will remove it", name, bound
-        )
-        return False
-
-    async def _remove_cgroup(self, name: str) -> bool:
-        for _ in range(50):
-            try:
-                self.cgroups.destroy(name)
-                return True
-            except SandboxError:
-                # memory cgroups can stay busy for a moment after their last task exits
-                await trio.sleep(0.002)
-        logger.error("could not remove cgroup %s; the start-up sweep will", name)
-        return False
-
-    # -- reaping ------------------------------------------------------------------------
+    # -- reaping and closing ------------------------------------------------------------
 
     async def reap_idle(self) -> None:
         """Destroy environments that stayed idle longer than keep_warm_s (runs forever)."""
@@ -485,14 +316,13 @@ class Pool:
 
     async def close(self) -> None:
         self.closing = True
-        self._stem_wanted.set()  # wakes keep_stems, which then ends
+        self.stems.close()  # wakes Stems.keep, which then ends
         for env in list(self.live):
             self.discard(env)
-        while self.stems:
-            self._start_teardown(self.stems.pop(), uid=None)
+        self.stems.discard_ready()
         with trio.move_on_after(self.config.sandbox.teardown_timeout_s + 2):
-            while self.live or self.teardowns or self._stems_pending:
-                await self._teardown_finished.wait()
+            while self.live or self.teardowns.in_progress or self.stems.pending:
+                await self.teardowns.wait_changed()
 
 
 @asynccontextmanager
@@ -520,13 +350,10 @@ async def open_pool(
             opt_dir=opt_dir,
         )
         nursery.start_soon(pool.reap_idle)
-        nursery.start_soon(pool.keep_stems)
+        nursery.start_soon(pool.stems.keep)
         try:
             yield pool
         finally:
             with trio.CancelScope(shield=True):
                 await pool.close()
             nursery.cancel_scope.cancel()
-
-
-__all__ = ["Environment", "PlatformError", "Pool", "PoolPaths", "UidAllocator", "open_pool"]

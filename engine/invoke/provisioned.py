@@ -23,6 +23,7 @@ from engine.errors import (
     ProvisionedConcurrencyConfigNotFoundException,
     ResourceNotFoundException,
 )
+from engine.invoke.concurrency import Concurrency
 from engine.invoke.pool import Pool
 from engine.model.arns import function_arn
 from engine.model.function import LATEST
@@ -39,10 +40,13 @@ Owner = tuple[str, str]  # (function name, qualifier)
 
 
 class Provisioner:
-    def __init__(self, functions: FunctionService, pool: Pool, *, region: str) -> None:
+    def __init__(
+        self, functions: FunctionService, pool: Pool, concurrency: Concurrency, *, region: str
+    ) -> None:
         self.functions = functions
         self.registry = functions.registry
         self.pool = pool
+        self.concurrency = concurrency
         self.region = region
         self.requested: dict[Owner, int] = {}
         self.modified: dict[Owner, str] = {}
@@ -65,7 +69,11 @@ class Provisioner:
         return qualifier
 
     async def put(self, name: str, qualifier: str, requested: int) -> dict[str, Any]:
+        """PutProvisionedConcurrencyConfig (`qualifier` checked by `check_owner`): the
+        function's provisioned total stays within its reservation, or within what the
+        account's unreserved pool can give."""
         owner = (name, qualifier)
+        self._check_limits(owner, requested)
         now = format_last_modified(datetime.now(UTC))
         doc = {"name": name, "qualifier": qualifier, "requested": requested, "last_modified": now}
         await trio.to_thread.run_sync(
@@ -85,6 +93,23 @@ class Provisioner:
             functools.partial(self.registry.delete_document, KIND, f"{name}/{qualifier}")
         )
         self._forget(owner)
+
+    def _check_limits(self, owner: Owner, requested: int) -> None:
+        name = owner[0]
+        others = self.total_for(name) - self.requested.get(owner, 0)
+        reserved = self.concurrency.reserved.get(name)
+        if reserved is not None and others + requested > reserved:
+            raise InvalidParameterValueException(
+                f"Requested Provisioned Concurrency ({others + requested}) should not be greater "
+                f"than the reservedConcurrentExecution for function ({reserved})."
+            )
+        if reserved is None and others + requested > self.concurrency.unreserved - (
+            self.concurrency.unreserved_minimum
+        ):
+            raise InvalidParameterValueException(
+                "Specified ConcurrentExecutions for function is greater than account's "
+                "unreserved concurrency minus its minimum."
+            )
 
     def forget_function(self, name: str, qualifier: str | None = None) -> None:
         """The function (or one version or alias of it) is gone: so are its environments."""

@@ -10,7 +10,8 @@ stream, or AWS's HTTP Runtime API for runtimes that speak it. Every path below (
 timeout, crash, REPORT) is the same for both.
 
 Resource handling: the environment owns its `SandboxProcess` (Runtime API stream, log pipe),
-its channel, its cgroup and its `LogStream`; `Pool.destroy()` releases all of them.
+its channel, its `LogStream` and the memory peak file it opens; `close()` releases them. Its
+sandbox (processes, cgroup, uid, ENI) is the pool's to tear down (`engine.invoke.teardown`).
 """
 
 from __future__ import annotations
@@ -323,10 +324,15 @@ class Environment:
             return 0
 
     def close(self) -> None:
-        """Release what the environment holds open (the sandbox itself is the pool's)."""
+        """Release what the environment holds open: its channel, log, memory peak file, and
+        its `SandboxProcess`'s Runtime API socket and log pipe. Called once the sandbox is
+        dead (its cgroup and processes are the pool's teardown to remove)."""
         if self.channel is not None:
             self.channel.close()
         self.log.close()
         if self._peak_fd >= 0:
             os.close(self._peak_fd)
             self._peak_fd = -1
+        self.proc.stream.socket.close()
+        trio.lowlevel.notify_closing(self.proc.log_fd)  # wakes pump_log_pipe
+        os.close(self.proc.log_fd)

@@ -115,7 +115,7 @@ def test_bad_network_settings_are_refused(tmp_path: Path, text: str, match: str)
 
 
 def test_sandbox_nameservers_skip_loopback_and_ipv6(tmp_path: Path) -> None:
-    from engine.daemon import read_nameservers, sandbox_nameservers
+    from engine.host.state_dir import read_nameservers, sandbox_nameservers
 
     conf = tmp_path / "resolv.conf"
     conf.write_text("# x\nnameserver 127.0.0.53\nnameserver 2001:db8::1\nnameserver 192.0.2.1\n")

@@ -127,9 +127,7 @@ async def make_env(
     yield make
     nursery.cancel_scope.cancel()
     for env in envs:
-        env.close()
-        env.proc.stream.socket.close()
-        os.close(env.proc.log_fd)
+        env.close()  # the environment closes its own socket and log pipe
     for runtime in runtimes:
         runtime.stream.socket.close()
 

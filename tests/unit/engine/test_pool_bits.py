@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.invoke.pool import UidAllocator
+from engine.invoke.uids import UidAllocator
 from engine.runtime.logs import LogStream, log_group_name
 
 

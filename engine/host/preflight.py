@@ -1,0 +1,75 @@
+"""Before the daemon serves: is this host fit (root, nft, a /usr Python, the mount API,
+cgroups), and what did a crashed predecessor leave behind (its sandboxes' cgroups: killed and
+removed)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import time
+
+from engine.config import Config
+from engine.errors import ConfigError
+from sandbox.cgroups import Cgroups
+from sandbox.errors import SandboxError
+from sandbox.rootfs import check_mount_api
+
+logger = logging.getLogger(__name__)
+
+
+def check_host(config: Config) -> None:
+    if os.geteuid() != 0:
+        raise ConfigError(
+            "lambdalet serve must run as root: it creates namespaces, cgroups and mounts "
+            "(run it with sudo, or as the systemd service)"
+        )
+    if config.network.enabled and shutil.which("nft") is None:
+        raise ConfigError(
+            "networking needs the nft command (Debian/Ubuntu package 'nftables'; "
+            "scripts/setup.sh installs it), or set network.enabled = false"
+        )
+    base = os.path.realpath(sys.base_prefix)
+    if not (base == "/usr" or base.startswith("/usr/")):
+        raise ConfigError(
+            f"the daemon's Python ({sys.executable}, stdlib under {base}) must be the "
+            "distribution's interpreter (/usr/bin/python3.11 or a venv made from it): sandboxes "
+            "see only /usr, so its standard library must live there"
+        )
+
+
+def open_cgroups(config: Config) -> Cgroups:
+    """The daemon's cgroups (detected per controller, the parent prepared), or why not."""
+    try:
+        check_mount_api(os.fspath(config.state_dir))
+    except SandboxError as exc:
+        raise ConfigError(str(exc)) from exc
+    try:
+        cgroups = Cgroups.detect(parent_name=config.sandbox.cgroup_parent)
+        cgroups.prepare()
+    except SandboxError as exc:
+        raise ConfigError(f"cannot use cgroups: {exc}") from exc
+    return cgroups
+
+
+def sweep_leftovers(cgroups: Cgroups) -> int:
+    """Kill and remove sandbox cgroups a crashed predecessor left; returns how many."""
+    swept = 0
+    for name in cgroups.children():
+        try:
+            for _ in range(200):
+                cgroups.kill_all(name)
+                if not cgroups.populated(name):
+                    break
+                time.sleep(0.005)  # start-up only: nothing is served yet
+            for _ in range(100):
+                try:
+                    cgroups.destroy(name)
+                    break
+                except SandboxError:
+                    time.sleep(0.005)
+            swept += 1
+        except (OSError, SandboxError) as exc:
+            logger.error("could not remove leftover cgroup %s: %s", name, exc)
+    return swept
