@@ -1,5 +1,3 @@
-"""lambdalet networking (ENIs, NAT, VPC emulation).
-
-For now every sandbox gets a fresh network namespace with only a loopback interface; veth
-ENIs, NAT and VPC emulation arrive with the networking issue.
-"""
+"""lambdalet networking, the kernel side: addressing (pure IPAM and names), links (network
+namespaces, routed veth ENIs, attached hosts' namespaces; pyroute2), the VPC model, and the
+nftables rules (NAT, security groups, anti-spoofing) rendered as data."""

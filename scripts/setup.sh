@@ -7,8 +7,12 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${LAMBDALET_VENV:-/opt/lambdalet/venv}"
 
+# As root, or through sudo when started by a user who may use it (a root-only host has no sudo).
 if [ "$(id -u)" -ne 0 ]; then
-  echo "setup.sh: run as root (it installs packages and the daemon runs as root)" >&2
+  if command -v sudo >/dev/null 2>&1; then
+    exec sudo -- "$0" "$@"
+  fi
+  echo "$(basename "$0"): run as root (it installs packages, and the daemon runs as root)" >&2
   exit 1
 fi
 

@@ -31,7 +31,8 @@ from engine.invoke.stems import Stems
 from engine.invoke.teardown import Teardowns
 from engine.invoke.uids import UidAllocator
 from engine.model.function import FunctionConfig
-from engine.network.service import Eni, NetworkService
+from engine.network.enis import Eni
+from engine.network.service import NetworkService
 from engine.runtime.catalog import RuntimeCatalog, RuntimeKind
 from engine.runtime.environment import Environment, PlatformError
 from engine.runtime.lifecycle import EnvState

@@ -16,7 +16,8 @@ import trio
 from engine.errors import EngineError
 from engine.invoke.plan import cgroup_name
 from engine.invoke.uids import UidAllocator
-from engine.network.service import Eni, NetworkService
+from engine.network.enis import Eni
+from engine.network.service import NetworkService
 from engine.runtime.environment import Environment
 from netns.errors import NetnsError
 from sandbox.cgroups import Cgroups

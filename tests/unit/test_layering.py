@@ -56,3 +56,153 @@ def test_in_sandbox_sandbox_imports_stay_in_sandbox_code() -> None:
 
 def test_spawner_does_not_import_trio() -> None:
     assert "trio" not in {top(m) for m in imports(ROOT / "sandbox" / "spawner.py")}
+
+
+# --- engine/'s rooms and the order of their floors -------------------------------------------
+
+# What each room of engine/ may import, besides itself and the standard library / third-party
+# packages. ARCHITECTURE.md draws the same table as floors; keep them in agreement.
+# "engine" is the package root's wiring: daemon.py, and config.py / errors.py below everything.
+ALLOWED: dict[str, set[str]] = {
+    "cli": {"daemon", "auth", "registry", "config", "errors"},
+    "daemon": {
+        "host", "urls", "api", "invoke", "control", "network", "registry", "runtime", "auth",
+        "config", "errors", "sandbox",
+    },
+    "host": {"invoke", "config", "errors", "sandbox"},
+    "urls": {"api", "invoke", "control", "model", "auth", "errors"},
+    "api": {"invoke", "control", "network", "runtime", "model", "errors"},
+    "invoke": {"control", "network", "runtime", "model", "config", "errors", "sandbox", "netns"},
+    "control": {"registry", "model", "errors"},
+    "network": {"registry", "model", "config", "errors", "netns"},
+    "registry": {"model", "errors"},
+    "runtime": {"model", "errors", "sandbox"},
+    "model": {"errors"},
+    "auth": {"config", "errors"},
+    "config": {"errors", "netns"},
+    "errors": set(),
+}  # fmt: skip
+ENGINE = ROOT / "engine"
+
+
+def room_of(path: Path) -> str:
+    """`engine/invoke/pool.py` -> "invoke"; `engine/daemon.py` -> "daemon"."""
+    parts = path.relative_to(ENGINE).parts
+    return parts[0] if len(parts) > 1 else parts[0].removesuffix(".py")
+
+
+def room_of_module(name: str) -> str | None:
+    """The room an imported module is in, or None when it is outside the project."""
+    parts = name.split(".")
+    if parts[0] in ("sandbox", "netns"):
+        return parts[0]
+    if parts[0] != "engine" or len(parts) < 2:
+        return None
+    return parts[1]
+
+
+def import_lines(path: Path) -> list[tuple[int, str, list[str]]]:
+    """(line, module, imported names) for every absolute import of `path`."""
+    found: list[tuple[int, str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name, []) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module, [a.name for a in node.names]))
+    return found
+
+
+def test_every_room_is_in_the_table() -> None:
+    rooms = {room_of(p) for p in ENGINE.rglob("*.py")} - {"__init__"}
+    assert rooms <= set(ALLOWED), f"rooms missing from ALLOWED: {rooms - set(ALLOWED)}"
+
+
+def test_rooms_import_only_what_the_table_allows() -> None:
+    offending = []
+    for path in sorted(ENGINE.rglob("*.py")):
+        room = room_of(path)
+        if room == "__init__":
+            continue
+        for line, module, _ in import_lines(path):
+            target = room_of_module(module)
+            if target is None or target == room:
+                continue
+            if target not in ALLOWED[room]:
+                rel = path.relative_to(ROOT)
+                offending.append(f"{rel}:{line}: {room} imports {module} ({target})")
+    assert not offending, "imports against the layering table:\n" + "\n".join(offending)
+
+
+def test_the_table_itself_has_no_circle() -> None:
+    done: set[str] = set()
+
+    def visit(room: str, path: tuple[str, ...]) -> None:
+        assert room not in path, f"circle: {' -> '.join((*path, room))}"
+        if room in done:
+            return
+        for below in ALLOWED.get(room, set()):
+            visit(below, (*path, room))
+        done.add(room)
+
+    for room in ALLOWED:
+        visit(room, ())
+
+
+def _module_name(path: Path) -> str:
+    name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    return name.removesuffix(".__init__")
+
+
+@pytest.mark.parametrize("package", ["engine", "sandbox", "netns"])
+def test_modules_import_each_other_without_circles(package: str) -> None:
+    graph: dict[str, set[str]] = {}
+    paths = sorted((ROOT / package).rglob("*.py"))
+    names = {_module_name(p) for p in paths}
+    for path in paths:
+        deps = set()
+        for _, module, imported in import_lines(path):
+            deps |= {f"{module}.{n}" for n in imported if f"{module}.{n}" in names}
+            if module in names:
+                deps.add(module)
+        graph[_module_name(path)] = deps - {_module_name(path)}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        if state.get(module) == 2:
+            return
+        assert state.get(module) != 1, f"import circle: {' -> '.join((*path, module))}"
+        state[module] = 1
+        for dep in sorted(graph.get(module, ())):
+            if not dep.endswith("__init__") and dep != package:
+                visit(dep, (*path, module))
+        state[module] = 2
+
+    for module in sorted(graph):
+        visit(module, ())
+
+
+def _is_package_private_module(module: str, name: str, importer: Path) -> bool:
+    """`from sandbox import _syscalls` inside sandbox/ (or its unit tests): a module private to
+    its package, shared by that package's modules; not a private name of another module."""
+    package = module.split(".")[0]
+    if not (ROOT / Path(*module.split("."), f"{name}.py")).is_file():
+        return False
+    rel = importer.relative_to(ROOT).parts
+    return rel[0] == package or rel[:3] == ("tests", "unit", package)
+
+
+@pytest.mark.parametrize("package", ["engine", "sandbox", "netns", "tests", "bench"])
+def test_no_module_imports_another_modules_private_names(package: str) -> None:
+    offending = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for line, module, imported in import_lines(path):
+            if room_of_module(module) is None:
+                continue
+            private = [
+                n
+                for n in imported
+                if n.startswith("_") and not _is_package_private_module(module, n, path)
+            ]
+            if private:
+                offending.append(f"{path.relative_to(ROOT)}:{line}: {module} {private}")
+    assert not offending, "private names imported across modules:\n" + "\n".join(offending)

@@ -114,17 +114,6 @@ def test_bad_network_settings_are_refused(tmp_path: Path, text: str, match: str)
         load_config(f)
 
 
-def test_sandbox_nameservers_skip_loopback_and_ipv6(tmp_path: Path) -> None:
-    from engine.host.state_dir import read_nameservers, sandbox_nameservers
-
-    conf = tmp_path / "resolv.conf"
-    conf.write_text("# x\nnameserver 127.0.0.53\nnameserver 2001:db8::1\nnameserver 192.0.2.1\n")
-    assert read_nameservers(str(conf)) == ["127.0.0.53", "192.0.2.1"]
-    assert read_nameservers(str(tmp_path / "missing")) == []
-    fixed = Config().replace(network=Config().network.__class__(nameservers=("192.0.2.9",)))
-    assert sandbox_nameservers(fixed) == ("192.0.2.9",)
-
-
 def test_the_readme_vpc_example_is_a_valid_configuration(tmp_path: Path) -> None:
     readme = (Path(__file__).parents[3] / "README.md").read_text()
     block = readme.split("# /etc/lambdalet.toml\n", 1)[1].split("```", 1)[0]

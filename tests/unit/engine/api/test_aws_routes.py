@@ -22,7 +22,7 @@ from engine.api.aws_operations import OPERATIONS
 from engine.api.aws_routes import OperationTable, match_operation
 from engine.api.operation import Operation
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def _load_model() -> dict[str, Any]:

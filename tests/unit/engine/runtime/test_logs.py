@@ -1,21 +1,10 @@
-"""Pure parts of the pool and the log streams."""
+"""Log streams: one file per environment, and the current invocation's captured tail."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from engine.invoke.uids import UidAllocator
 from engine.runtime.logs import LogStream, log_group_name
-
-
-def test_uids_are_distinct_until_released_and_never_zero() -> None:
-    alloc = UidAllocator(200000, 3)
-    got = [alloc.allocate() for _ in range(3)]
-    assert sorted(u for u in got if u is not None) == [200000, 200001, 200002]
-    assert alloc.allocate() is None
-    alloc.release(200001)
-    assert alloc.available == 1
-    assert alloc.allocate() == 200001
 
 
 def test_log_stream_writes_file_and_captures_one_invocation(tmp_path: Path) -> None:

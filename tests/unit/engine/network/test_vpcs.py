@@ -27,13 +27,14 @@ DOC = {
 }
 
 
-class RecordingNetwork(NetworkService):
-    """The real service; nft is a list of documents, or refuses when told to."""
+class RecordingNft:
+    """nft as a list of documents, or refusing when told to."""
 
-    refuse = False
-    applied: list[dict[str, Any]]
+    def __init__(self) -> None:
+        self.refuse = False
+        self.applied: list[dict[str, Any]] = []
 
-    async def _run_nft(self, doc: dict[str, Any]) -> None:
+    async def __call__(self, doc: dict[str, Any]) -> None:
         if self.refuse:
             raise NetnsError("nft refused: a test said so")
         self.applied.append(doc)
@@ -45,20 +46,22 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
         yield reg
 
 
-def service(registry: Registry, nursery: trio.Nursery) -> RecordingNetwork:
+def service(registry: Registry, nursery: trio.Nursery) -> tuple[NetworkService, RecordingNft]:
     config = Config(network=NetworkConfig())
-    svc = RecordingNetwork(config=config, registry=registry, nursery=nursery, functions=list)
-    svc.applied = []
-    return svc
+    nft = RecordingNft()
+    svc = NetworkService(
+        config=config, registry=registry, nursery=nursery, functions=list, run_nft=nft
+    )
+    return svc, nft
 
 
 async def test_a_vpc_is_stored_and_its_rules_applied(registry: Registry) -> None:
     async with trio.open_nursery() as nursery:
-        svc = service(registry, nursery)
+        svc, nft = service(registry, nursery)
         got = await svc.put_vpc("vpc-a", dict(DOC))
         assert got["source"] == "api"
         assert svc.registry.documents("vpc")[0]["id"] == "vpc-a"
-        commands = svc.applied[-1]["nftables"]
+        commands = nft.applied[-1]["nftables"]
         sets = [c["add"]["set"]["name"] for c in commands if "set" in c.get("add", {})]
         assert any("sg" in name for name in sets)
 
@@ -67,9 +70,9 @@ async def test_a_change_the_firewall_refuses_leaves_everything_as_it_was(
     registry: Registry,
 ) -> None:
     async with trio.open_nursery() as nursery:
-        svc = service(registry, nursery)
+        svc, nft = service(registry, nursery)
         await svc.put_vpc("vpc-a", dict(DOC))
-        svc.refuse = True
+        nft.refuse = True
         bigger = {
             **DOC,
             "subnets": [
@@ -91,13 +94,13 @@ async def test_a_change_the_firewall_refuses_leaves_everything_as_it_was(
 
 async def test_bad_documents_and_config_vpcs_are_refused(registry: Registry) -> None:
     async with trio.open_nursery() as nursery:
-        svc = service(registry, nursery)
+        svc, nft = service(registry, nursery)
         with pytest.raises(InvalidParameterValueException, match="does not match"):
             await svc.put_vpc("vpc-a", {**DOC, "id": "vpc-b"})
         with pytest.raises(InvalidParameterValueException, match="overlap"):
             await svc.put_vpc("vpc-a", {"cidr": "10.254.0.0/16"})  # the default network
         declared = parse_vpc({"id": "vpc-c", "cidr": "10.3.0.0/16"})
-        svc.config_vpcs["vpc-c"] = svc.vpcs["vpc-c"] = declared
+        svc.vpcs.config_vpcs["vpc-c"] = svc.vpcs.by_id["vpc-c"] = declared
         with pytest.raises(ResourceConflictException, match="configuration file"):
             await svc.delete_vpc("vpc-c")
-        assert svc.applied == []  # nothing reached the kernel
+        assert nft.applied == []  # nothing reached the kernel

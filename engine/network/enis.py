@@ -1,0 +1,194 @@
+"""ENIs: network namespaces with a routed veth (`netns.links`), built ahead of demand and kept
+ready per (subnets, security groups) in use, so that a cold start only hands one over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+import trio
+
+from engine.errors import (
+    InvalidSecurityGroupIDException,
+    InvalidSubnetIDException,
+    ServiceException,
+    SubnetIPAddressLimitReachedException,
+)
+from engine.model.function import FunctionConfig
+from engine.network.firewall_sync import FirewallSync
+from engine.network.naming import IfnameCounter
+from engine.network.vpcs import Vpcs
+from netns import firewall, links
+from netns.addressing import EniPlan, macs
+from netns.errors import NetnsError
+
+logger = logging.getLogger(__name__)
+
+PoolKey = tuple[tuple[str, ...], tuple[str, ...]]  # (subnet ids, security group ids)
+DEFAULT_KEY: PoolKey = ((), ())
+RETRY_S = 1.0
+REFILL_DELAY_S = 0.005
+
+
+@dataclass(eq=False, slots=True, kw_only=True)
+class Eni:
+    """One ready or in-use ENI. `fd` holds its network namespace."""
+
+    fd: int
+    ifname: str
+    address: IPv4Address
+    key: PoolKey
+    subnet_id: str | None
+
+
+class EniPool:
+    """Keeps `eni_pool` ready ENIs for the default network and for each VpcConfig in use.
+    Releasing an ENI closes its namespace descriptor; the kernel removes the veth in the
+    background."""
+
+    def __init__(
+        self,
+        *,
+        eni_pool: int,
+        vpcs: Vpcs,
+        firewall: FirewallSync,
+        ifnames: IfnameCounter,
+        limiter: trio.CapacityLimiter,
+        functions: Callable[[], Iterable[FunctionConfig]],
+    ) -> None:
+        self.eni_pool = eni_pool
+        self.vpcs = vpcs
+        self.firewall = firewall
+        self.ifnames = ifnames
+        self.limiter = limiter
+        self.functions = functions
+        self.enis: dict[str, Eni] = {}  # by host ifname: ready and in use
+        self.ready: dict[PoolKey, list[Eni]] = {}
+        self._refill = trio.Event()
+        self._short = False  # a ready ENI was handed out since the last refill
+        self._wanted: set[PoolKey] | None = None  # see _wanted_keys
+        self.closing = False
+
+    def close(self) -> None:
+        """Stop refilling and close every ENI, ready or in use."""
+        self.closing = True
+        self._refill.set()
+        for eni in list(self.enis.values()):
+            self._forget(eni)
+
+    async def acquire(self, function: FunctionConfig) -> Eni:
+        """An ENI for a new environment of `function`: a ready one, or one built now."""
+        key: PoolKey = (function.subnet_ids, function.security_group_ids)
+        self.vpcs.check_still_valid(*key)
+        ready = self.ready.get(key)
+        eni = ready.pop(0) if ready else None
+        # Refill after the invoke that used it (`invoke_done`): building an ENI now would
+        # compete with this cold start for the CPU.
+        self._short = True
+        if eni is None:
+            eni = await self._build(key)
+        return eni
+
+    def invoke_done(self) -> None:
+        """An invoke finished: refill the ready ENIs if a cold start took one."""
+        if self._short:
+            self._short = False
+            self._refill.set()
+
+    async def release(self, eni: Eni) -> None:
+        """The environment is gone: drop the ENI (the kernel finishes in the background)."""
+        self._forget(eni)
+        if not self.closing:
+            await self.firewall.apply()
+
+    def _forget(self, eni: Eni) -> None:
+        if self.enis.pop(eni.ifname, None) is None:
+            return
+        self.firewall.detach(eni.ifname)
+        os.close(eni.fd)
+        pool = self.vpcs.addresses.get(eni.subnet_id)
+        if pool is not None:
+            pool.release(eni.address)
+
+    async def _build(self, key: PoolKey) -> Eni:
+        vpc_id = self.vpcs.check_still_valid(*key)
+        subnet_id, address = self.vpcs.pick_subnet(key[0])
+        n, ifname = self.ifnames.take()
+        host_mac, sandbox_mac = macs(n)
+        plan = EniPlan(
+            host_ifname=ifname, address=address, host_mac=host_mac, sandbox_mac=sandbox_mac
+        )
+        try:
+            fd = await trio.to_thread.run_sync(links.create_eni, plan, limiter=self.limiter)
+        except BaseException:
+            self.vpcs.addresses[subnet_id].release(address)
+            raise
+        eni = Eni(fd=fd, ifname=ifname, address=address, key=key, subnet_id=subnet_id)
+        self.enis[ifname] = eni
+        self.firewall.attach(
+            firewall.Attachment(
+                ifname=ifname,
+                address=address,
+                vpc_id=vpc_id,
+                subnet_id=subnet_id,
+                security_groups=key[1],
+                kind="eni",
+            )
+        )
+        try:
+            await self.firewall.apply()
+        except BaseException:
+            self._forget(eni)
+            raise
+        return eni
+
+    def _wanted_keys(self) -> set[PoolKey]:
+        """The networks to keep ENIs ready for; read from the registry only after `wake()`."""
+        if self._wanted is None:
+            self._wanted = {DEFAULT_KEY}
+            self._wanted.update((fn.subnet_ids, fn.security_group_ids) for fn in self.functions())
+        return self._wanted
+
+    def wake(self) -> None:
+        """Functions changed: the pools to keep may have too."""
+        self._wanted = None
+        self._refill.set()
+
+    async def keep_pools(self) -> None:
+        """Keep `eni_pool` ready ENIs per network in use, until the pool closes."""
+        while not self.closing:
+            wanted = self._wanted_keys() if self.eni_pool else set()
+            for key in list(self.ready):
+                if key not in wanted:
+                    for eni in self.ready.pop(key):
+                        await self.release(eni)
+            for key in sorted(wanted):
+                ready = self.ready.setdefault(key, [])
+                while len(ready) < self.eni_pool and not self.closing:
+                    try:
+                        with trio.CancelScope(shield=True):
+                            eni = await self._build(key)
+                    except (NetnsError, OSError) as exc:
+                        logger.error("could not prepare an ENI: %s", exc)
+                        await trio.sleep(RETRY_S)
+                        break
+                    except (InvalidSubnetIDException, InvalidSecurityGroupIDException):
+                        break
+                    except (SubnetIPAddressLimitReachedException, ServiceException):
+                        break  # a full subnet: invokes will say so
+                    ready.append(eni)  # close() forgets every ENI, ready ones too
+            await self._refill.wait()
+            self._refill = trio.Event()
+            await trio.sleep(REFILL_DELAY_S)  # let the invoke that woke us answer first
+
+    def discard_ready(self) -> None:
+        """VPCs changed: ENIs built for the old shape are not handed out."""
+        for key in list(self.ready):
+            if key != DEFAULT_KEY:
+                for eni in self.ready.pop(key):
+                    self._forget(eni)
+        self._refill.set()
