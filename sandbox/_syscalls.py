@@ -180,3 +180,34 @@ def move_mount_fd(fd: int, target: str) -> None:
         ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH),
     )
     _check(ret, "move_mount", target)
+
+
+# seccomp(2): install a filter on every thread of the calling process.
+_SYS_seccomp: Final = 317  # x86_64
+_SYS_seccomp_aarch64: Final = 277
+SECCOMP_SET_MODE_FILTER: Final = 1
+SECCOMP_FILTER_FLAG_TSYNC: Final = 1
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install_seccomp_filter(program: bytes) -> None:
+    """Install a classic-BPF seccomp filter (8-byte instructions) on every thread of this
+    process. Needs no_new_privs (or CAP_SYS_ADMIN); filters stack and are inherited across
+    fork, clone and execve, and can never be removed."""
+    if not program or len(program) % 8:
+        raise ValueError("a seccomp program is a non-empty sequence of 8-byte instructions")
+    buffer = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    nr = _machine_syscall(_SYS_seccomp, _SYS_seccomp_aarch64)
+    ret = _libc.syscall(
+        nr,
+        ctypes.c_uint(SECCOMP_SET_MODE_FILTER),
+        ctypes.c_uint(SECCOMP_FILTER_FLAG_TSYNC),
+        ctypes.byref(prog),
+    )
+    if ret > 0:  # TSYNC: the id of a thread that could not be synchronised
+        raise OSError(0, f"seccomp: thread {ret} could not take the filter")
+    _check(ret, "seccomp")

@@ -16,19 +16,23 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any, Final
 
 import msgpack
 import trio
 
+from sandbox.control import encode_request
 from sandbox.errors import SandboxError, SpawnerError
-from sandbox.spec import EXIT_SETUP_FAILED, MAX_CONTROL_PACKET, SandboxSpec, StemSpec
+from sandbox.rootfs import clone_tree
+from sandbox.spec import EXIT_SETUP_FAILED, MAX_CONTROL_PACKET, InitFds, SandboxSpec, StemSpec
 
 logger = logging.getLogger(__name__)
 
 SPAWNER_STOP_S = 5.0
+SPAWNER_ENV: Final = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
 @dataclass(eq=False, kw_only=True)
@@ -103,14 +107,18 @@ class Spawner:
         self.broken = False
 
     async def _request(
-        self, sandbox_id: str, msg: Mapping[str, object], fds: list[int] | None = None
+        self,
+        sandbox_id: str,
+        header: dict[str, Any],
+        payload: bytes = b"",
+        fds: list[int] | None = None,
     ) -> dict[str, object]:
         if self.broken:
             raise SpawnerError("the spawner has exited; restart the daemon")
         send, recv = trio.open_memory_channel[dict[str, object]](1)
         self._pending[sandbox_id] = send
         try:
-            packet = msgpack.packb(msg, use_bin_type=True)
+            packet = encode_request(header, payload)
             ancillary = []
             if fds:
                 data = array.array("i", fds).tobytes()
@@ -124,7 +132,8 @@ class Spawner:
     async def make_stem(self, stem_spec: StemSpec) -> Stem:
         """Fork a stem; returns once its init exists (it prepares itself in the background)."""
         reply = await self._request(
-            stem_spec.sandbox_id, {"op": "stem", "stem": stem_spec.to_wire()}
+            stem_spec.sandbox_id,
+            {"op": "stem", "id": stem_spec.sandbox_id, "stem": stem_spec.to_wire()},
         )
         if reply.get("op") != "stem_forked":
             raise SandboxError(f"spawner could not fork stem {stem_spec.sandbox_id}: {reply}")
@@ -139,17 +148,35 @@ class Spawner:
     ) -> SandboxProcess:
         """Turn `stem` into the sandbox `spec` describes; returns its Runtime API stream.
         With `spec.netns`, `netns_fd` is the network namespace its runtime joins (the caller
-        keeps its own reference)."""
+        keeps its own reference).
+
+        The code, runtime and /opt trees are cloned here (detached read-only mounts), and the
+        spec travels packed as an opaque payload that the spawner relays unread (see
+        `sandbox.control`): the spawner, whose memory every sandbox inherits, never holds a
+        function's configuration."""
         if spec.sandbox_id != stem.sandbox_id:
             raise ValueError("a spec specializes the stem with its own sandbox_id")
         if spec.netns != (netns_fd is not None):
             raise ValueError("spec.netns and netns_fd go together")
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_r, log_w = os.pipe2(os.O_CLOEXEC)
+        trees: list[int] = []
         try:
-            msg = {"op": "specialize", "spec": spec.to_wire()}
-            fds = [child_sock.fileno(), log_w, *([] if netns_fd is None else [netns_fd])]
-            reply = await self._request(spec.sandbox_id, msg, fds)
+            trees.append(clone_tree(spec.code_dir))
+            trees.append(clone_tree(spec.runtime_dir))
+            if spec.opt_dir:
+                trees.append(clone_tree(spec.opt_dir))
+            to_init = InitFds(
+                runtime=child_sock.fileno(),
+                log=log_w,
+                code_tree=trees[0],
+                runtime_tree=trees[1],
+                opt_tree=trees[2] if spec.opt_dir else None,
+                netns=netns_fd,
+            )
+            payload: bytes = msgpack.packb(spec.to_wire(), use_bin_type=True)
+            header = {"op": "specialize", "id": spec.sandbox_id}
+            reply = await self._request(spec.sandbox_id, header, payload, to_init.to_list())
         except BaseException:
             parent_sock.close()
             os.close(log_r)
@@ -157,6 +184,8 @@ class Spawner:
         finally:
             child_sock.close()
             os.close(log_w)
+            for tree in trees:
+                os.close(tree)
         if reply.get("op") != "specialized":
             parent_sock.close()
             os.close(log_r)
@@ -172,7 +201,7 @@ class Spawner:
         """SIGKILL the sandbox's init: the kernel then kills its whole pid namespace."""
         if stem.exited.is_set() or self.broken:
             return
-        packet = msgpack.packb({"op": "kill", "id": stem.sandbox_id}, use_bin_type=True)
+        packet = encode_request({"op": "kill", "id": stem.sandbox_id})
         async with self._send_lock:
             await self._control.send(packet)
 
@@ -215,7 +244,11 @@ async def open_spawner(*, tag: str, python: str | None = None) -> AsyncIterator[
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     fd = str(theirs.fileno())
     cmd = [python or sys.executable, "-I", "-m", "sandbox.spawner", fd, f"--tag={tag}"]
-    process = await trio.lowlevel.open_process(cmd, pass_fds=(theirs.fileno(),))
+    # An explicit environment, not the daemon's: every sandbox inherits the spawner's initial
+    # environment block (/proc/self/environ), and whatever the operator exported stays out.
+    process = await trio.lowlevel.open_process(
+        cmd, pass_fds=(theirs.fileno(),), env=dict(SPAWNER_ENV)
+    )
     theirs.close()
     control = trio.socket.from_stdlib_socket(ours)
     spawner = Spawner(control)

@@ -6,16 +6,14 @@ descriptors attached with SCM_RIGHTS. It pre-imports the Python runtime so that 
 cold start is a fork, not an interpreter start; and it builds *stems* ahead of demand (see
 `sandbox.stem`), so that a cold start only specializes one.
 
-Requests:  {"op": "stem", "stem": {...}}               fork a stem (its init is pid 1 of
-                                                       a new pid namespace)
-           {"op": "specialize", "spec": {...}} + fds   [runtime socket, log pipe, (netns)],
-                                                       forwarded to the stem's init with
-                                                       detached read-only clones of the code,
-                                                       runtime and opt dirs, in `InitFds`
-                                                       order: runtime socket, log pipe, code,
-                                                       runtime, (opt if spec.opt_dir),
-                                                       (netns if spec.netns)
-           {"op": "kill", "id": ...}
+Requests (`sandbox.control`: a msgpack header, then an opaque payload):
+           {"op": "stem", "id", "stem": {...}}        fork a stem (its init is pid 1 of a
+                                                      new pid namespace)
+           {"op": "specialize", "id"} + packed spec   relayed unread to the stem's init with
+             + fds in `InitFds` order                 the fds: runtime socket, log pipe, code,
+                                                      runtime, (opt), (netns); the spawner's
+                                                      buffer is zeroed after
+           {"op": "kill", "id"}
 Replies:   {"op": "stem_forked", "id", "pid"} | {"op": "specialized", "id"}
            {"op": "failed", "id", "error"}
            {"op": "exited", "id", "pid", "status": wait_status}   (unsolicited)
@@ -29,6 +27,7 @@ spawner takes its sandboxes with it.
 
 from __future__ import annotations
 
+import array
 import errno
 import gc
 import os
@@ -42,10 +41,22 @@ from typing import Any, NoReturn
 import msgpack
 
 from sandbox import _syscalls as sc
-from sandbox.rootfs import HostLayout, clone_tree
+from sandbox.control import decode_request
+from sandbox.rootfs import HostLayout
 from sandbox.runtimes.python import bootstrap
-from sandbox.spec import MAX_CONTROL_PACKET, InitFds, SandboxSpec, StemSpec
+from sandbox.seccomp.bpf import host_program
+from sandbox.spec import MAX_CONTROL_PACKET, MAX_INIT_FDS, StemSpec
 from sandbox.stem import run_stem_init
+
+_FD_BYTES = array.array("i").itemsize
+
+
+def _received_fds(ancdata: list[tuple[int, int, bytes]]) -> list[int]:
+    fds = array.array("i")
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - len(data) % _FD_BYTES])
+    return list(fds)
 
 
 @dataclass(eq=False)
@@ -57,6 +68,9 @@ class _Child:
 class _Spawner:
     def __init__(self, control: socket.socket) -> None:
         self.control = control
+        # Every request lands here and nowhere else; a specialization's spec (a function's
+        # configuration) is relayed from it by reference and wiped right after.
+        self.buffer = bytearray(MAX_CONTROL_PACKET)
         self.layout = HostLayout.inspect()
         self.own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         self.children: dict[int, _Child] = {}  # pid of each sandbox's init
@@ -106,18 +120,25 @@ class _Spawner:
 
     def _handle_request(self) -> bool:
         try:
-            data, fds, _flags, _addr = socket.recv_fds(self.control, MAX_CONTROL_PACKET, 4)
+            size, ancdata, flags, _addr = self.control.recvmsg_into(
+                [self.buffer], socket.CMSG_SPACE(MAX_INIT_FDS * _FD_BYTES)
+            )
         except ConnectionResetError:
             return False
+        fds = _received_fds(ancdata)
+        packet = memoryview(self.buffer)[:size]
         try:
-            if not data:
+            if size == 0:
                 return False
-            msg = msgpack.unpackb(data, raw=False)
+            if flags & socket.MSG_TRUNC:
+                self.send({"op": "failed", "id": None, "error": "control packet too large"})
+                return True
+            msg, payload = decode_request(packet)
             op = msg.get("op")
             if op == "stem":
                 self._fork_stem(msg)
             elif op == "specialize":
-                self._specialize(msg, fds)
+                self._specialize(str(msg.get("id")), payload, fds)
             elif op == "kill":
                 pid = self.by_id.get(str(msg.get("id")))
                 if pid is not None:  # never signal a pid we have already reaped
@@ -125,6 +146,8 @@ class _Spawner:
             else:
                 self.send({"op": "failed", "id": msg.get("id"), "error": f"unknown op {op!r}"})
         finally:
+            packet[:] = bytes(size)  # wipe the request (a spec may hold a function's secrets)
+            packet.release()
             for fd in fds:
                 os.close(fd)
         return True
@@ -151,42 +174,20 @@ class _Spawner:
         self.by_id[stem.sandbox_id] = pid
         self.send({"op": "stem_forked", "id": stem.sandbox_id, "pid": pid})
 
-    def _specialize(self, msg: dict[str, Any], fds: list[int]) -> None:
-        sandbox_id = str(msg.get("spec", {}).get("sandbox_id", "?"))
+    def _specialize(self, sandbox_id: str, spec: memoryview, fds: list[int]) -> None:
+        """Relay the packed spec and the descriptors to the stem's init, which checks both
+        (`InitFds.unpack`). The spec is not read here."""
         try:
-            spec = SandboxSpec.from_wire(msg["spec"])  # refuse garbage here, not in the stem
             pid = self.by_id.get(sandbox_id)
             child = self.children.get(pid) if pid is not None else None
             if child is None or child.control is None:
                 raise ValueError(f"no unspecialized stem {sandbox_id}")
-            expected = 3 if spec.netns else 2
-            if len(fds) != expected:
-                raise ValueError(
-                    f"specialize needs {expected} fds (runtime socket, log pipe"
-                    f"{', netns' if spec.netns else ''}), got {len(fds)}"
-                )
-            trees: list[int] = []  # detached read-only mounts: code, runtime, (opt)
-            try:
-                trees.append(clone_tree(spec.code_dir))
-                trees.append(clone_tree(spec.runtime_dir))
-                if spec.opt_dir:
-                    trees.append(clone_tree(spec.opt_dir))
-                to_init = InitFds(
-                    runtime=fds[0],
-                    log=fds[1],
-                    code_tree=trees[0],
-                    runtime_tree=trees[1],
-                    opt_tree=trees[2] if spec.opt_dir else None,
-                    netns=fds[2] if spec.netns else None,
-                )
-                packet = msgpack.packb(msg["spec"], use_bin_type=True)
-                socket.send_fds(child.control, [packet], to_init.to_list())
-            finally:
-                for tree in trees:
-                    os.close(tree)
+            if not 4 <= len(fds) <= MAX_INIT_FDS:
+                raise ValueError(f"specialize needs 4 to {MAX_INIT_FDS} fds, got {len(fds)}")
+            socket.send_fds(child.control, [spec], fds)
             child.control.close()
             child.control = None
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError) as exc:
             self.send({"op": "failed", "id": sandbox_id, "error": f"{type(exc).__name__}: {exc}"})
             return
         self.send({"op": "specialized", "id": sandbox_id})
@@ -229,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         print("spawner control fd must be a SOCK_SEQPACKET socket", file=sys.stderr)
         return 2
     bootstrap.preload()
+    host_program()  # the syscall filter, compiled once: every sandbox installs this copy
     # Move everything imported so far out of the collector's reach: a forked child that runs
     # a collection would otherwise touch (and copy) every page of the spawner's heap.
     gc.collect()

@@ -16,10 +16,12 @@ the code, runtime and optional /opt trees, the optional netns).
                                                runtime, open 127.0.0.1:9001 there and hand
     attach /var/runtime, /var/task, /opt       the listener to the daemon; stdio to the log
     (move_mount), size /tmp, hostname          pipe, become the sandbox uid (no
-                                               capabilities, no_new_privs), environment
+                                               capabilities, no_new_privs), the syscall
+                                               filter (`sandbox.seccomp`), environment
     "go" ───────────────────────────────────► chdir /var/task, run the language runtime:
-    drop privileges, reap orphans,             in process (python3.11) or by exec (node,
-    exit with the runtime's status             custom bootstrap, other pythons)
+    drop privileges, syscall filter,           in process (python3.11) or by exec (node,
+    reap orphans, exit with the runtime's      custom bootstrap, other pythons)
+    status
 
 Nothing here returns: every path ends in `os._exit` or the runtime. A failure before user
 code runs is reported as `SetupFailed` on the Runtime API socket once there is one, and on
@@ -45,6 +47,7 @@ from sandbox.privileges import (
 from sandbox.protocol import Connection, ErrorInfo, InitError, Listening, SetupFailed
 from sandbox.rootfs import HostLayout, finish_child_rootfs, prepare_child_rootfs
 from sandbox.runtimes.python import bootstrap
+from sandbox.seccomp.bpf import host_program
 from sandbox.spec import (
     API_HTTP,
     API_MSGPACK,
@@ -170,6 +173,8 @@ def run_stem_init(stem: StemSpec, *, layout: HostLayout, control: socket.socket)
         drop_child_privileges(uid=spec.uid, gid=spec.gid)
         sc.prctl(sc.PR_SET_DUMPABLE, 0)
         sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        step = "install the syscall filter"
+        sc.install_seccomp_filter(host_program())
     except BaseException as exc:
         _report(step, exc, sandbox_id=stem.sandbox_id, runtime_fd=runtime_fd)
         os._exit(EXIT_SETUP_FAILED)
@@ -241,6 +246,8 @@ def run_stem_runtime(stem: StemSpec, init: socket.socket) -> NoReturn:
         os.dup2(log_fd, 2)
         os.close(log_fd)
         become_unprivileged(uid=spec.uid, gid=spec.gid)
+        step = "install the syscall filter"
+        sc.install_seccomp_filter(host_program())  # after no_new_privs, before any user code
         os.environ.clear()
         os.environ.update(spec.env)
         os.umask(0o022)
