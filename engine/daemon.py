@@ -58,7 +58,12 @@ from engine.invoke.provisioned import Provisioner
 from engine.invoke.reservations import Reservations
 from engine.network.service import NetworkService, open_network
 from engine.registry.registry import Registry
-from engine.runtime.catalog import RuntimeCatalog, discover, stage_exec_python
+from engine.runtime.catalog import (
+    RuntimeCatalog,
+    discover,
+    stage_exec_python,
+    stage_runtime_dirs,
+)
 from engine.urls.api import UrlApi, url_routes
 from engine.urls.server import UrlServer
 from engine.urls.service import UrlService
@@ -230,14 +235,16 @@ def build_lambda_app(
 
 
 def discover_runtimes(config: Config) -> RuntimeCatalog:
-    """What this host runs; exec'd pythons get their runtime staged under the state dir."""
-    staged = stage_exec_python(config.state_dir / "runtimes" / "python-exec")
-    os.chmod(staged.parent, 0o755)
-    return discover(
+    """What this host runs; every runtime's /var/runtime is staged under the state dir."""
+    root = config.state_dir / "runtimes"
+    staged = stage_exec_python(root / "python-exec")
+    os.chmod(root, 0o755)
+    catalog = discover(
         search_path=config.runtimes.search_path,
         interpreters=config.runtimes.interpreters,
         exec_python_dir=staged,
     )
+    return stage_runtime_dirs(catalog, root)
 
 
 def _close(

@@ -3,9 +3,10 @@
 Two phases, both in the sandbox's own mount namespace, as root, before any user code:
 
 * `prepare_child_rootfs()` (stem time, ahead of demand): private propagation, a tmpfs as
-  the new root, read-only binds of the host's system directories, /etc and /var/runtime, a
-  minimal /dev, /tmp, a fresh /proc with host state masked; then `pivot_root` into it, the
-  old root detached and / made read-only. Unmounting the old root waits for an RCU grace
+  the new root, read-only binds of the host's system directories, /etc copied into the root
+  (a bind would show the state directory's path in /proc/self/mountinfo), a minimal /dev,
+  /tmp, a fresh /proc with host state masked; then `pivot_root` into it, the old root
+  detached and / made read-only. Unmounting the old root waits for an RCU grace
   period (milliseconds), which is why it happens here and not on a cold start.
 * `finish_child_rootfs()` (specialization): attach the runtime at /var/runtime, the
   function's code at /var/task and its merged layers (if any) at /opt, over the stem's empty
@@ -38,19 +39,34 @@ DEVICES: Final = {
     "urandom": (1, 9),
     "tty": (5, 0),
 }
-# runc's masked paths: kernel state a function has no business reading.
+# runc's and Docker's masked paths, and the host-wide state they leave readable that a
+# function has no business reading: the boot command line, the uids of the users holding keys
+# (other sandboxes), interrupt counts, the kernel's configuration, the physical memory and I/O
+# maps, kernel symbols and modules.
 MASKED_FILES: Final = (
     "/proc/kcore",
     "/proc/keys",
+    "/proc/key-users",
     "/proc/latency_stats",
     "/proc/timer_list",
     "/proc/timer_stats",
     "/proc/sched_debug",
     "/proc/sysrq-trigger",
+    "/proc/cmdline",
+    "/proc/interrupts",
+    "/proc/softirqs",
+    "/proc/config.gz",
+    "/proc/iomem",
+    "/proc/ioports",
+    "/proc/kallsyms",
+    "/proc/modules",
+    "/proc/vmallocinfo",
 )
-MASKED_DIRS: Final = ("/proc/acpi", "/proc/scsi", "/proc/asound")
+MASKED_DIRS: Final = ("/proc/acpi", "/proc/scsi", "/proc/asound", "/proc/sysvipc", "/proc/driver")
 READONLY_PROC: Final = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys")
 OLD_ROOT: Final = "/.old_root"
+# The root holds mount points, symlinks and /etc's few files (a passwd line per sandbox uid).
+ROOT_TMPFS_OPTIONS: Final = "size=4m,mode=755"
 DEFAULT_TMP_MB: Final = 512  # stems mount /tmp at Lambda's default; others remount it
 CODE_MOUNT_ATTRS: Final = sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV
 
@@ -91,6 +107,14 @@ class Mkdir:
 
 
 @dataclass(frozen=True, slots=True)
+class CopyFiles:
+    """The regular files of a host directory, copied (mode 0644) into the sandbox's root."""
+
+    source: str  # host directory
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
 class HostLayout:
     """Facts about the host read once by the spawner: which system dirs exist, and how."""
 
@@ -108,7 +132,7 @@ class HostLayout:
         return cls(dirs=tuple(dirs), links=tuple(links))
 
 
-MountOp = Bind | Tmpfs | Symlink | Device | Mkdir
+MountOp = Bind | Tmpfs | Symlink | Device | Mkdir | CopyFiles
 
 
 def tmp_options(size_mb: int) -> str:
@@ -120,7 +144,7 @@ def plan_stem_rootfs(stem: StemSpec, host: HostLayout) -> list[MountOp]:
     ops: list[MountOp] = [Bind(d, d) for d in host.dirs]
     ops += [Symlink(path, to) for path, to in host.links]
     ops += [
-        Bind(stem.etc_dir, "/etc"),
+        CopyFiles(stem.etc_dir, "/etc"),
         Mkdir(RUNTIME_DIR),  # the runtime's files are attached here at specialization
         # Empty unless the function has layers: their merged tree is attached over it.
         Tmpfs(OPT_DIR, "size=16k,mode=755", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_RDONLY),
@@ -164,6 +188,19 @@ def _apply(root: str, op: MountOp) -> None:
             os.symlink(op.points_to, target)
         case Mkdir():
             os.makedirs(target, exist_ok=True)
+        case CopyFiles():
+            os.makedirs(target, exist_ok=True)
+            with os.scandir(op.source) as entries:
+                for entry in entries:
+                    if entry.is_file(follow_symlinks=False) and not entry.name.startswith("."):
+                        with open(entry.path, "rb") as src:
+                            data = src.read()
+                        fd = os.open(f"{target}/{entry.name}", os.O_WRONLY | os.O_CREAT, 0o644)
+                        try:
+                            os.write(fd, data)
+                            os.fchmod(fd, 0o644)
+                        finally:
+                            os.close(fd)
 
 
 def prepare_child_rootfs(stem: StemSpec, host: HostLayout) -> None:
@@ -171,7 +208,7 @@ def prepare_child_rootfs(stem: StemSpec, host: HostLayout) -> None:
     root = stem.rootfs_dir
     # No mount event may travel between the host and the sandbox, in either direction.
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
-    sc.mount("lambdalet", root, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "size=64k,mode=755")
+    sc.mount("lambdalet", root, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, ROOT_TMPFS_OPTIONS)
     for op in plan_stem_rootfs(stem, host):
         _apply(root, op)
     configure_child_proc(root)

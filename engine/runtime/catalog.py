@@ -17,6 +17,7 @@ are found on `search_path` or named in ``[runtimes.interpreters]``. `plan_catalo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -301,3 +302,27 @@ def stage_exec_python(target: Path) -> Path:
     for path in (target, *target.rglob("*")):
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     return target
+
+
+def stage_runtime_dirs(catalog: RuntimeCatalog, target: Path) -> RuntimeCatalog:
+    """Copy each runtime's /var/runtime directory under `target` (rebuilt at every start) and
+    point the catalog at the copies: a sandbox's /proc/self/mountinfo names the directory a
+    mount came from, and the state directory says less about the host than the install path.
+    Directories already under `target` (the staged exec'd-python runtime) stay."""
+    copies: dict[Path, Path] = {}
+    kinds: dict[str, RuntimeKind] = {}
+    for name, kind in catalog.kinds.items():
+        source = kind.runtime_dir
+        if source.is_relative_to(target):
+            kinds[name] = kind
+            continue
+        if source not in copies:
+            dest = target / source.name
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__"))
+            for path in (dest, *dest.rglob("*")):
+                os.chmod(path, 0o755 if path.is_dir() else 0o644)
+            copies[source] = dest
+        kinds[name] = dataclasses.replace(kind, runtime_dir=copies[source])
+    return RuntimeCatalog(kinds=kinds, missing=catalog.missing)

@@ -9,6 +9,7 @@ from sandbox.rootfs import (
     CODE_MOUNT_ATTRS,
     DEFAULT_TMP_MB,
     Bind,
+    CopyFiles,
     Device,
     HostLayout,
     Mkdir,
@@ -46,10 +47,14 @@ def spec(**changes: object) -> SandboxSpec:
     return SandboxSpec(**base)  # type: ignore[arg-type]
 
 
-def test_system_dirs_etc_and_runtime_are_read_only_binds() -> None:
-    binds = {op.target: op for op in plan_stem_rootfs(STEM, MERGED_USR) if isinstance(op, Bind)}
+def test_system_dirs_and_runtime_are_read_only_binds_and_etc_a_copy() -> None:
+    ops = plan_stem_rootfs(STEM, MERGED_USR)
+    binds = {op.target: op for op in ops if isinstance(op, Bind)}
     assert "/var/runtime" not in binds  # attached at specialization: stems fit every runtime
-    assert binds["/etc"].source == "/state/etc"
+    # /etc is copied into the (later read-only) root: a bind would name the state directory
+    # in the sandbox's /proc/self/mountinfo.
+    assert "/etc" not in binds
+    assert CopyFiles("/state/etc", "/etc") in ops
     assert binds["/usr"].source == "/usr"
     assert all(op.readonly for op in binds.values())  # nothing of the host is writable
 

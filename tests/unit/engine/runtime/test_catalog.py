@@ -112,3 +112,27 @@ def test_staged_exec_python_runtime(tmp_path: Path) -> None:
     assert (staged / "lib/msgpack/fallback.py").is_file()
     assert not list(staged.rglob("*.so"))  # pure Python: any interpreter can load it
     assert stage_exec_python(tmp_path / "py") == staged  # rebuilt in place
+
+
+def test_staging_copies_each_runtime_dir_once_and_points_the_catalog_at_the_copies(
+    tmp_path: Path,
+) -> None:
+    from engine.runtime.catalog import stage_runtime_dirs
+
+    staged_exec = tmp_path / "runtimes" / "python-exec"
+    staged_exec.mkdir(parents=True)
+    catalog = plan_catalog(
+        HostFacts(nodes={"nodejs20.x": ("/usr/bin/node", 20)}), exec_python_dir=staged_exec
+    )
+    staged = stage_runtime_dirs(catalog, tmp_path / "runtimes")
+    python = staged.get("python3.11").runtime_dir
+    assert python == tmp_path / "runtimes" / PYTHON_RUNTIME_DIR.name
+    assert (python / "bootstrap.py").read_bytes() == (
+        PYTHON_RUNTIME_DIR / "bootstrap.py"
+    ).read_bytes()
+    assert (staged.get("nodejs20.x").runtime_dir / "bootstrap.js").is_file()
+    assert staged.get("provided.al2023").runtime_dir == staged.get("provided").runtime_dir
+    assert all(k.runtime_dir.is_relative_to(tmp_path) for k in staged.kinds.values())
+    assert staged.missing == catalog.missing
+    # Staging again (a restart) replaces the copies.
+    assert stage_runtime_dirs(catalog, tmp_path / "runtimes").kinds == staged.kinds
