@@ -46,8 +46,14 @@ from engine.control.functions import FunctionService
 from engine.control.layers import LayerService
 from engine.control.policies import PolicyService
 from engine.control.tags import TagService
+from engine.host.connections import (
+    TCP_KEEP_ALIVE_S,
+    TCP_LIMITS,
+    UNIX_KEEP_ALIVE_S,
+    UNIX_LIMITS,
+)
 from engine.host.http_serve import Binding, serve_bindings
-from engine.host.preflight import check_host, open_cgroups, sweep_leftovers
+from engine.host.preflight import check_host, open_cgroups, raise_nofile_limit, sweep_leftovers
 from engine.host.sockets import bind_api_socket, bind_tcp, listen_hosts
 from engine.host.state_dir import prepare_state_dir
 from engine.host.systemd import sd_notify
@@ -78,6 +84,7 @@ async def serve(
 ) -> None:
     """Run the daemon until SIGTERM/SIGINT (or cancellation)."""
     check_host(config)
+    raise_nofile_limit()
     paths = prepare_state_dir(config)
     cgroups = open_cgroups(config)
     swept = sweep_leftovers(cgroups)
@@ -120,7 +127,16 @@ async def serve(
                 if names:
                     logger.info("deployed example functions: %s", ", ".join(names))
             nursery.start_soon(services.provisioner.run)
-            bindings = [Binding(app, listen, log_peer=True)]
+            bindings = [
+                Binding(
+                    app,
+                    listen,
+                    UNIX_LIMITS,
+                    name="api socket",
+                    keep_alive_timeout_s=UNIX_KEEP_ALIVE_S,
+                    log_peer=True,
+                )
+            ]
             api_tcp, url_tcp = tcp
             if api_tcp is not None:
                 assert credentials is not None and config.http_listen is not None
@@ -131,12 +147,28 @@ async def serve(
                     region=config.region,
                     max_body=MAX_CONTROL_BODY_BYTES,
                 )
-                bindings.append(Binding(signed, api_tcp))
+                bindings.append(
+                    Binding(
+                        signed,
+                        api_tcp,
+                        TCP_LIMITS,
+                        name="api tcp",
+                        keep_alive_timeout_s=TCP_KEEP_ALIVE_S,
+                    )
+                )
             if url_tcp is not None:
                 server = UrlServer(
                     services.urls, services.invoker, credentials=credentials, region=config.region
                 )
-                bindings.append(Binding(server, url_tcp))
+                bindings.append(
+                    Binding(
+                        server,
+                        url_tcp,
+                        TCP_LIMITS,
+                        name="function urls",
+                        keep_alive_timeout_s=TCP_KEEP_ALIVE_S,
+                    )
+                )
             await _serve_http(bindings, config, task_status)
             nursery.cancel_scope.cancel()
     finally:
@@ -267,7 +299,6 @@ async def _serve_http(
     hc = HypercornConfig()
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")
-    hc.keep_alive_timeout = 75
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
 

@@ -91,6 +91,13 @@ class TooManyRequestsException(_UserError):
         return {**super().body(), "Reason": self.reason}
 
 
+class RequestTimeoutException(_UserError):
+    """The client did not send its request body within the daemon's deadline."""
+
+    error_type = "RequestTimeoutException"
+    status = 408
+
+
 class ServiceException(ApiError):
     error_type = "ServiceException"
     status = 500

@@ -15,15 +15,17 @@ from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+import trio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.auth.credentials import CredentialsFile
 from engine.auth.sigv4 import Headers, check_headers, claimed_access_key_id, verify_request
-from engine.errors import ApiError, RequestTooLargeException
+from engine.errors import ApiError, RequestTimeoutException, RequestTooLargeException
 
 logger = logging.getLogger(__name__)
 
 ACCESS_KEY_SCOPE_KEY = "lambdalet.access_key_id"
+BODY_TIMEOUT_S = 60.0  # a 70 MB upload over loopback takes about a second
 _DIGITS = re.compile(r"[0-9]{1,20}")
 
 
@@ -93,7 +95,13 @@ class SigV4Middleware:
             service=self.service,
         )
         _check_declared_length(headers, self.max_body)
-        body = await read_body(receive, self.max_body)
+        try:
+            with trio.fail_after(BODY_TIMEOUT_S):  # a slow body must not hold a connection
+                body = await read_body(receive, self.max_body)
+        except trio.TooSlowError:
+            raise RequestTimeoutException(
+                f"The request body did not arrive within {BODY_TIMEOUT_S:.0f} seconds"
+            ) from None
         if body is None:
             return "", None
         key_id = verify_request(

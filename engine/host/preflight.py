@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import shutil
 import sys
 import time
@@ -17,6 +18,8 @@ from sandbox.errors import SandboxError
 from sandbox.rootfs import check_mount_api
 
 logger = logging.getLogger(__name__)
+
+NOFILE_TARGET = 65536
 
 
 def check_host(config: Config) -> None:
@@ -37,6 +40,22 @@ def check_host(config: Config) -> None:
             "distribution's interpreter (/usr/bin/python3.11 or a venv made from it): sandboxes "
             "see only /usr, so its standard library must live there"
         )
+
+
+def raise_nofile_limit(target: int = NOFILE_TARGET) -> int:
+    """Let the daemon hold `target` descriptors (the listeners' connection caps, every
+    sandbox's sockets and pipes, ENI namespaces), whatever limit it was started with; returns
+    the soft limit in force. Root may raise the hard limit too (up to fs.nr_open)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= target:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, max(hard, target)))
+    except (ValueError, OSError) as exc:
+        logger.warning("cannot raise RLIMIT_NOFILE to %d (%s); using %d", target, exc, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    return target
 
 
 def open_cgroups(config: Config) -> Cgroups:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Final
 
+import trio
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
@@ -39,6 +40,7 @@ from engine.urls.service import UrlService
 logger = logging.getLogger(__name__)
 
 AUTH_IAM: Final = "AWS_IAM"
+BODY_TIMEOUT_S: Final = 30.0  # a 6 MB payload over loopback takes milliseconds
 
 
 class UrlServer:
@@ -74,9 +76,12 @@ class UrlServer:
             return _message(404, "Not Found")
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
         try:
-            body = await read_body(request, MAX_SYNC_PAYLOAD_BYTES, "Invoke")
+            with trio.fail_after(BODY_TIMEOUT_S):  # a slow body must not hold a connection
+                body = await read_body(request, MAX_SYNC_PAYLOAD_BYTES, "Invoke")
         except ApiError:
             return _message(413, "Request Entity Too Large")
+        except trio.TooSlowError:
+            return _message(408, "Request Timeout")
         iam = None
         if config.auth_type == AUTH_IAM:
             key_id = self._authenticate(request, headers, body, host)
