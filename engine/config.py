@@ -31,6 +31,9 @@ class SandboxConfig:
     uid_count: int = 1000  # how many uids, hence the most sandboxes alive at once
     cgroup_parent: str = "lambdalet"  # name of the parent cgroup (must contain "lambdalet")
     init_timeout_s: float = 10.0  # Lambda's init phase limit
+    # Init may use every vCPU a function may have (Lambda boosts init) for at most this long;
+    # then, or at Ready, the memory-proportional quota applies. 0 turns the boost off.
+    init_boost_s: float = 1.0
     prewarm: int = 2  # stems (prepared, unspecialized sandboxes) kept ready for cold starts
     teardown_timeout_s: float = 10.0  # bound on waiting for a killed sandbox's cgroup to empty
 
@@ -180,6 +183,8 @@ def validate(config: Config) -> Config:
         raise ConfigError("sandbox.prewarm must be between 0 and 64")
     if sb.keep_warm_s < 0 or sb.init_timeout_s <= 0 or sb.teardown_timeout_s <= 0:
         raise ConfigError("sandbox timeouts must be positive")
+    if not 0 <= sb.init_boost_s <= sb.init_timeout_s:
+        raise ConfigError("sandbox.init_boost_s must be between 0 and sandbox.init_timeout_s")
     for key in ("http_listen", "function_url_listen"):
         value = getattr(config, key)
         if value is not None:

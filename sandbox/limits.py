@@ -1,6 +1,8 @@
-"""Pure: turn a function's MemorySize into cgroup limits (memory, CPU quota, pids).
+"""Pure: turn a function's MemorySize into cgroup limits (memory, CPU quota and share, pids).
 
-CPU is proportional to memory, as on AWS Lambda: one vCPU per ``mb_per_vcpu`` MiB.
+CPU is proportional to memory, as on AWS Lambda: one vCPU per ``mb_per_vcpu`` MiB, as a hard
+quota, and as the group's share of contended CPU (``cpu.shares`` on v1, ``cpu.weight`` on v2),
+so that sandboxes competing for the host's CPUs get them in proportion to their memory.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ MIB = 1024 * 1024
 MIN_CPU_QUOTA_US = 1000
 MIN_CPU_PERIOD_US = 1000
 MAX_CPU_PERIOD_US = 1_000_000
+SHARES_PER_VCPU = 1024  # cgroup v1's default cpu.shares: what one vCPU's worth gets
+MIN_CPU_SHARES = 2  # the kernel's range for cpu.shares
+MAX_CPU_SHARES = 262_144
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,6 +28,12 @@ class CgroupLimits:
     cpu_quota_us: int
     cpu_period_us: int
     pids_max: int
+    cpu_shares: int = SHARES_PER_VCPU  # share of contended CPU, in v1 units (1024 = 1 vCPU)
+
+    @property
+    def cpu_weight(self) -> int:
+        """The same share in cgroup v2 units (100 = one vCPU's worth, 1..10000)."""
+        return max(1, min(10_000, round(self.cpu_shares * 100 / SHARES_PER_VCPU)))
 
 
 def limits_for(
@@ -51,11 +62,13 @@ def limits_for(
 
     vcpus = min(memory_mb / mb_per_vcpu, max_vcpus, float(host_cpus))
     quota_us = max(MIN_CPU_QUOTA_US, round(vcpus * cpu_period_us))
+    shares = round(memory_mb / mb_per_vcpu * SHARES_PER_VCPU)
     return CgroupLimits(
         memory_max_bytes=memory_mb * MIB,
         cpu_quota_us=quota_us,
         cpu_period_us=cpu_period_us,
         pids_max=pids_max,
+        cpu_shares=max(MIN_CPU_SHARES, min(MAX_CPU_SHARES, shares)),
     )
 
 

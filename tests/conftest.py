@@ -84,8 +84,9 @@ def nft_tables() -> list[str]:
 def _no_leftovers() -> Iterator[None]:
     yield
     if IS_ROOT:
-        # The kernel removes a released ENI's veth in the background: give it a moment.
-        deadline = time.monotonic() + 5
+        # The kernel removes a released ENI's veth in the background (cleanup_net, one RCU
+        # grace period at a time): give it time on a loaded machine.
+        deadline = time.monotonic() + 30
         while leftovers() and time.monotonic() < deadline:
             time.sleep(0.1)
         left = leftovers()

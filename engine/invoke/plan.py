@@ -38,8 +38,10 @@ class EnvironmentLimits:
 
 
 def plan_limits(
-    function: FunctionConfig, sandbox: SandboxConfig, *, host_cpus: int
+    function: FunctionConfig, sandbox: SandboxConfig, *, host_cpus: int, boost: bool = True
 ) -> EnvironmentLimits:
+    """`boost`: init may use every vCPU a function may have (for `sandbox.init_boost_s` at
+    most; the pool ends it). Without it init runs at the memory-proportional quota."""
     run = limits_for(
         memory_mb=function.memory_mb,
         host_cpus=host_cpus,
@@ -50,6 +52,8 @@ def plan_limits(
     # Lambda boosts CPU during init: the platform's set-up and the function's init run with
     # every vCPU a function may have (max_vcpus, at most the host's: node and awslambdaric
     # start multi-threaded); the memory-proportional quota applies from Ready.
+    if not boost or sandbox.init_boost_s <= 0:
+        return EnvironmentLimits(init=run, run=run)
     boost_vcpus = min(float(host_cpus), sandbox.max_vcpus)
     boost_us = max(run.cpu_quota_us, int(boost_vcpus * run.cpu_period_us))
     return EnvironmentLimits(init=dataclasses.replace(run, cpu_quota_us=boost_us), run=run)

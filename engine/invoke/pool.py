@@ -42,10 +42,14 @@ from netns.errors import NetnsError
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
 from sandbox.launcher import Spawner, Stem
+from sandbox.limits import CgroupLimits
 
 logger = logging.getLogger(__name__)
 
 REAP_INTERVAL_S = 1.0
+# After this many environments of one version in a row ended badly (an init error, a crash,
+# a timeout), its cold starts lose the init CPU boost until one of its invokes succeeds.
+CRASH_BACKOFF_AFTER = 3
 
 Owner = tuple[str, str]  # (function name, qualifier) of provisioned concurrency
 
@@ -84,6 +88,8 @@ class Pool:
         self.provisioned_changed = trio.Event()  # set (and replaced) when one is lost
         self.live: set[Environment] = set()
         self.closing = False
+        # Environments in a row, per version, that ended badly (see CRASH_BACKOFF_AFTER).
+        self.bad_ends: dict[tuple[str, str], int] = {}
         self.teardowns = Teardowns(
             spawner=spawner,
             cgroups=cgroups,
@@ -169,6 +175,7 @@ class Pool:
         Ready → run limits. Whatever was taken is given back if a step fails."""
         kind = self._runtime_kind(function)
         uid = self._allocate_uid()
+        key = (function.name, function.revision_id)
         started = trio.current_time()
         stem: Stem | None = None
         log: LogStream | None = None
@@ -177,7 +184,12 @@ class Pool:
             if self.network is not None:
                 eni = await self.network.acquire(function)
             stem = self.stems.take() or await self.stems.make()
-            limits = plan_limits(function, self.config.sandbox, host_cpus=self._host_cpus)
+            limits = plan_limits(
+                function,
+                self.config.sandbox,
+                host_cpus=self._host_cpus,
+                boost=self.bad_ends.get(key, 0) < CRASH_BACKOFF_AFTER,
+            )
             self.cgroups.set_limits(cgroup_name(stem.sandbox_id), limits.init)
             log = LogStream(self.paths.logs_dir, function.name, function.version)
             spec = plan_spec(
@@ -214,16 +226,29 @@ class Pool:
         )
         self.live.add(env)
         self.nursery.start_soon(env.pump_log_pipe)
+        if limits.init != limits.run:
+            self.nursery.start_soon(self._end_boost, env, limits.run)
         try:
             await env.wait_ready(timeout_s=self.config.sandbox.init_timeout_s, started=started)
-            run = limits.run
-            self.cgroups.set_cpu_quota(
-                env.cgroup_name, quota_us=run.cpu_quota_us, period_us=run.cpu_period_us
-            )
+            self._apply_run_quota(env, limits.run)
         except BaseException:
             self.discard(env)
             raise
         return env
+
+    async def _end_boost(self, env: Environment, run: CgroupLimits) -> None:
+        """The init boost lasts `init_boost_s` at most, however long init takes."""
+        await trio.sleep(self.config.sandbox.init_boost_s)
+        if env.state in (EnvState.CREATING, EnvState.INITIALIZING):
+            try:
+                self._apply_run_quota(env, run)
+            except (OSError, SandboxError) as exc:
+                logger.warning("sandbox %s: ending its init boost failed: %s", env.env_id, exc)
+
+    def _apply_run_quota(self, env: Environment, run: CgroupLimits) -> None:
+        self.cgroups.set_cpu_quota(
+            env.cgroup_name, quota_us=run.cpu_quota_us, period_us=run.cpu_period_us
+        )
 
     def _runtime_kind(self, function: FunctionConfig) -> RuntimeKind:
         try:
@@ -261,6 +286,10 @@ class Pool:
     def release(self, env: Environment, *, reusable: bool) -> None:
         """Give an environment back after an invoke; unhealthy ones are destroyed."""
         self.stems.refill_if_short()  # a cold start used a stem: refill, now that it is done
+        if reusable:
+            self.bad_ends.pop(env.key, None)
+        else:
+            self.bad_ends[env.key] = self.bad_ends.get(env.key, 0) + 1
         if self.network is not None:
             self.network.invoke_done()
         if env.state is EnvState.DESTROYED:
@@ -284,6 +313,8 @@ class Pool:
                 env.retired = True
                 if env.state is EnvState.IDLE:
                     self.discard(env)
+        for key in [k for k in self.bad_ends if k[0] == name]:
+            del self.bad_ends[key]  # a new revision starts with a clean record
 
     def discard(self, env: Environment) -> None:
         """Destroy an environment in the background."""

@@ -78,6 +78,7 @@ class V1Driver(Driver):
             with setup_step(f"write cpu limits of {name}", path):
                 cpu.cfs_period_us = limits.cpu_period_us  # the quota is checked against it
                 cpu.cfs_quota_us = limits.cpu_quota_us
+                cpu.shares = limits.cpu_shares
         if self.owns("pids"):
             path = f"{self._dir('pids', name)}/pids.max"
             with setup_step(f"write pids limit of {name}", path):

@@ -119,6 +119,7 @@ class V2Driver(Driver):
             writes += [("memory.max", mem), ("memory.swap.max", "0"), ("memory.oom.group", "1")]
         if self.owns("cpu"):
             writes.append(("cpu.max", f"{limits.cpu_quota_us} {limits.cpu_period_us}"))
+            writes.append(("cpu.weight", str(limits.cpu_weight)))
         if self.owns("pids"):
             writes.append(("pids.max", str(limits.pids_max)))
         for filename, value in writes:

@@ -13,8 +13,13 @@ from sandbox.limits import MIB, CgroupLimits, limits_for
 def test_smallest_lambda_gets_its_memory_share_of_a_cpu() -> None:
     limits = limits_for(memory_mb=128, host_cpus=2)
     assert limits == CgroupLimits(
-        memory_max_bytes=128 * MIB, cpu_quota_us=7236, cpu_period_us=100_000, pids_max=1024
+        memory_max_bytes=128 * MIB,
+        cpu_quota_us=7236,
+        cpu_period_us=100_000,
+        pids_max=1024,
+        cpu_shares=74,  # 128/1769 of one vCPU's 1024 shares
     )
+    assert limits.cpu_weight == 7  # the same share in cgroup v2's units (100 per vCPU)
 
 
 @pytest.mark.parametrize(
@@ -87,3 +92,14 @@ def test_limits_are_frozen_and_keyword_only() -> None:
         limits.pids_max = 1  # type: ignore[misc]
     with pytest.raises(TypeError):
         CgroupLimits(1, 1000, 100_000, 1)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("memory_mb", "shares", "weight"),
+    [(1769, 1024, 100), (3538, 2048, 200), (10_240, 5928, 579), (1, 2, 1)],
+)
+def test_the_share_of_contended_cpu_is_proportional_to_memory(
+    memory_mb: int, shares: int, weight: int
+) -> None:
+    limits = limits_for(memory_mb=memory_mb, host_cpus=2)  # the quota is capped; shares not
+    assert (limits.cpu_shares, limits.cpu_weight) == (shares, weight)

@@ -58,6 +58,7 @@ V2_FILES = {
     "memory.current": "0\n",
     "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n",
     "cpu.max": "max 100000\n",
+    "cpu.weight": "100\n",
     "pids.max": "max\n",
 }
 ALL_V2 = "cpuset cpu io memory hugetlb pids rdma misc"
@@ -386,6 +387,7 @@ def test_create_v1_writes_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert text(memory / "memory.swappiness") == "0"
     assert text(mnt / "cpu" / PARENT / "fn1" / "cpu.cfs_period_us") == "100000"
     assert text(mnt / "cpu" / PARENT / "fn1" / "cpu.cfs_quota_us") == "7236"
+    assert text(mnt / "cpu" / PARENT / "fn1" / "cpu.shares") == "74"  # 128/1769 of 1024
     assert text(mnt / "pids" / PARENT / "fn1" / "pids.max") == "1024"
     assert (mnt / "cpuacct" / PARENT / "fn1").is_dir()
     assert (mnt / "freezer" / PARENT / "fn1").is_dir()
@@ -397,6 +399,7 @@ def test_create_v1_writes_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "memory.swappiness",
         "cpu.cfs_period_us",
         "cpu.cfs_quota_us",
+        "cpu.shares",
         "pids.max",
     ]
 
@@ -422,6 +425,7 @@ def test_create_v2_writes_limits(tmp_path: Path) -> None:
     assert text(group / "memory.swap.max") == "0"
     assert text(group / "memory.oom.group") == "1"
     assert text(group / "cpu.max") == "14472 100000"
+    assert text(group / "cpu.weight") == "100"  # CgroupLimits' default share: one vCPU's
     assert text(group / "pids.max") == "64"
 
 
