@@ -118,7 +118,14 @@ class Daemon:
     def url_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.url_port}"
 
-    def start(self, *, keep_warm_s: float = 60.0, extra_toml: str = "") -> None:
+    def start(
+        self,
+        *,
+        keep_warm_s: float = 60.0,
+        extra_toml: str = "",
+        extra_env: dict[str, str] | None = None,
+        sandbox_toml: str = "",
+    ) -> None:
         self.started_once = True
         write_credentials(self.credentials_file)
         config = self.state_dir.parent / f"{self.state_dir.name}.toml"
@@ -133,6 +140,7 @@ class Daemon:
                 [sandbox]
                 cgroup_parent = "{self.cgroup_parent}"
                 keep_warm_s = {keep_warm_s}
+                {sandbox_toml}
                 [network]
                 if_prefix = "{self.if_prefix}"
                 nft_table = "{self.nft_table}"
@@ -148,6 +156,7 @@ class Daemon:
             [sys.executable, "-m", "engine.cli", "serve", "--config", str(config)],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(extra_env or {})},
         )
         log.close()
         deadline = time.monotonic() + START_TIMEOUT_S
