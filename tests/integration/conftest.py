@@ -37,7 +37,9 @@ FUNCTIONS = "/2015-03-31/functions"
 ROLE = "arn:aws:iam::000000000000:role/test"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
-_counter = itertools.count(1)
+# Concurrent test runs on one host (helpers, side work) pass different bases so their daemons
+# never share veth names or default addresses.
+_counter = itertools.count(int(os.environ.get("LAMBDALET_TEST_DAEMON_BASE", "1")))
 
 
 def free_port() -> int:

@@ -1,0 +1,21 @@
+"""Where lambdalet answers differently from AWS on purpose, and why (the README repeats these).
+
+Key paths as `compare` reads them; ``*`` stands for any one level.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+_SYNC = (
+    "AWS creates and updates functions asynchronously (State Pending, LastUpdateStatus "
+    "InProgress, then Active/Successful); lambdalet finishes before it answers, so it answers "
+    "the settled state"
+)
+
+_FIELDS = (
+    "State", "StateReason", "StateReasonCode",
+    "LastUpdateStatus", "LastUpdateStatusReason", "LastUpdateStatusReasonCode",
+)  # fmt: skip
+
+KEPT: Final = {path: _SYNC for field in _FIELDS for path in (field, f"*.{field}")}
