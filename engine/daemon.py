@@ -30,7 +30,8 @@ from starlette.applications import Starlette
 
 from engine.api.aliases import AliasApi, alias_routes
 from engine.api.app import build_app
-from engine.api.common import MAX_CONTROL_BODY_BYTES, guard
+from engine.api.body import MAX_CONTROL_BODY_BYTES
+from engine.api.common import guard
 from engine.api.concurrency import ConcurrencyApi, concurrency_routes
 from engine.api.functions import FunctionApi, function_routes
 from engine.api.invoke import InvokeApi, invoke_routes
@@ -262,7 +263,8 @@ def build_lambda_app(
             *concurrency_routes(concurrency, guard),
             *url_routes(UrlApi(services.urls), guard),
             *network_routes(NetworkApi(network), guard),
-        ]
+        ],
+        region=region,
     )
 
 

@@ -6,6 +6,8 @@ and a message in AWS's words, so the API layer maps it to a response without kno
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EngineError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -26,8 +28,13 @@ class ApiError(EngineError):
         super().__init__(message)
         self.message = message
 
-    def body(self) -> dict[str, str]:
+    def body(self) -> dict[str, Any]:
+        """The body of an error the service model does not describe."""
         return {"Type": self.kind, "message": self.message}
+
+    def extra(self) -> dict[str, Any]:
+        """Body members beyond ``Type`` and the message (the model's other members)."""
+        return {}
 
 
 class _UserError(ApiError):
@@ -87,8 +94,11 @@ class TooManyRequestsException(_UserError):
         super().__init__(message)
         self.reason = reason
 
-    def body(self) -> dict[str, str]:
-        return {**super().body(), "Reason": self.reason}
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), **self.extra()}
+
+    def extra(self) -> dict[str, Any]:
+        return {"Reason": self.reason}
 
 
 class RequestTimeoutException(_UserError):
@@ -96,6 +106,19 @@ class RequestTimeoutException(_UserError):
 
     error_type = "RequestTimeoutException"
     status = 408
+
+
+class AccessDeniedException(_UserError):
+    """A resource of another account: AWS answers 403 with no message at all."""
+
+    error_type = "AccessDeniedException"
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def body(self) -> dict[str, Any]:
+        return {"Message": None}
 
 
 class ServiceException(ApiError):

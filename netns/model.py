@@ -17,8 +17,10 @@ from netns.errors import VpcConfigError
 IpProtocol = Literal["tcp", "udp", "icmp", "all"]
 
 VPC_ID = re.compile(r"vpc-[a-z0-9][a-z0-9-]{0,62}")
-SUBNET_ID = re.compile(r"subnet-[a-z0-9][a-z0-9-]{0,62}")
-SG_ID = re.compile(r"sg-[a-z0-9][a-z0-9-]{0,62}")
+# Subnet and security group ids as AWS's model allows them in a function's VpcConfig
+# (`subnet-[0-9a-z]*`, `sg-[0-9a-zA-Z]*`): a VPC defined here is always one a function can use.
+SUBNET_ID = re.compile(r"subnet-[a-z0-9]{1,63}")
+SG_ID = re.compile(r"sg-[a-z0-9]{1,63}")
 PREFIX_MIN, PREFIX_MAX = 16, 28  # AWS's limits for VPC and subnet CIDR blocks
 DESCRIPTION_MAX = 255  # characters, as AWS
 RESERVED_LOW, RESERVED_HIGH = 4, 1  # AWS keeps the first four and the last address of a subnet

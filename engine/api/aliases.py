@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api.common import Handler, paged, read_json, unqualified
+from engine.api.body import read_json
+from engine.api.common import Handler, paged, unqualified
 from engine.control.functions import FunctionService
 from engine.model.aliases import parse_alias_name, parse_alias_request
 

@@ -1,8 +1,8 @@
 """Which AWS Lambda operation a request is for, from botocore's HTTP bindings.
 
-The data lives in the generated `engine.api.aws_operations` (records of `engine.api.operation`);
-this module is the matcher, so the API layer can name an operation it does not implement
-instead of a 404.
+The bindings come from the service model (`engine.shapes`); this module is the matcher, so the
+API layer can validate a request as its operation's input and name an operation it does not
+implement instead of a 404.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from engine.api.aws_operations import OPERATIONS
-from engine.api.operation import Operation
+from engine.shapes.model import Operation, load_service
 
 # `{Name}` is one non-empty path segment; `{Key+}` (greedy) is one or more of them.
 _LABEL = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
@@ -25,7 +24,7 @@ _SEGMENTS = r"[^/]+(?:/[^/]+)*"
 @dataclass(frozen=True, slots=True)
 class _Route:
     operation: Operation
-    path: re.Pattern[str]
+    path: re.Pattern[str]  # labels are the named groups
     query: tuple[tuple[str, str | None], ...]  # (key, value); None: present with any value
     rank: tuple[int, int, int, str]  # when several routes match, the lowest rank wins
 
@@ -45,7 +44,7 @@ def _route(operation: Operation) -> _Route:
     labels = greedy = end = 0
     for label in _LABEL.finditer(path_template):
         parts.append(_literal(operation, path_template[end : label.start()]))
-        parts.append(_SEGMENTS if label.group(2) else _ONE_SEGMENT)
+        parts.append(f"(?P<{label.group(1)}>{_SEGMENTS if label.group(2) else _ONE_SEGMENT})")
         labels += 1
         greedy += bool(label.group(2))
         end = label.end()
@@ -87,6 +86,13 @@ class OperationTable:
 
     def match(self, method: str, path: str, query: Mapping[str, str] | str) -> Operation | None:
         """See `match_operation`."""
+        found = self.match_labels(method, path, query)
+        return None if found is None else found[0]
+
+    def match_labels(
+        self, method: str, path: str, query: Mapping[str, str] | str
+    ) -> tuple[Operation, dict[str, str]] | None:
+        """The operation and its URI labels, still percent-encoded as in `path`."""
         if not path.startswith("/"):
             return None
         if isinstance(query, str):
@@ -99,12 +105,16 @@ class OperationTable:
                     if best is None or route.rank < best.rank:
                         best = route
                     break  # a bucket is in rank order: its first match is its best
-        return None if best is None else best.operation
+        if best is None:
+            return None
+        labels = best.path.fullmatch(path)
+        assert labels is not None
+        return best.operation, labels.groupdict()
 
 
 @functools.cache
 def _lambda_table() -> OperationTable:
-    return OperationTable(OPERATIONS)
+    return OperationTable(load_service("lambda").operations.values())
 
 
 def match_operation(method: str, path: str, query: Mapping[str, str] | str) -> Operation | None:
@@ -126,4 +136,12 @@ def match_operation(method: str, path: str, query: Mapping[str, str] | str) -> O
     return _lambda_table().match(method, path, query)
 
 
-__all__ = ["Operation", "OperationTable", "match_operation"]
+def match_operation_labels(
+    method: str, path: str, query: Mapping[str, str] | str
+) -> tuple[Operation, dict[str, str]] | None:
+    """`match_operation`, with the request's URI labels by name (percent-encoded, as in
+    `path`)."""
+    return _lambda_table().match_labels(method, path, query)
+
+
+__all__ = ["Operation", "OperationTable", "match_operation", "match_operation_labels"]

@@ -1,11 +1,13 @@
-"""What every Lambda API handler shares: reading bodies and names, and the error boundary.
+"""What every Lambda API handler shares: names, paging, and the per-request boundary.
 
-Every `ApiError` becomes AWS's error shape: status, ``x-amzn-ErrorType`` header, JSON body.
+The boundary (`guard`) checks each request as its operation's input (`engine.api.validation`)
+before the handler runs, and turns every `ApiError` into AWS's error shape: status,
+``x-amzn-ErrorType`` header, and the JSON body the model gives that error (``Type`` and a
+``message`` or ``Message``, as each error's shape spells it).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, TypeVar
@@ -14,69 +16,33 @@ from urllib.parse import unquote
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from engine.api.aws_routes import match_operation_labels
+from engine.api.validation import lambda_model, validate_input
 from engine.errors import (
     ApiError,
     InvalidParameterValueException,
-    InvalidRequestContentException,
-    RequestTooLargeException,
     ServiceException,
     TooManyRequestsException,
     ValidationException,
 )
 from engine.model.function import LATEST, FunctionConfig
-from engine.model.limits import MAX_ZIP_BYTES
-from engine.model.names import parse_function_name, validate_max_items, validate_qualifier
+from engine.model.names import parse_function_name, validate_max_items
 
 logger = logging.getLogger(__name__)
 
-# A base64 ZipFile of 50 MiB inside JSON is about 70 MB; allow a little more for the rest.
-MAX_CONTROL_BODY_BYTES: Final = MAX_ZIP_BYTES * 4 // 3 + 1024 * 1024
 RETRY_AFTER_S: Final = "1"
 T = TypeVar("T")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-async def read_body(request: Request, limit: int, operation: str) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestTooLargeException(
-            f"Request must be smaller than {limit} bytes for the {operation} operation"
-        )
-    if declared is not None:  # hypercorn enforces Content-Length: the body is that long
-        return await request.body()
-    chunks = bytearray()
-    async for chunk in request.stream():  # chunked: count as it comes
-        chunks += chunk
-        if len(chunks) > limit:
-            raise RequestTooLargeException(
-                f"Request must be smaller than {limit} bytes for the {operation} operation"
-            )
-    return bytes(chunks)
-
-
-async def read_json(request: Request, operation: str) -> dict[str, Any]:
-    raw = await read_body(request, MAX_CONTROL_BODY_BYTES, operation)
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        raise InvalidRequestContentException(
-            "Could not parse request body into json: the body is not valid JSON"
-        ) from None
-    if not isinstance(body, dict):
-        raise InvalidRequestContentException(
-            "Could not parse request body into json: expected a JSON object"
-        )
-    return body
-
-
 def function_name(request: Request, param: str = "name") -> tuple[str, str | None]:
     """The path's FunctionName (name, name:qualifier, full or partial ARN) and ?Qualifier=.
     A qualifier in both places must agree, as AWS requires."""
-    name, qualifier = parse_function_name(unquote(request.path_params[param]))
+    region: str = request.app.state.region
+    name, qualifier = parse_function_name(unquote(request.path_params[param]), region)
     query = request.query_params.get("Qualifier")
     if query is not None:
-        query = validate_qualifier(query)
         if qualifier is not None and qualifier != query:
             raise InvalidParameterValueException(
                 "The derived qualifier from the function name does not match the specified "
@@ -140,22 +106,44 @@ def error_response(status: int, error_type: str, message: str, kind: str = "User
     )
 
 
+def error_body(exc: ApiError) -> dict[str, Any]:
+    """The body AWS sends for `exc`: its model shape's members, else the generic shape."""
+    trait = lambda_model().error(exc.error_type)
+    if trait is None:
+        return exc.body()
+    body: dict[str, Any] = {}
+    if trait.has_type:
+        body["Type"] = "User" if trait.sender_fault else "Service"
+    body[trait.message_key] = exc.message
+    body.update(exc.extra())
+    return body
+
+
+def api_error_response(exc: ApiError) -> Response:
+    headers = {"x-amzn-ErrorType": exc.error_type}
+    if isinstance(exc, TooManyRequestsException):
+        headers["Retry-After"] = RETRY_AFTER_S
+    return JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
+
+
 def guard(handler: Handler) -> Handler:
-    """The per-request boundary: AWS errors as AWS shapes; anything else a logged 500."""
+    """The per-request boundary: the request checked as its operation's input, AWS errors as
+    AWS shapes; anything else a logged 500."""
 
     async def guarded(request: Request) -> Response:
         try:
+            raw_path = request.scope.get("raw_path") or request.url.path.encode()
+            found = match_operation_labels(
+                request.method, raw_path.decode("latin-1"), request.url.query
+            )
+            if found is not None:
+                await validate_input(request, *found)
             return await handler(request)
         except ApiError as exc:
-            headers = {"x-amzn-ErrorType": exc.error_type}
-            if isinstance(exc, TooManyRequestsException):
-                headers["Retry-After"] = RETRY_AFTER_S
-            return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+            return api_error_response(exc)
         except Exception:
             logger.exception("unexpected error in %s %s", request.method, request.url.path)
             err = ServiceException("lambdalet hit an internal error; see the daemon's log")
-            return JSONResponse(
-                err.body(), status_code=500, headers={"x-amzn-ErrorType": err.error_type}
-            )
+            return api_error_response(err)
 
     return guarded

@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api.common import Handler, function_name, paged, read_json, unqualified
+from engine.api.body import read_json
+from engine.api.common import Handler, function_name, paged, unqualified
 from engine.control.functions import FunctionService
 from engine.invoke.provisioned import Provisioner
 from engine.invoke.reservations import Reservations

@@ -16,15 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api.common import (
-    Handler,
-    function_name,
-    max_items,
-    paged,
-    read_json,
-    unqualified,
-    version_key,
-)
+from engine.api.body import read_json
+from engine.api.common import Handler, function_name, max_items, paged, unqualified, version_key
 from engine.control.functions import FunctionService
 from engine.control.tags import TagService
 from engine.errors import InvalidParameterValueException, ValidationException
@@ -58,11 +51,15 @@ class FunctionApi:
         body = await read_json(request, "CreateFunction")
         req = parse_create_function(
             body,
+            region=self.region,
             supported_runtimes=self.runtimes.names(),
             explain_runtime=self.runtimes.unsupported_reason,
         )
-        config = await self.functions.create(req)
-        return JSONResponse(config.to_aws(self.region), status_code=201)
+        config, version = await self.functions.create(req)
+        out = config.to_aws(self.region)
+        if version is not None:  # Publish: AWS shows $LATEST's configuration as version N
+            out["Version"] = version.version
+        return JSONResponse(out, status_code=201)
 
     async def list_functions(self, request: Request) -> Response:
         version = request.query_params.get("FunctionVersion")
@@ -70,7 +67,7 @@ class FunctionApi:
             items, marker = self.functions.page_functions(
                 marker=request.query_params.get("Marker"), max_items=max_items(request)
             )
-            out: dict[str, Any] = {"Functions": [c.to_aws(self.region) for c in items]}
+            out: dict[str, Any] = {"Functions": [c.to_aws(self.region, listed=True) for c in items]}
             if marker:
                 out["NextMarker"] = marker
             return JSONResponse(out)
@@ -84,14 +81,14 @@ class FunctionApi:
             self.functions.every_version(),
             field="Functions",
             key=lambda c: f"{c.name} {version_key(c)}",  # a space sorts before any name character
-            render=lambda c: c.to_aws(self.region),
+            render=lambda c: c.to_aws(self.region, qualified=True, listed=True),
         )
 
     async def get_function(self, request: Request) -> Response:
         name, qualifier = function_name(request)
         config = self.functions.configuration(name, qualifier)
         out: dict[str, Any] = {
-            "Configuration": config.to_aws(self.region),
+            "Configuration": config.to_aws(self.region, qualified=qualifier is not None),
             "Code": {
                 "RepositoryType": "S3",
                 "Location": self.functions.code_zip(config).as_uri(),
@@ -107,7 +104,8 @@ class FunctionApi:
 
     async def get_configuration(self, request: Request) -> Response:
         name, qualifier = function_name(request)
-        return JSONResponse(self.functions.configuration(name, qualifier).to_aws(self.region))
+        config = self.functions.configuration(name, qualifier)
+        return JSONResponse(config.to_aws(self.region, qualified=qualifier is not None))
 
     async def delete_function(self, request: Request) -> Response:
         name, qualifier = function_name(request)
@@ -170,7 +168,7 @@ class FunctionApi:
             versions,
             field="Versions",
             key=version_key,
-            render=lambda c: c.to_aws(self.region),
+            render=lambda c: c.to_aws(self.region, qualified=True, listed=True),
         )
 
 

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine.api.common import Handler, function_name, read_body
+from engine.api.body import read_body
+from engine.api.common import Handler, function_name
 from engine.errors import ApiError, InvalidRequestContentException, ValidationException
 from engine.invoke.invoker import Invoker
 from engine.model.limits import MAX_SYNC_PAYLOAD_BYTES

@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api.common import Handler, paged, read_json
+from engine.api.body import read_json
+from engine.api.common import Handler, paged
 from engine.control.layers import LayerService
 from engine.errors import InvalidParameterValueException
 from engine.model.arns import layer_arn

@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api.common import Handler, function_name, read_json
+from engine.api.body import read_json
+from engine.api.common import Handler, function_name
 from engine.control.policies import PolicyService
 
 

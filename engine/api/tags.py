@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api.common import Handler, read_json
+from engine.api.body import read_json
+from engine.api.common import Handler
 from engine.control.tags import TagService
 from engine.errors import InvalidParameterValueException, ResourceNotFoundException
 from engine.model.arns import ACCOUNT_ID

@@ -105,15 +105,18 @@ class FunctionService:
             return selection
         return self._resolve_vpc_selection(selection)
 
-    async def create(self, req: CreateFunctionRequest) -> FunctionConfig:
+    async def create(
+        self, req: CreateFunctionRequest
+    ) -> tuple[FunctionConfig, FunctionConfig | None]:
+        """The new function's $LATEST, and its version 1 when the request publishes."""
         now = datetime.now(UTC)
         req = dataclasses.replace(req, vpc=self._resolve_vpc(req.vpc))
         async with self._write_lock:
             config = await self._run(functools.partial(self.registry.create, req, now=now))
             self._changed(config.name, config)
         if req.publish:
-            await self.publish_version(config.name)
-        return config
+            return config, await self.publish_version(config.name)
+        return config, None
 
     def get(self, name: str) -> FunctionConfig:
         """Cached; raises ResourceNotFoundException for unknown names."""

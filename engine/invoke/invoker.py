@@ -8,11 +8,11 @@ import uuid
 from dataclasses import dataclass
 
 from engine.control.functions import FunctionService
-from engine.errors import ServiceException
+from engine.errors import ResourceNotFoundException, ServiceException
 from engine.invoke.concurrency import Concurrency
 from engine.invoke.pool import Pool
 from engine.model.arns import function_arn
-from engine.model.function import FunctionConfig
+from engine.model.function import LATEST, FunctionConfig
 from engine.runtime.environment import InvokeOutcome, PlatformError
 from sandbox.protocol import Invoke
 
@@ -43,7 +43,15 @@ class Invoker:
 
     def check(self, name: str, qualifier: str | None) -> None:
         """DryRun: the function (and qualifier) exist and may be invoked."""
-        self.functions.check_qualifier(name, qualifier)
+        try:
+            self.functions.check_qualifier(name, qualifier)
+        except ResourceNotFoundException:
+            raise self._not_found(name, qualifier) from None
+
+    def _not_found(self, name: str, qualifier: str | None) -> ResourceNotFoundException:
+        """An invoke names what it missed with its qualifier, ``$LATEST`` when none was given."""
+        arn = function_arn(self.region, name, qualifier or LATEST)
+        return ResourceNotFoundException(f"Function not found: {arn}")
 
     async def invoke(
         self,
@@ -53,7 +61,10 @@ class Invoker:
         *,
         client_context: str | None = None,
     ) -> InvokeResult:
-        target = self.functions.resolve(name, qualifier)
+        try:
+            target = self.functions.resolve(name, qualifier)
+        except ResourceNotFoundException:
+            raise self._not_found(name, qualifier) from None
         config = target.config
         request_id = str(uuid.uuid4())
         self.concurrency.acquire(name)  # raises the 429 before anything is started

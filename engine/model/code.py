@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
+import zipfile
 from typing import Final
 
 from engine.errors import InvalidParameterValueException, RequestEntityTooLargeException
@@ -33,6 +35,8 @@ def decode_zip_file(zip_b64: str) -> bytes:
         raise InvalidParameterValueException(MSG_BAD_ZIP) from None
     if len(zip_bytes) >= MAX_ZIP_BYTES:
         raise _zip_too_large()
+    if not zipfile.is_zipfile(io.BytesIO(zip_bytes)):  # its end record: a cheap first look
+        raise InvalidParameterValueException(MSG_BAD_ZIP)
     return zip_bytes
 
 

@@ -7,12 +7,20 @@ CLI expect (GetFunctionConfiguration, CreateFunction, ListFunctions items).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.model.arns import function_arn
 
 LATEST = "$LATEST"
+
+
+def runtime_version_arn(region: str, runtime: str) -> str:
+    """The runtime version a function runs, named as AWS names one: a digest per runtime
+    (lambdalet runs the host's interpreter of that runtime; it has no version catalogue)."""
+    digest = hashlib.sha256(f"lambdalet-runtime:{runtime}".encode()).hexdigest()
+    return f"arn:aws:lambda:{region}::runtime:{digest}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,6 +45,7 @@ class FunctionConfig:
     timeout_s: int = 3
     ephemeral_storage_mb: int = 512
     environment: dict[str, str] = field(default_factory=dict)
+    environment_set: bool = False  # Environment was ever sent: AWS then shows it, even empty
     architectures: tuple[str, ...] = ("x86_64",)
     code_digest: str  # hex sha256 of the zip: the content-addressed blob name
     code_sha256: str  # base64 sha256 of the zip, as AWS reports CodeSha256
@@ -54,14 +63,22 @@ class FunctionConfig:
     def replace(self, **changes: Any) -> FunctionConfig:
         return dataclasses.replace(self, **changes)
 
-    def arn(self, region: str) -> str:
-        """Unqualified for $LATEST, version-qualified for a published version (as AWS shows)."""
-        return function_arn(region, self.name, None if self.version == LATEST else self.version)
+    def arn(self, region: str, *, qualified: bool = False) -> str:
+        """Version-qualified for a published version; for $LATEST, unqualified unless the
+        caller named $LATEST (AWS then answers with ``:$LATEST``)."""
+        if self.version == LATEST and not qualified:
+            return function_arn(region, self.name, None)
+        return function_arn(region, self.name, self.version)
 
-    def to_aws(self, region: str) -> dict[str, Any]:
+    def to_aws(
+        self, region: str, *, qualified: bool = False, listed: bool = False
+    ) -> dict[str, Any]:
+        """The FunctionConfiguration shape. `qualified`: the caller named the version (see
+        `arn`). `listed`: an item of ListFunctions / ListVersionsByFunction, where AWS leaves
+        out the state and the runtime version."""
         out: dict[str, Any] = {
             "FunctionName": self.name,
-            "FunctionArn": self.arn(region),
+            "FunctionArn": self.arn(region, qualified=qualified),
             "Runtime": self.runtime,
             "Role": self.role,
             "Handler": self.handler,
@@ -74,15 +91,19 @@ class FunctionConfig:
             "Version": self.version,
             "TracingConfig": {"Mode": "PassThrough"},
             "RevisionId": self.revision_id,
-            "State": "Active",
-            "LastUpdateStatus": "Successful",
             "PackageType": "Zip",
             "Architectures": list(self.architectures),
             "EphemeralStorage": {"Size": self.ephemeral_storage_mb},
             "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
         }
-        if self.environment:
+        if not listed:
+            out["State"] = "Active"
+            out["LastUpdateStatus"] = "Successful"
+            out["RuntimeVersionConfig"] = {
+                "RuntimeVersionArn": runtime_version_arn(region, self.runtime)
+            }
+        if self.environment or self.environment_set:
             out["Environment"] = {"Variables": dict(self.environment)}
         if self.layers:
             out["Layers"] = [{"Arn": ref.arn, "CodeSize": ref.code_size} for ref in self.layers]

@@ -1,8 +1,9 @@
 """CreateFunction / UpdateFunctionConfiguration / UpdateFunctionCode bodies → typed requests, or
 AWS's error.
 
-Pure: no I/O. Checks run in AWS's order: JSON types, then the model's constraints (all at once, as
-one `ValidationException`), then semantic rules (`InvalidParameterValueException`).
+Pure: no I/O. The model's constraints were checked at the API boundary
+(`engine.api.validation`); here come JSON types, then the rules past the model, in AWS's order
+(`InvalidParameterValueException`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from engine.errors import InvalidParameterValueException, NotImplementedApiError
 from engine.model.code import decode_zip_file
 from engine.model.function_settings import (
     RuntimeExplainer,
-    check_architectures,
     check_host_architecture,
-    check_role,
+    check_host_runtime,
+    check_runtime,
     check_semantics,
-    check_settings,
     is_default,
     read_settings,
     reject_other_code_sources,
@@ -30,9 +30,8 @@ from engine.model.limits import (
     DEFAULT_EPHEMERAL_STORAGE_MB,
     DEFAULT_MEMORY_MB,
     DEFAULT_TIMEOUT_S,
-    PACKAGE_TYPES,
 )
-from engine.model.names import check_function_name
+from engine.model.names import name_for_create
 from engine.model.tags import parse_tags
 from engine.model.violations import Violations
 from engine.model.vpc_config import VpcSelection, parse_vpc_config
@@ -57,6 +56,7 @@ class CreateFunctionRequest:
     ephemeral_storage_mb: int = DEFAULT_EPHEMERAL_STORAGE_MB
     # Values may be secrets and the zip may be 50 MiB: neither belongs in a repr or a log line.
     environment: dict[str, str] = field(default_factory=dict, repr=False)
+    environment_set: bool = False  # Environment was sent (AWS then shows it, even empty)
     architectures: tuple[str, ...] = DEFAULT_ARCHITECTURES
     zip_bytes: bytes = field(repr=False)
     publish: bool = False
@@ -91,6 +91,8 @@ class ConfigurationChanges:
         """The `FunctionConfig` fields to replace (revision_id is a precondition, not a field)."""
         names = _CHANGEABLE_FIELDS
         out = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        if self.environment is not None:
+            out["environment_set"] = True
         if self.vpc is not None:
             out["subnet_ids"] = self.vpc.subnet_ids
             out["security_group_ids"] = self.vpc.security_group_ids
@@ -112,10 +114,12 @@ def parse_create_function(
     body: Mapping[str, Any],
     *,
     supported_runtimes: Collection[str],
+    region: str = "us-east-1",
     host_architecture: str = "x86_64",
     explain_runtime: RuntimeExplainer | None = None,
 ) -> CreateFunctionRequest:
-    """Validate a CreateFunction body; raise the ApiError AWS would answer."""
+    """A CreateFunction body (its model constraints already checked) as a typed request; raise
+    the ApiError AWS would answer."""
     body = require_object(body)
     raw_name = opt_str(body, "FunctionName")
     role = opt_str(body, "Role")
@@ -126,28 +130,16 @@ def parse_create_function(
     settings = read_settings(body)
     tags = parse_tags(body.get("Tags", {}))
     layers = opt_str_list(body, "Layers")
+    if raw_name is None or role is None or code is None:
+        problems = Violations()  # required by the model: only a caller past the boundary
+        for value, path in ((raw_name, "functionName"), (role, "role"), (code, "code")):
+            if value is None:
+                problems.add_null(path)
+        problems.raise_if_any()
+    assert raw_name is not None and role is not None and code is not None
 
-    problems = Violations()
-    name, qualifier = check_function_name(problems, raw_name, creating=True)
-    if role is None:
-        problems.add_null("role")
-    else:
-        check_role(problems, role)
-    if package_type is not None and package_type not in PACKAGE_TYPES:
-        problems.add_enum("packageType", package_type, PACKAGE_TYPES)
-    check_settings(problems, settings, supported_runtimes=supported_runtimes)
-    if code is None:
-        problems.add_null("code")
-    problems.raise_if_any()
-    # The nulls were reported just above.
-    assert name is not None
-    assert role is not None
-    assert code is not None
-
-    if qualifier is not None:
-        raise InvalidParameterValueException(
-            f"Function name {raw_name} must not include a qualifier when creating a function"
-        )
+    check_runtime(settings.runtime)
+    name = name_for_create(raw_name, region)
     if package_type == "Image":
         raise NotImplementedApiError(
             "PackageType Image is not supported by this lambdalet host; only Zip is supported"
@@ -160,13 +152,14 @@ def parse_create_function(
     check_semantics(
         settings,
         body,
-        supported_runtimes=supported_runtimes,
         host_architecture=host_architecture,
         function_name=name,
-        explain_runtime=explain_runtime,
     )
     vpc = parse_vpc_config(body)
     zip_bytes = decode_zip_file(zip_b64)
+    check_host_runtime(
+        settings.runtime, supported_runtimes=supported_runtimes, explain_runtime=explain_runtime
+    )
 
     return CreateFunctionRequest(
         name=name,
@@ -178,6 +171,7 @@ def parse_create_function(
         timeout_s=_default(settings.timeout_s, DEFAULT_TIMEOUT_S),
         ephemeral_storage_mb=_default(settings.ephemeral_storage_mb, DEFAULT_EPHEMERAL_STORAGE_MB),
         environment=dict(settings.environment or {}),
+        environment_set=settings.environment is not None,
         architectures=tuple(settings.architectures or DEFAULT_ARCHITECTURES),
         zip_bytes=zip_bytes,
         publish=bool(publish),
@@ -207,19 +201,10 @@ def parse_update_function_configuration(
     # unknown members.
     settings = read_settings(body, with_architectures=False)
 
-    problems = Violations()
-    if role is not None:
-        check_role(problems, role)
-    check_settings(problems, settings, supported_runtimes=supported_runtimes)
-    problems.raise_if_any()
-
-    check_semantics(
-        settings,
-        body,
-        supported_runtimes=supported_runtimes,
-        host_architecture=None,
-        function_name=function_name,
-        explain_runtime=explain_runtime,
+    check_runtime(settings.runtime)
+    check_semantics(settings, body, host_architecture=None, function_name=function_name)
+    check_host_runtime(
+        settings.runtime, supported_runtimes=supported_runtimes, explain_runtime=explain_runtime
     )
     return ConfigurationChanges(
         runtime=settings.runtime,
@@ -246,11 +231,6 @@ def parse_update_function_code(
     publish = opt_bool(body, "Publish")
     dry_run = opt_bool(body, "DryRun")
     architectures = opt_str_list(body, "Architectures")
-
-    problems = Violations()
-    if architectures is not None:
-        check_architectures(problems, architectures)
-    problems.raise_if_any()
 
     reject_other_code_sources(body, prefix="")
     if "PublishTo" in body and not is_default(body["PublishTo"], ""):

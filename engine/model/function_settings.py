@@ -1,12 +1,15 @@
 """The settings CreateFunction and UpdateFunctionConfiguration share, checked in AWS's order: JSON
-types (`read_settings`), the model's constraints (`check_settings`, collected), then the rules
-past the model (`check_semantics`: what this host runs, reserved variables, the 4 KB budget).
+types (`read_settings`), then the rules past the model (`check_runtime`: AWS's own runtime
+rules; `check_semantics`: the architecture this host runs, reserved variables, the 4 KB budget;
+`check_host_runtime`: what this host runs, once the package is known to be good).
+
+The model's constraints (lengths, ranges, patterns, enums) are checked before, at the API
+boundary (`engine.api.validation`), from the service model.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -20,31 +23,19 @@ from engine.model.json_types import (
     type_error,
 )
 from engine.model.limits import (
-    AWS_ARCHITECTURES,
     AWS_RUNTIMES,
-    ENV_KEY_PATTERN,
-    HANDLER_PATTERN,
-    MAX_DESCRIPTION_CHARS,
+    AWS_SUPPORTED_RUNTIMES,
+    AWS_SUPPORTED_RUNTIMES_TEXT,
     MAX_ENV_BYTES,
     MAX_EPHEMERAL_STORAGE_MB,
-    MAX_HANDLER_CHARS,
     MAX_MEMORY_MB,
-    MAX_ROLE_CHARS,
     MAX_TIMEOUT_S,
     MIN_EPHEMERAL_STORAGE_MB,
     MIN_MEMORY_MB,
     MIN_TIMEOUT_S,
     RESERVED_ENV_KEYS,
-    ROLE_PATTERN,
-    TRACING_MODES,
 )
 from engine.model.violations import Violations
-
-# Java's regex classes (\s, \d) are ASCII-only; re.ASCII makes Python agree with AWS.
-# Java's regex classes (\s, \d) are ASCII-only; re.ASCII makes Python agree with AWS.
-_ROLE_RE: Final = re.compile(ROLE_PATTERN, re.ASCII)
-_HANDLER_RE: Final = re.compile(HANDLER_PATTERN, re.ASCII)
-_ENV_KEY_RE: Final = re.compile(ENV_KEY_PATTERN, re.ASCII)
 
 # Valid AWS settings this host does not implement: accepted only while they ask for nothing.
 _UNSUPPORTED_FIELDS: Final = (
@@ -116,79 +107,30 @@ def _read_environment(body: Mapping[str, Any]) -> dict[str, str] | None:
     return out
 
 
-def check_settings(
-    problems: Violations, settings: Settings, *, supported_runtimes: Collection[str]
-) -> None:
-    """The model's constraints, collected so that one ValidationException names them all."""
-    runtime = settings.runtime
-    if runtime is not None and runtime not in supported_runtimes and runtime not in AWS_RUNTIMES:
-        problems.add_enum("runtime", runtime, AWS_RUNTIMES)
-    if settings.handler is not None:
-        if len(settings.handler) > MAX_HANDLER_CHARS:
-            problems.add_max_length("handler", settings.handler, MAX_HANDLER_CHARS)
-        if not _HANDLER_RE.fullmatch(settings.handler):
-            problems.add_pattern("handler", settings.handler, HANDLER_PATTERN)
-    if settings.description is not None and len(settings.description) > MAX_DESCRIPTION_CHARS:
-        problems.add_max_length("description", settings.description, MAX_DESCRIPTION_CHARS)
-    if settings.timeout_s is not None:
-        problems.check_range("timeout", settings.timeout_s, MIN_TIMEOUT_S, MAX_TIMEOUT_S)
-    if settings.memory_mb is not None:
-        problems.check_range("memorySize", settings.memory_mb, MIN_MEMORY_MB, MAX_MEMORY_MB)
-    if settings.storage_present:
-        if settings.ephemeral_storage_mb is None:
-            problems.add_null("ephemeralStorage.size")
-        else:
-            problems.check_range(
-                "ephemeralStorage.size",
-                settings.ephemeral_storage_mb,
-                MIN_EPHEMERAL_STORAGE_MB,
-                MAX_EPHEMERAL_STORAGE_MB,
-            )
-    if settings.environment and any(not _ENV_KEY_RE.fullmatch(k) for k in settings.environment):
-        # AWS models the variables as sensitive, so its message leaves the value out.
-        problems.add_sensitive(
-            "environment.variables",
-            "Map keys must satisfy constraint: "
-            f"[Member must satisfy regular expression pattern: {ENV_KEY_PATTERN}]",
+def check_runtime(runtime: str | None) -> None:
+    """AWS's rules for a Runtime: a name it does not know, or one it no longer creates
+    functions on, is refused before anything else about the request."""
+    if runtime is None or runtime in AWS_SUPPORTED_RUNTIMES:
+        return
+    if runtime in AWS_RUNTIMES:
+        raise InvalidParameterValueException(
+            f"The runtime parameter of {runtime} is no longer supported for creating or updating"
+            " AWS Lambda functions. We recommend you use a supported runtime while creating or"
+            " updating functions."
         )
-    if settings.architectures is not None:
-        check_architectures(problems, settings.architectures)
-    if settings.tracing_mode is not None and settings.tracing_mode not in TRACING_MODES:
-        problems.add_enum("tracingConfig.mode", settings.tracing_mode, TRACING_MODES)
+    raise InvalidParameterValueException(
+        f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum"
+        f" value set: {AWS_SUPPORTED_RUNTIMES_TEXT} or be a valid ARN"
+    )
 
 
-def check_architectures(problems: Violations, architectures: list[str]) -> None:
-    if len(architectures) > 1:
-        problems.add_max_length("architectures", architectures, 1)
-    elif not architectures:
-        problems.add("architectures", [], "Member must have length greater than or equal to 1")
-    if any(a not in AWS_ARCHITECTURES for a in architectures):
-        problems.add(
-            "architectures",
-            architectures,
-            "Member must satisfy constraint: [Member must satisfy enum value set: "
-            f"[{', '.join(AWS_ARCHITECTURES)}], Member must not be null]",
-        )
-
-
-def check_role(problems: Violations, role: str) -> None:
-    if len(role) > MAX_ROLE_CHARS:
-        problems.add_max_length("role", role, MAX_ROLE_CHARS)
-    if not _ROLE_RE.fullmatch(role):
-        problems.add_pattern("role", role, ROLE_PATTERN)
-
-
-def check_semantics(
-    settings: Settings,
-    body: Mapping[str, Any],
+def check_host_runtime(
+    runtime: str | None,
     *,
     supported_runtimes: Collection[str],
-    host_architecture: str | None,
-    function_name: str | None,
     explain_runtime: RuntimeExplainer | None = None,
 ) -> None:
-    """Rules past the model: what this host runs, reserved variables, the 4 KB budget."""
-    runtime = settings.runtime
+    """A runtime AWS runs but this host does not (lambdalet's own refusal)."""
     if runtime is not None and runtime not in supported_runtimes:
         reason = explain_runtime(runtime) if explain_runtime is not None else None
         raise InvalidParameterValueException(
@@ -196,11 +138,41 @@ def check_semantics(
             or f"The runtime parameter of {runtime} is not supported by this lambdalet host;"
             f" supported runtimes: {', '.join(sorted(supported_runtimes))}"
         )
+
+
+def check_semantics(
+    settings: Settings,
+    body: Mapping[str, Any],
+    *,
+    host_architecture: str | None,
+    function_name: str | None,
+) -> None:
+    """Rules past the model: today's quotas, the architecture this host runs, settings it does
+    not implement, reserved variables, the 4 KB budget."""
+    _check_quotas(settings)
     if settings.architectures is not None and host_architecture is not None:
         check_host_architecture(settings.architectures, host_architecture)
     _reject_unsupported_fields(body, function_name=function_name)
     if settings.environment:
         _check_environment(settings.environment)
+
+
+def _check_quotas(settings: Settings) -> None:
+    """The model allows more (memory and storage to 32 GB, 90-minute timeouts) than a zip
+    function may have; the function's quotas are answered as the model's ranges would be."""
+    problems = Violations()
+    if settings.timeout_s is not None:
+        problems.check_range("timeout", settings.timeout_s, MIN_TIMEOUT_S, MAX_TIMEOUT_S)
+    if settings.memory_mb is not None:
+        problems.check_range("memorySize", settings.memory_mb, MIN_MEMORY_MB, MAX_MEMORY_MB)
+    if settings.ephemeral_storage_mb is not None:
+        problems.check_range(
+            "ephemeralStorage.size",
+            settings.ephemeral_storage_mb,
+            MIN_EPHEMERAL_STORAGE_MB,
+            MAX_EPHEMERAL_STORAGE_MB,
+        )
+    problems.raise_if_any()
 
 
 def _check_environment(variables: Mapping[str, str]) -> None:

@@ -61,6 +61,27 @@ AWS_RUNTIMES: Final = (
     "ruby4.0", "provided", "provided.al2", "provided.al2023", "nodejs26.x", "python3.15",
     "java8.al2023", "java11.al2023", "java17.al2023", "custom",
 )  # fmt: skip
+# The runtimes AWS creates functions and layers on today, in the order its refusals list them
+# (not the model's order; recorded answers of CreateFunction and PublishLayerVersion).
+AWS_SUPPORTED_RUNTIMES: Final = (
+    "nodejs20.x", "python3.14", "provided.al2023", "python3.12", "python3.13", "nodejs24.x",
+    "nodejs22.x", "java25", "python3.10", "python3.11", "java21", "ruby3.3", "ruby3.4", "ruby3.2",
+    "python3.8", "python3.9", "java17", "nodejs16.x", "dotnet10", "dotnet8", "java11", "dotnet6",
+    "nodejs18.x", "provided.al2", "java8.al2",
+)  # fmt: skip
+AWS_SUPPORTED_RUNTIMES_TEXT: Final = "[" + ", ".join(AWS_SUPPORTED_RUNTIMES) + "]"
+# Every runtime name AWS knows, as its ListLayers refusal lists them (a filter is checked
+# against this set, not the model's enum).
+AWS_KNOWN_RUNTIMES_TEXT: Final = (
+    "[ruby3.5, ruby2.6, dotnetcore1.0, python3.7, nodejs8.10, nasa, ruby2.7,"
+    " python2.7-greengrass, dotnetcore2.0, python3.8, java21, dotnet6, dotnetcore2.1, python3.9,"
+    " java11, nodejs6.10, provided, dotnetcore3.1, dotnet8, java25, java17, nodejs, nodejs4.3,"
+    " java8.al2, go1.x, dotnet10, nodejs20.x, go1.9, byol, nodejs10.x, provided.al2023,"
+    " nodejs22.x, python3.10, java8, nodejs12.x, python3.11, nodejs24.x, nodejs8.x, python3.12,"
+    " nodejs14.x, nodejs8.9, nodejs26.x, python3.13, python3.14, nodejs16.x, python3.15,"
+    " provided.al2, nodejs4.3-edge, nodejs18.x, ruby3.2, python3.4, ruby3.3, ruby3.4, ruby2.5,"
+    " python3.6, python2.7]"
+)
 AWS_ARCHITECTURES: Final = ("x86_64", "arm64")
 PACKAGE_TYPES: Final = ("Zip", "Image")
 TRACING_MODES: Final = ("Active", "PassThrough")

@@ -1,93 +1,116 @@
-"""Function names (bare, `name:qualifier`, partial and full ARNs), qualifiers and MaxItems, checked
-against the model and split into their parts.
+"""Function names (bare, `name:qualifier`, partial and full ARNs) split into their parts, and the
+rules AWS applies to them past its model's pattern.
+
+The model's constraints (pattern, lengths) are checked at the API boundary
+(`engine.api.validation`); this module takes a name that passed them. A name that would not
+have passed still gets AWS's pattern violation, for callers that skip the boundary.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Final
 
-from engine.model.limits import (
-    FUNCTION_NAME_PATTERN,
-    MAX_FUNCTION_ARN_CHARS,
-    MAX_FUNCTION_NAME_CHARS,
-    MAX_LIST_ITEMS,
-    MAX_QUALIFIER_CHARS,
-    QUALIFIER_PATTERN,
+from engine.errors import (
+    AccessDeniedException,
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+    ValidationException,
 )
+from engine.model.arns import ACCOUNT_ID
+from engine.model.limits import MAX_FUNCTION_NAME_CHARS, MAX_LIST_ITEMS
 from engine.model.violations import Violations
 
-# Java's regex classes (\s, \d) are ASCII-only; re.ASCII makes Python agree with AWS.
-_QUALIFIER_RE: Final = re.compile(QUALIFIER_PATTERN, re.ASCII)
-# The same language as FUNCTION_NAME_PATTERN, with named groups to pull the parts out.
+# The model's NamespacedFunctionName pattern (names of existing functions: `.` and
+# `$LATEST.PUBLISHED` are allowed) with named groups to pull the parts out.
 _FUNCTION_NAME_RE: Final = re.compile(
     r"(?P<arn>arn:(?:aws[a-zA-Z-]*)?:lambda:)?"
-    r"(?P<region>(?:eusc-)?[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d:)?"
-    r"(?P<account>\d{12}:)?"
+    r"(?:(?P<region>(?:eusc-)?[a-z]{2}(?:(?:-gov)|(?:-iso[a-z]?))?-[a-z]+-\d):)?"
+    r"(?:(?P<account>\d{12}):)?"
     r"(?P<function>function:)?"
-    r"(?P<name>[a-zA-Z0-9_-]+)"
-    r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?",
+    r"(?P<name>[a-zA-Z0-9-_.]+)"
+    r"(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9-_]+))?",
     re.ASCII,
+)
+NAMESPACED_FUNCTION_NAME_PATTERN: Final = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
 )
 
 
-def check_function_name(
-    problems: Violations, raw: str | None, *, creating: bool
-) -> tuple[str | None, str | None]:
-    """Add the violations of `functionName`; return (name, qualifier) when it parses."""
-    if raw is None:
-        problems.add_null("functionName")
-        return None, None
-    if not raw:
-        problems.add("functionName", raw, "Member must have length greater than or equal to 1")
-        return None, None
+@dataclass(frozen=True, slots=True)
+class FunctionRef:
+    """A function name as a client sent it, in parts."""
+
+    name: str
+    qualifier: str | None = None
+    region: str | None = None  # from a full ARN
+    account: str | None = None  # from a full or partial ARN
+
+
+def split_function_name(raw: str) -> FunctionRef:
+    """The parts of `raw`; AWS's pattern violation if it has none."""
     match = _FUNCTION_NAME_RE.fullmatch(raw)
-    # An "arn:" prefix alone would satisfy AWS's pattern; a usable ARN names region and account.
-    if match is not None and match["arn"] and not (match["region"] and match["account"]):
-        match = None
-    if match is None or not match["name"]:
-        problems.add_pattern("functionName", raw, FUNCTION_NAME_PATTERN)
-        return None, None
-    name = match["name"]
-    bare = raw == name
-    if len(name) > MAX_FUNCTION_NAME_CHARS and (bare or creating):
+    if match is None:
+        problems = Violations()
+        problems.add_pattern("functionName", raw, NAMESPACED_FUNCTION_NAME_PATTERN)
+        problems.raise_if_any()
+        raise AssertionError("unreachable")
+    return FunctionRef(match["name"], match["qualifier"], match["region"], match["account"])
+
+
+def check_reachable(ref: FunctionRef, region: str) -> None:
+    """A function of another region is not found here; another account's is not ours to see."""
+    if ref.region is not None and ref.region != region:
+        raise ResourceNotFoundException(
+            f"Functions from '{ref.region}' are not reachable in this region ('{region}')"
+        )
+    if ref.account is not None and ref.account != ACCOUNT_ID:
+        raise AccessDeniedException()
+
+
+def parse_function_name(raw: str, region: str | None = None) -> tuple[str, str | None]:
+    """(name, qualifier) of a name or ARN; with `region`, refuse another region's or account's
+    function as AWS does."""
+    ref = split_function_name(raw)
+    if region is not None:
+        check_reachable(ref, region)
+    return ref.name, ref.qualifier
+
+
+def name_for_create(raw: str, region: str) -> str:
+    """The bare name CreateFunction makes from `raw` (which passed the model's FunctionName
+    pattern and 140-character limit), or AWS's refusal."""
+    ref = split_function_name(raw)
+    check_reachable(ref, region)
+    if len(ref.name) > MAX_FUNCTION_NAME_CHARS:
+        # AWS answers the bare name's limit after validation, as an InvalidParameterValue
+        # worded like a validation error.
+        problems = Violations()
         problems.add_max_length("functionName", raw, MAX_FUNCTION_NAME_CHARS)
-        return None, None
-    if len(raw) > MAX_FUNCTION_ARN_CHARS:
-        problems.add_max_length("functionName", raw, MAX_FUNCTION_ARN_CHARS)
-        return None, None
-    qualifier: str | None = match["qualifier"]
-    if qualifier is not None and len(qualifier) > MAX_QUALIFIER_CHARS:
-        problems.add_max_length("qualifier", qualifier, MAX_QUALIFIER_CHARS)
-        return None, None
-    return name, qualifier
-
-
-def parse_function_name(raw: str) -> tuple[str, str | None]:
-    """Split `name`, `name:qualifier`, a partial or a full ARN into (name, qualifier)."""
-    problems = Violations()
-    name, qualifier = check_function_name(problems, raw, creating=False)
-    problems.raise_if_any()
-    assert name is not None
-    return name, qualifier
-
-
-def validate_qualifier(qualifier: str) -> str:
-    """Check a `?Qualifier=` value against the model; return it unchanged."""
-    problems = Violations()
-    if len(qualifier) > MAX_QUALIFIER_CHARS:
-        problems.add_max_length("qualifier", qualifier, MAX_QUALIFIER_CHARS)
-    if len(qualifier) < 1:
-        problems.add("qualifier", qualifier, "Member must have length greater than or equal to 1")
-    if not _QUALIFIER_RE.fullmatch(qualifier):
-        problems.add_pattern("qualifier", qualifier, QUALIFIER_PATTERN)
-    problems.raise_if_any()
-    return qualifier
+        raise InvalidParameterValueException(problems.message() or "")
+    if ref.qualifier is not None:
+        raise InvalidParameterValueException(
+            f"Function name {raw} must not include a qualifier when creating a function"
+        )
+    return ref.name
 
 
 def validate_max_items(max_items: int) -> int:
-    """Check ListFunctions' MaxItems (1..10000); return it unchanged."""
+    """Check a List operation's MaxItems (1..10000); return it unchanged."""
     problems = Violations()
     problems.check_range("maxItems", max_items, 1, MAX_LIST_ITEMS)
     problems.raise_if_any()
     return max_items
+
+
+__all__ = [
+    "FunctionRef",
+    "ValidationException",
+    "check_reachable",
+    "name_for_create",
+    "parse_function_name",
+    "split_function_name",
+    "validate_max_items",
+]

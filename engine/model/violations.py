@@ -39,13 +39,18 @@ class Violations:
         elif value > high:
             self.add(path, value, f"Member must have value less than or equal to {high}")
 
-    def raise_if_any(self) -> None:
+    def message(self) -> str | None:
+        """AWS's summary of the violations so far, or None if there are none."""
         count = len(self._messages)
-        if count:
-            noun = "error" if count == 1 else "errors"
-            raise ValidationException(
-                f"{count} validation {noun} detected: {'; '.join(self._messages)}"
-            )
+        if not count:
+            return None
+        noun = "error" if count == 1 else "errors"
+        return f"{count} validation {noun} detected: {'; '.join(self._messages)}"
+
+    def raise_if_any(self) -> None:
+        message = self.message()
+        if message is not None:
+            raise ValidationException(message)
 
 
 def _render(value: object) -> str:

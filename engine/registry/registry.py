@@ -137,6 +137,7 @@ class Registry:
                     timeout_s=req.timeout_s,
                     ephemeral_storage_mb=req.ephemeral_storage_mb,
                     environment=dict(req.environment),
+                    environment_set=req.environment_set or bool(req.environment),
                     architectures=req.architectures,
                     subnet_ids=req.vpc.subnet_ids if req.vpc else (),
                     security_group_ids=req.vpc.security_group_ids if req.vpc else (),

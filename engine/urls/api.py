@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api.common import Handler, function_name, paged, read_json, unqualified
+from engine.api.body import read_json
+from engine.api.common import Handler, function_name, paged, unqualified
 from engine.errors import InvalidParameterValueException
 from engine.model.function import LATEST
 from engine.urls.config import parse_url_config, validate_url_qualifier

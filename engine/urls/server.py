@@ -19,7 +19,7 @@ import trio
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from engine.api.common import read_body
+from engine.api.body import read_body
 from engine.auth.credentials import CredentialsFile
 from engine.auth.sigv4 import verify_request
 from engine.errors import ApiError, TooManyRequestsException

@@ -354,7 +354,7 @@ _BIG_ENV = {"Variables": {f"KEY_{i:03d}": "v" * 40 for i in range(100)}}
     [
         ({"MemorySize": 20000}, "ValidationException", 400, "less than or equal to 10240"),
         ({"Timeout": 901}, "ValidationException", 400, "less than or equal to 900"),
-        ({"Runtime": "python2.5"}, "ValidationException", 400, "enum value set"),
+        ({"Runtime": "python2.5"}, "InvalidParameterValueException", 400, "or be a valid ARN"),
         ({"Runtime": "java21"}, "InvalidParameterValueException", 400, "provided.al2023"),
         ({"Environment": _BIG_ENV}, "InvalidParameterValueException", 400, "4KB limit"),
         (

@@ -73,7 +73,7 @@ def vpc_docs(n: int) -> tuple[dict[str, Any], dict[str, Any]]:
         "cidr": f"10.{b}.0.0/16",
         "subnets": [{"id": "subnet-b", "cidr": f"10.{b}.1.0/24", "nat_gateway": True}],
         "security_groups": [
-            {"id": "sg-b-open", "ingress": [{"protocol": "all", "cidr": "0.0.0.0/0"}]}
+            {"id": "sg-bopen", "ingress": [{"protocol": "all", "cidr": "0.0.0.0/0"}]}
         ],
     }
     return first, second
@@ -110,7 +110,7 @@ def world(
             app="sg-app",
             db="sg-db",
             other="sg-other",
-            open_b="sg-b-open",
+            open_b="sg-bopen",
             db_address=host["address"],
             db_netns=host["netns"],
         )
@@ -171,7 +171,7 @@ def test_nothing_crosses_vpcs_or_comes_from_the_default_network(
     )
     out = probe(daemon, elsewhere, {"tcp": {"db": [world.db_address, 5432]}, "listen": [8080]})
     assert out["db"].startswith("blocked:")
-    # sg-b-open admits everyone, but a function of the other VPC still cannot get in.
+    # sg-bopen admits everyone, but a function of the other VPC still cannot get in.
     app = vpc_function(deploy, [world.private], [world.app])
     assert probe(daemon, app, {"tcp": {"b": [out["ip"], 8080]}})["b"].startswith("blocked:")
 
@@ -218,29 +218,46 @@ def test_boto3_sees_vpc_config_with_its_vpc_id(daemon: Daemon, world: World) -> 
         lam.delete_function(FunctionName=name)
 
 
+_INVALID = "InvalidParameterValueException"
+
+
 @pytest.mark.parametrize(
-    ("vpc_config", "needle"),
+    ("vpc_config", "error", "needle"),
     [
         (
             {"SubnetIds": ["subnet-nope"], "SecurityGroupIds": ["sg-app"]},
+            _INVALID,
             "InvalidSubnetID.NotFound",
         ),
         (
             {"SubnetIds": ["subnet-private"], "SecurityGroupIds": ["sg-nope"]},
+            _INVALID,
             "InvalidGroup.NotFound",
         ),
-        ({"SubnetIds": ["subnet-private"], "SecurityGroupIds": ["sg-b-open"]}, "InvalidGroup"),
-        ({"SubnetIds": ["subnet-private", "subnet-b"], "SecurityGroupIds": ["sg-app"]}, "VPCs"),
-        ({"SubnetIds": ["subnet-private"], "SecurityGroupIds": []}, "both"),
-        ({"SubnetIds": ["bad id"], "SecurityGroupIds": ["sg-app"]}, "Malformed"),
+        (
+            {"SubnetIds": ["subnet-private"], "SecurityGroupIds": ["sg-bopen"]},
+            _INVALID,
+            "InvalidGroup",
+        ),
+        (
+            {"SubnetIds": ["subnet-private", "subnet-b"], "SecurityGroupIds": ["sg-app"]},
+            _INVALID,
+            "VPCs",
+        ),
+        ({"SubnetIds": ["subnet-private"], "SecurityGroupIds": []}, _INVALID, "both"),
+        (
+            {"SubnetIds": ["bad id"], "SecurityGroupIds": ["sg-app"]},
+            "ValidationException",
+            "Value '[bad id]' at 'vpcConfig.subnetIds' failed to satisfy constraint",
+        ),
     ],
 )
 def test_a_bad_vpc_config_is_refused_at_create(
-    daemon: Daemon, world: World, vpc_config: dict[str, Any], needle: str
+    daemon: Daemon, world: World, vpc_config: dict[str, Any], error: str, needle: str
 ) -> None:
     resp = daemon.create("never-made", PROBE, VpcConfig=vpc_config)
     assert resp.status == 400, resp.body
-    assert resp.headers["x-amzn-errortype"] == "InvalidParameterValueException"
+    assert resp.headers["x-amzn-errortype"] == error
     assert needle in resp.json()["message"]
 
 
@@ -260,7 +277,7 @@ def test_a_full_subnet_fails_the_invoke_with_a_clear_502(
         resp = daemon.invoke(name, {})
         assert resp.status == 502, resp.body
         assert resp.headers["x-amzn-errortype"] == "SubnetIPAddressLimitReachedException"
-        assert "subnet-tiny" in resp.json()["message"]
+        assert "subnet-tiny" in resp.json()["Message"]
     finally:
         for name in attached:
             daemon.client.request("DELETE", f"{API}/hosts/{name}")
@@ -333,7 +350,7 @@ def test_a_subnet_removed_from_the_configuration_fails_invokes_with_502(
         resp = d.invoke("orphan", {})
         assert resp.status == 502, resp.body
         assert resp.headers["x-amzn-errortype"] == "InvalidSubnetIDException"
-        assert "subnet-gone" in resp.json()["message"]
+        assert "subnet-gone" in resp.json()["Message"]
         d.stop()
         d.start(extra_toml=declared.replace('id = "sg-gone"', 'id = "sg-renamed"'))
         resp = d.invoke("orphan", {})

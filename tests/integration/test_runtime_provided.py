@@ -98,16 +98,32 @@ def test_shell_bootstrap_round_trip_headers_environment_and_reuse(functions: Fun
     second.assert_framed(cold=False)
 
 
-@pytest.mark.parametrize("runtime", ["provided.al2", "provided"])
-def test_every_provided_name_runs_a_bootstrap(functions: Functions, runtime: str) -> None:
+def test_provided_al2_runs_a_bootstrap(functions: Functions) -> None:
     name = functions.create(
-        runtime,
+        "provided.al2",
         "function.echo_event",
         {"bootstrap": SHELL_BOOTSTRAP, "function.sh": FUNCTION_SH},
         executable=("bootstrap",),
         MemorySize=ONE_VCPU_MB,
     )
     assert functions.invoke(name, [1]).ok()["event"] == [1]
+
+
+def test_the_deprecated_provided_runtime_is_refused_as_aws_refuses_it(
+    functions: Functions,
+) -> None:
+    body = functions.create(
+        "provided",
+        "function.echo_event",
+        {"bootstrap": SHELL_BOOTSTRAP, "function.sh": FUNCTION_SH},
+        executable=("bootstrap",),
+        expect=400,
+    )
+    assert json.loads(body)["message"] == (
+        "The runtime parameter of provided is no longer supported for creating or updating AWS "
+        "Lambda functions. We recommend you use a supported runtime while creating or updating "
+        "functions."
+    )
 
 
 # A bootstrap that exercises the Runtime API's rules from inside the sandbox and reports the

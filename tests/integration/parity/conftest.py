@@ -45,6 +45,15 @@ def _load_recorded() -> dict[str, Any]:
 _RECORDED = _load_recorded()
 
 
+def _swap_whole(value: Any, old: str, new: str) -> Any:
+    """`value` with every string that is exactly `old` read as `new`."""
+    if isinstance(value, dict):
+        return {k: _swap_whole(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_swap_whole(v, old, new) for v in value]
+    return new if value == old else value
+
+
 def _swap(value: Any, old: str, new: str) -> Any:
     if isinstance(value, dict):
         return {k: _swap(v, old, new) for k, v in value.items()}
@@ -66,7 +75,7 @@ class Scenario:
         self.account = account
         self.answers: dict[str, Any] = _RECORDED[key]["answers"]
         self.bindings = Bindings()
-        self.replacements: dict[str, str] = {RECORDED_RUNTIME: RUNTIME}
+        self.replacements: dict[str, str] = {}
         self.kept: dict[str, str] = {}
 
     def replace(self, old: str, new: str) -> None:
@@ -108,6 +117,8 @@ class Scenario:
         return recorded
 
     def _replaced(self, body: Any) -> Any:
+        # A Runtime value, not the name inside a text (AWS's messages list both runtimes).
+        body = _swap_whole(body, RECORDED_RUNTIME, RUNTIME)
         for old, new in self.replacements.items():
             body = _swap(body, old, new)
         return body

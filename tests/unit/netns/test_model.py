@@ -162,12 +162,15 @@ def test_same_document_from_toml() -> None:
         (lambda d: d["subnets"][0].update(cidr="10.0.1.1/24"), r"has host bits set"),
         (lambda d: d["subnets"][0].pop("id"), r"subnets\[0\].id is required"),
         (lambda d: d["subnets"][0].update(id="sub-1"), r"subnets\[0\].id 'sub-1' must match"),
+        # AWS's model takes only subnet-[0-9a-z]* in a function's VpcConfig
+        (lambda d: d["subnets"][0].update(id="subnet-a-1"), r"id 'subnet-a-1' must match"),
         (lambda d: d["subnets"][0].update(nat_gateway="yes"), r"nat_gateway must be true or"),
         (lambda d: d["subnets"][0].update(public=True), r"subnets\[0\] has unknown key.*public"),
         # security groups
         (lambda d: d.update(security_groups=None), r"security_groups must be a list, not null"),
         (lambda d: d["security_groups"][1].update(id="sg-app"), r"sg-app is already used"),
         (lambda d: d["security_groups"][0].update(id="sg_app"), r"id 'sg_app' must match"),
+        (lambda d: d["security_groups"][0].update(id="sg-b-open"), r"id 'sg-b-open' must match"),
         (lambda d: d["security_groups"][0].update(ingress="all"), r"ingress must be a list"),
         (lambda d: d["security_groups"][0].update(rules=[]), r"unknown key\(s\): rules"),
         (lambda d: d["security_groups"][0].update(description="x" * 256), r"longer than 255"),

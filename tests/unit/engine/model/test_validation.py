@@ -1,4 +1,8 @@
-"""CreateFunction / UpdateFunction* bodies: what is accepted, and the exact error AWS would give."""
+"""CreateFunction / UpdateFunction* bodies: what is accepted, and the exact error AWS would give.
+
+Each body goes through what the API does with it: the service model's constraints
+(`engine.api.validation`, derived from botocore's model), then the parser's own rules.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,15 @@ from typing import Any
 
 import pytest
 
+from engine.api.validation import RULES, lambda_model
 from engine.errors import (
+    AccessDeniedException,
     ApiError,
     InvalidParameterValueException,
     InvalidRequestContentException,
     NotImplementedApiError,
     RequestEntityTooLargeException,
+    ResourceNotFoundException,
     ValidationException,
 )
 from engine.model.code import decode_zip_file
@@ -27,11 +34,16 @@ from engine.model.function_requests import (
     parse_update_function_configuration,
 )
 from engine.model.limits import MAX_ZIP_BYTES
-from engine.model.names import parse_function_name, validate_max_items, validate_qualifier
+from engine.model.names import parse_function_name, validate_max_items
+from engine.shapes.validate import Rules, check
 
 RUNTIMES = ("python3.11",)
-ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 DROP = object()  # marks a key to remove from the base body
+NAMESPACED_FN_PATTERN = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
 FN_PATTERN = (
     r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
     r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
@@ -65,8 +77,21 @@ def create_body(**changes: Any) -> dict[str, Any]:
     return body
 
 
+def validated(operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    """`body` past the API boundary's model check for `operation`."""
+    model = lambda_model()
+    shape = model.operations[operation].input
+    assert shape is not None
+    check(model, shape, body, RULES.get(operation, RULES_NONE))
+    return body
+
+
+RULES_NONE = Rules()
+
+
 def create(**changes: Any) -> CreateFunctionRequest:
-    return parse_create_function(create_body(**changes), supported_runtimes=RUNTIMES)
+    body = validated("CreateFunction", create_body(**changes))
+    return parse_create_function(body, supported_runtimes=RUNTIMES)
 
 
 def one(violation: str) -> str:
@@ -122,8 +147,8 @@ def test_full_request_is_carried_over() -> None:
 @pytest.mark.parametrize(
     ("raw", "name"),
     [
-        ("arn:aws:lambda:us-east-1:123456789012:function:my-fn", "my-fn"),
-        ("123456789012:function:my-fn", "my-fn"),
+        ("arn:aws:lambda:us-east-1:000000000000:function:my-fn", "my-fn"),
+        ("000000000000:function:my-fn", "my-fn"),
         ("A_b-9", "A_b-9"),
         ("x" * 64, "x" * 64),
     ],
@@ -232,11 +257,6 @@ def test_repr_hides_secrets_and_code() -> None:
             f"Member must satisfy regular expression pattern: {FN_PATTERN}",
         ),
         (
-            {"FunctionName": "x" * 65},
-            f"Value '{'x' * 65}' at 'functionName' failed to satisfy constraint: "
-            "Member must have length less than or equal to 64",
-        ),
-        (
             {"Handler": "app handler"},
             "Value 'app handler' at 'handler' failed to satisfy constraint: "
             r"Member must satisfy regular expression pattern: [^\s]+",
@@ -284,14 +304,37 @@ def test_model_constraints(changes: dict[str, Any], message: str) -> None:
     expect(ValidationException, one(message), **changes)
 
 
-def test_unknown_runtime_names_the_aws_enum() -> None:
-    with pytest.raises(ValidationException) as caught:
-        create(Runtime="python9")
-    assert caught.value.message.startswith(
-        "1 validation error detected: Value 'python9' at 'runtime' failed to satisfy "
-        "constraint: Member must satisfy enum value set: [nodejs, "
+def test_a_bare_name_over_64_characters_is_an_invalid_value_worded_as_validation() -> None:
+    expect(
+        InvalidParameterValueException,
+        one(
+            f"Value '{'x' * 65}' at 'functionName' failed to satisfy constraint: "
+            "Member must have length less than or equal to 64"
+        ),
+        FunctionName="x" * 65,
     )
-    assert "python3.11, python3.12" in caught.value.message
+
+
+def test_unknown_runtime_names_the_runtimes_aws_supports() -> None:
+    expect(
+        InvalidParameterValueException,
+        "Value python9 at 'runtime' failed to satisfy constraint: Member must satisfy enum "
+        "value set: [nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, "
+        "nodejs24.x, nodejs22.x, java25, python3.10, python3.11, java21, ruby3.3, ruby3.4, "
+        "ruby3.2, python3.8, python3.9, java17, nodejs16.x, dotnet10, dotnet8, java11, dotnet6,"
+        " nodejs18.x, provided.al2, java8.al2] or be a valid ARN",
+        Runtime="python9",
+    )
+
+
+def test_a_deprecated_runtime_is_no_longer_supported() -> None:
+    expect(
+        InvalidParameterValueException,
+        "The runtime parameter of go1.x is no longer supported for creating or updating AWS "
+        "Lambda functions. We recommend you use a supported runtime while creating or updating "
+        "functions.",
+        Runtime="go1.x",
+    )
 
 
 def test_several_violations_are_reported_together() -> None:
@@ -300,10 +343,22 @@ def test_several_violations_are_reported_together() -> None:
         "2 validation errors detected: "
         "Value '0' at 'timeout' failed to satisfy constraint: "
         "Member must have value greater than or equal to 1; "
-        "Value '20000' at 'memorySize' failed to satisfy constraint: "
-        "Member must have value less than or equal to 10240",
-        MemorySize=20000,
+        "Value '127' at 'memorySize' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 128",
+        MemorySize=127,
         Timeout=0,
+    )
+
+
+def test_quotas_past_the_model_answer_as_the_model_would() -> None:
+    # The model allows 32 GB for managed instances; a zip function has 10240 MB at most.
+    expect(
+        ValidationException,
+        one(
+            "Value '20000' at 'memorySize' failed to satisfy constraint: "
+            "Member must have value less than or equal to 10240"
+        ),
+        MemorySize=20000,
     )
 
 
@@ -381,7 +436,7 @@ RESERVED_PREFIX = (
         ),
         (
             NotImplementedApiError,
-            {"Code": {"S3Bucket": "b", "S3Key": "k"}},
+            {"Code": {"S3Bucket": "bucket", "S3Key": "k"}},
             "Code.S3Bucket is not supported by this lambdalet host; only Code.ZipFile is supported",
         ),
         (
@@ -400,10 +455,14 @@ RESERVED_PREFIX = (
             "VpcConfig needs both SubnetIds and SecurityGroupIds, or neither (to leave the VPC)",
         ),
         (
-            InvalidParameterValueException,
+            ValidationException,
             {"VpcConfig": {"SubnetIds": ["subnet_1"], "SecurityGroupIds": ["sg-1"]}},
-            "Error occurred while DescribeSubnets. EC2 Error Code: InvalidSubnetID.Malformed. "
-            'EC2 Error Message: Invalid id: "subnet_1"',
+            one(
+                "Value '[subnet_1]' at 'vpcConfig.subnetIds' failed to satisfy constraint: "
+                "Member must satisfy constraint: [Member must have length less than or equal "
+                "to 1024, Member must have length greater than or equal to 0, Member must "
+                "satisfy regular expression pattern: subnet-[0-9a-z]*]"
+            ),
         ),
         (
             InvalidParameterValueException,
@@ -412,15 +471,18 @@ RESERVED_PREFIX = (
             f'InvalidGroupId.Malformed. EC2 Error Message: Invalid id: "sg-{"x" * 70}"',
         ),
         (
-            InvalidParameterValueException,
+            ValidationException,
             {
                 "VpcConfig": {
                     "SubnetIds": [f"subnet-{i}" for i in range(17)],
                     "SecurityGroupIds": ["sg-1"],
                 }
             },
-            "1 validation error detected: Value at 'vpcConfig.subnetIds' failed to satisfy "
-            "constraint: Member must have length less than or equal to 16",
+            one(
+                f"Value '[{', '.join(f'subnet-{i}' for i in range(17))}]' at "
+                "'vpcConfig.subnetIds' failed to satisfy constraint: Member must have length "
+                "less than or equal to 16"
+            ),
         ),
         (
             NotImplementedApiError,
@@ -549,9 +611,25 @@ def test_zip_of_50_mib_is_too_large() -> None:
     assert caught.value.status == 413
 
 
+def _stored_zip(payload: int) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("blob", bytes(payload))
+    return buf.getvalue()
+
+
 def test_zip_just_under_50_mib_is_decoded() -> None:
-    assert len(decode_zip_file(base64.b64encode(bytes(MAX_ZIP_BYTES - 1)).decode())) == (
-        MAX_ZIP_BYTES - 1
+    overhead = len(_stored_zip(0))
+    package = _stored_zip(MAX_ZIP_BYTES - 1 - overhead)
+    assert len(package) == MAX_ZIP_BYTES - 1
+    assert decode_zip_file(base64.b64encode(package).decode()) == package
+
+
+def test_base64_that_is_not_a_zip_cannot_be_unzipped() -> None:
+    with pytest.raises(InvalidParameterValueException) as caught:
+        decode_zip_file(base64.b64encode(b"this is not a zipfile").decode())
+    assert caught.value.message == (
+        "Could not unzip uploaded file. Please check your file, then try to upload again."
     )
 
 
@@ -571,56 +649,37 @@ def test_oversized_base64_is_refused_before_decoding() -> None:
         ("my-fn:prod", ("my-fn", "prod")),
         ("my-fn:$LATEST", ("my-fn", "$LATEST")),
         ("my-fn:7", ("my-fn", "7")),
-        ("123456789012:function:my-fn", ("my-fn", None)),
-        ("123456789012:function:my-fn:7", ("my-fn", "7")),
-        ("arn:aws:lambda:us-east-1:123456789012:function:my-fn", ("my-fn", None)),
-        ("arn:aws:lambda:us-east-1:123456789012:function:my-fn:live", ("my-fn", "live")),
-        ("arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:f", ("f", None)),
+        ("000000000000:function:my-fn", ("my-fn", None)),
+        ("000000000000:function:my-fn:7", ("my-fn", "7")),
+        ("arn:aws:lambda:us-east-1:000000000000:function:my-fn", ("my-fn", None)),
+        ("arn:aws:lambda:us-east-1:000000000000:function:my-fn:live", ("my-fn", "live")),
         ("function:my-fn", ("my-fn", None)),
+        ("x" * 65, ("x" * 65, None)),  # no such function, but a well-formed name
+        ("arn:aws:lambda:us-east-1:000000000000:function", ("function", None)),
     ],
 )
 def test_parse_function_name(raw: str, expected: tuple[str, str | None]) -> None:
-    assert parse_function_name(raw) == expected
+    assert parse_function_name(raw, "us-east-1") == expected
 
 
-@pytest.mark.parametrize(
-    ("raw", "constraint"),
-    [
-        ("my fn", f"Member must satisfy regular expression pattern: {FN_PATTERN}"),
-        ("my-fn:bad.q", f"Member must satisfy regular expression pattern: {FN_PATTERN}"),
-        ("arn:aws:lambda:my-fn", f"Member must satisfy regular expression pattern: {FN_PATTERN}"),
-        ("my-fn:", f"Member must satisfy regular expression pattern: {FN_PATTERN}"),
-        ("", "Member must have length greater than or equal to 1"),
-        ("x" * 65, "Member must have length less than or equal to 64"),
-    ],
-)
-def test_parse_function_name_rejects(raw: str, constraint: str) -> None:
+@pytest.mark.parametrize("raw", ["my fn", "my-fn:bad.q", "arn:aws:lambda:my fn", "my-fn:", ""])
+def test_parse_function_name_rejects(raw: str) -> None:
     with pytest.raises(ValidationException) as caught:
         parse_function_name(raw)
     assert caught.value.message == one(
-        f"Value '{raw}' at 'functionName' failed to satisfy constraint: {constraint}"
+        f"Value '{raw}' at 'functionName' failed to satisfy constraint: "
+        f"Member must satisfy regular expression pattern: {NAMESPACED_FN_PATTERN}"
     )
 
 
-@pytest.mark.parametrize("qualifier", ["prod", "$LATEST", "7", "a-b_c"])
-def test_validate_qualifier_accepts(qualifier: str) -> None:
-    assert validate_qualifier(qualifier) == qualifier
-
-
-@pytest.mark.parametrize(
-    ("qualifier", "constraint"),
-    [
-        ("bad.q", "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)"),
-        ("", "Member must have length greater than or equal to 1"),
-        ("q" * 129, "Member must have length less than or equal to 128"),
-    ],
-)
-def test_validate_qualifier_rejects(qualifier: str, constraint: str) -> None:
-    with pytest.raises(ValidationException) as caught:
-        validate_qualifier(qualifier)
-    assert caught.value.message == one(
-        f"Value '{qualifier}' at 'qualifier' failed to satisfy constraint: {constraint}"
+def test_another_region_is_not_reachable_and_another_account_is_denied() -> None:
+    with pytest.raises(ResourceNotFoundException) as caught:
+        parse_function_name("arn:aws:lambda:eu-west-1:000000000000:function:f", "us-east-1")
+    assert caught.value.message == (
+        "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"
     )
+    with pytest.raises(AccessDeniedException):
+        parse_function_name("123456789012:function:f", "us-east-1")
 
 
 @pytest.mark.parametrize(
@@ -641,6 +700,7 @@ def test_validate_max_items(value: int, constraint: str) -> None:
 
 
 def update_config(body: dict[str, Any]) -> ConfigurationChanges:
+    validated("UpdateFunctionConfiguration", {"FunctionName": "my-fn", **body})
     return parse_update_function_configuration(body, supported_runtimes=RUNTIMES)
 
 
@@ -676,6 +736,7 @@ def test_update_configuration_all_fields() -> None:
         "timeout_s": 60,
         "ephemeral_storage_mb": 1024,
         "environment": {"STAGE": "dev"},
+        "environment_set": True,
     }
 
 
@@ -757,6 +818,11 @@ def test_update_configuration_default_log_group_needs_the_name() -> None:
 # --- UpdateFunctionCode --------------------------------------------------------------------
 
 
+def update_code(body: dict[str, Any]) -> CodeUpdate:
+    validated("UpdateFunctionCode", {"FunctionName": "my-fn", **body})
+    return parse_update_function_code(body)
+
+
 def test_update_code() -> None:
     update = parse_update_function_code(
         {"ZipFile": ZIP_B64, "RevisionId": "r1", "Publish": True, "Architectures": ["x86_64"]}
@@ -780,7 +846,7 @@ def test_update_code_defaults() -> None:
             "Could not unzip uploaded file. Please check your file, then try to upload again.",
         ),
         (
-            {"S3Bucket": "b", "S3Key": "k"},
+            {"S3Bucket": "bucket", "S3Key": "k"},
             NotImplementedApiError,
             "S3Bucket is not supported by this lambdalet host; only ZipFile is supported",
         ),
@@ -812,7 +878,7 @@ def test_update_code_defaults() -> None:
 )
 def test_update_code_rejects(body: dict[str, Any], error: type[ApiError], message: str) -> None:
     with pytest.raises(ApiError) as caught:
-        parse_update_function_code(body)
+        update_code(body)
     assert type(caught.value) is error
     assert caught.value.message == message
 

@@ -110,6 +110,7 @@ def test_create_round_trip(registry: Registry, state_dir: Path) -> None:
         timeout_s=30,
         ephemeral_storage_mb=1024,
         environment={"STAGE": "prod"},
+        environment_set=True,
         architectures=("x86_64",),
         code_digest=digest(ZIP_A),
         code_sha256=base64.b64encode(hashlib.sha256(ZIP_A).digest()).decode(),

@@ -1,0 +1,57 @@
+"""Reading a Lambda API request's body: bounded, and a JSON body parsed once per request.
+
+`engine.api.validation` parses a JSON body to check it before the handler runs; the handler's
+`read_json` then gets the same object back instead of parsing (maybe 70 MB) again.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from starlette.requests import Request
+
+from engine.errors import InvalidRequestContentException, RequestTooLargeException
+from engine.model.limits import MAX_ZIP_BYTES
+
+# A base64 ZipFile of 50 MiB inside JSON is about 70 MB; allow a little more for the rest.
+MAX_CONTROL_BODY_BYTES: Final = MAX_ZIP_BYTES * 4 // 3 + 1024 * 1024
+_PARSED: Final = "lambdalet.json_body"  # the scope key of a body already parsed
+
+
+async def read_body(request: Request, limit: int, operation: str) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLargeException(
+            f"Request must be smaller than {limit} bytes for the {operation} operation"
+        )
+    if declared is not None:  # hypercorn enforces Content-Length: the body is that long
+        return await request.body()
+    chunks = bytearray()
+    async for chunk in request.stream():  # chunked: count as it comes
+        chunks += chunk
+        if len(chunks) > limit:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {limit} bytes for the {operation} operation"
+            )
+    return bytes(chunks)
+
+
+async def read_json(request: Request, operation: str) -> dict[str, Any]:
+    """The body as a JSON object (an empty body is ``{}``), parsed once per request."""
+    parsed: dict[str, Any] | None = request.scope.get(_PARSED)
+    if parsed is not None:
+        return parsed
+    raw = await read_body(request, MAX_CONTROL_BODY_BYTES, operation)
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise InvalidRequestContentException(
+            "Could not parse request body into json: the body is not valid JSON"
+        ) from None
+    if not isinstance(body, dict):
+        raise InvalidRequestContentException(
+            "Could not parse request body into json: expected a JSON object"
+        )
+    request.scope[_PARSED] = body
+    return body

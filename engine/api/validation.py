@@ -1,0 +1,93 @@
+"""Every Lambda request checked as its operation's input, before its handler runs.
+
+The operation comes from the request's method and path (`engine.api.aws_routes`); its members
+are read from where the model binds them (URI labels, query, headers, JSON body) and checked
+with `engine.shapes.validate`, so a constraint AWS publishes is enforced in AWS's words without
+a line per operation. `RULES` holds where Lambda's own answers depart from its model, each with
+the recorded AWS answer that shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import unquote
+
+from starlette.requests import Request
+
+from engine.api.body import read_json
+from engine.model.limits import AWS_KNOWN_RUNTIMES_TEXT, AWS_SUPPORTED_RUNTIMES_TEXT
+from engine.shapes.model import Operation, ServiceModel, Shape, load_service
+from engine.shapes.validate import Rules, check
+
+_INVOKE_MODES: Final = {"InvokeMode": "[RESPONSE_STREAM, BUFFERED]"}
+
+# Where AWS answers otherwise than its published model says (recorded answers in
+# tests/integration/parity/recorded/).
+RULES: Final = {
+    # An unknown runtime is InvalidParameterValueException, worded by the operation.
+    "CreateFunction": Rules(skip=frozenset({"Runtime"})),
+    "UpdateFunctionConfiguration": Rules(skip=frozenset({"Runtime"})),
+    "PublishLayerVersion": Rules(
+        enum_text={"CompatibleRuntimes": AWS_SUPPORTED_RUNTIMES_TEXT},
+        plain_list_enum=frozenset({"CompatibleRuntimes"}),
+    ),
+    "ListLayers": Rules(enum_text={"CompatibleRuntime": AWS_KNOWN_RUNTIMES_TEXT}),
+    "ListLayerVersions": Rules(enum_text={"CompatibleRuntime": AWS_KNOWN_RUNTIMES_TEXT}),
+    "CreateFunctionUrlConfig": Rules(enum_text=_INVOKE_MODES),
+    "UpdateFunctionUrlConfig": Rules(enum_text=_INVOKE_MODES),
+}
+_NO_RULES: Final = Rules()
+
+
+def lambda_model() -> ServiceModel:
+    return load_service("lambda")
+
+
+async def validate_input(request: Request, operation: Operation, labels: Mapping[str, str]) -> None:
+    """Check `request` as `operation`'s input; raise AWS's ValidationException if it breaks
+    the model. A JSON body is parsed here once (handlers get it from `read_json`)."""
+    if operation.input is None:
+        return
+    model = lambda_model()
+    shape = model.shape(operation.input)
+    params: dict[str, Any] = {}
+    has_body = False
+    for member in shape.members:
+        where = member.location
+        if where == "uri":
+            raw = labels.get(member.location_name)
+            if raw is not None:
+                params[member.name] = unquote(raw)
+        elif where == "querystring":
+            values = request.query_params.getlist(member.location_name)
+            if values:
+                params[member.name] = _typed(model.shape(member.shape), values)
+        elif where == "header":
+            value = request.headers.get(member.location_name)
+            if value is not None:
+                params[member.name] = _typed(model.shape(member.shape), [value])
+        elif where == "" and not member.payload:
+            has_body = True
+    if has_body:
+        body = await read_json(request, operation.name)
+        for member in shape.members:
+            if member.location == "" and member.name in body:
+                params[member.name] = body[member.name]
+    check(model, operation.input, params, RULES.get(operation.name, _NO_RULES))
+
+
+def _typed(shape: Shape, values: list[str]) -> Any:
+    """A query or header value as its shape's type; left as text when it does not parse (the
+    handler refuses it in its own words)."""
+    if shape.type == "list":
+        return values
+    value = values[0]
+    if shape.type in ("integer", "long"):
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    if shape.type == "boolean" and value in ("true", "false"):
+        return value == "true"
+    return value
