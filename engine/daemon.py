@@ -30,6 +30,7 @@ from starlette.applications import Starlette
 
 from engine.api.aliases import AliasApi, alias_routes
 from engine.api.app import build_app
+from engine.api.aws_routes import match_operation
 from engine.api.body import MAX_CONTROL_BODY_BYTES
 from engine.api.common import guard
 from engine.api.concurrency import ConcurrencyApi, concurrency_routes
@@ -147,6 +148,7 @@ async def serve(
                     hosts=listen_hosts(config.http_listen),
                     region=config.region,
                     max_body=MAX_CONTROL_BODY_BYTES,
+                    operation_of=_operation_name,
                 )
                 bindings.append(
                     Binding(
@@ -234,6 +236,11 @@ class Services:
             provisioner=provisioner,
             urls=urls,
         )
+
+
+def _operation_name(method: str, raw_path: str, query: str) -> str | None:
+    operation = match_operation(method, raw_path, query)
+    return None if operation is None else operation.name
 
 
 def build_lambda_app(

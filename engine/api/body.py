@@ -11,29 +11,37 @@ from typing import Any, Final
 
 from starlette.requests import Request
 
-from engine.errors import InvalidRequestContentException, RequestTooLargeException
-from engine.model.limits import MAX_ZIP_BYTES
+from engine.errors import (
+    ApiError,
+    InvalidRequestContentException,
+    RequestEntityTooLargeException,
+    RequestTooLargeException,
+)
 
-# A base64 ZipFile of 50 MiB inside JSON is about 70 MB; allow a little more for the rest.
-MAX_CONTROL_BODY_BYTES: Final = MAX_ZIP_BYTES * 4 // 3 + 1024 * 1024
+# AWS's limit on a control-plane request (a base64 ZipFile of 50 MiB is 69,905,068 bytes).
+MAX_CONTROL_BODY_BYTES: Final = 70_167_211
 _PARSED: Final = "lambdalet.json_body"  # the scope key of a body already parsed
 
 
-async def read_body(request: Request, limit: int, operation: str) -> bytes:
+async def read_body(
+    request: Request,
+    limit: int,
+    operation: str,
+    error: type[ApiError] = RequestTooLargeException,
+) -> bytes:
+    """The body, at most `limit` bytes; over it, AWS's `error` naming the operation (an
+    invocation's payload: RequestTooLarge; a control-plane request: RequestEntityTooLarge)."""
     declared = request.headers.get("content-length")
+    too_large = error(f"Request must be smaller than {limit} bytes for the {operation} operation")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestTooLargeException(
-            f"Request must be smaller than {limit} bytes for the {operation} operation"
-        )
+        raise too_large
     if declared is not None:  # hypercorn enforces Content-Length: the body is that long
         return await request.body()
     chunks = bytearray()
     async for chunk in request.stream():  # chunked: count as it comes
         chunks += chunk
         if len(chunks) > limit:
-            raise RequestTooLargeException(
-                f"Request must be smaller than {limit} bytes for the {operation} operation"
-            )
+            raise too_large
     return bytes(chunks)
 
 
@@ -42,7 +50,9 @@ async def read_json(request: Request, operation: str) -> dict[str, Any]:
     parsed: dict[str, Any] | None = request.scope.get(_PARSED)
     if parsed is not None:
         return parsed
-    raw = await read_body(request, MAX_CONTROL_BODY_BYTES, operation)
+    raw = await read_body(
+        request, MAX_CONTROL_BODY_BYTES, operation, RequestEntityTooLargeException
+    )
     try:
         body = json.loads(raw or b"{}")
     except ValueError:

@@ -23,6 +23,7 @@ from engine.errors import InvalidParameterValueException
 from engine.model.arns import layer_arn
 from engine.model.layers import (
     LayerVersion,
+    check_layer_version_number,
     parse_layer_name,
     parse_layer_version_arn,
     parse_publish_layer_version,
@@ -42,9 +43,12 @@ class LayerApi:
 
     def _version_number(self, request: Request) -> int:
         raw = request.path_params["number"]
-        if not raw.isdigit():
-            raise InvalidParameterValueException(f"Invalid layer version number: {raw}")
-        return int(raw)
+        try:
+            number = int(raw)
+        except ValueError:
+            raise InvalidParameterValueException(f"Invalid layer version number: {raw}") from None
+        check_layer_version_number(number)
+        return number
 
     def _filters(self, request: Request) -> dict[str, str | None]:
         return {

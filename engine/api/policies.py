@@ -23,13 +23,13 @@ class PolicyApi:
     def __init__(self, policies: PolicyService) -> None:
         self.policies = policies
 
-    def _target(self, request: Request) -> tuple[str, str | None]:
+    def _target(self, request: Request, operation: str) -> tuple[str, str | None]:
         name, qualifier = function_name(request)
-        self.policies.check_target(name, qualifier)
+        self.policies.check_target(name, qualifier, operation=operation)
         return name, qualifier
 
     async def add_permission(self, request: Request) -> Response:
-        name, qualifier = self._target(request)
+        name, qualifier = self._target(request, "AddPermission")
         body = await read_json(request, "AddPermission")
         revision = body.get("RevisionId")
         statement = await self.policies.add(
@@ -39,7 +39,7 @@ class PolicyApi:
         return JSONResponse({"Statement": text}, status_code=201)
 
     async def remove_permission(self, request: Request) -> Response:
-        name, qualifier = self._target(request)
+        name, qualifier = self._target(request, "RemovePermission")
         await self.policies.remove(
             name,
             qualifier,
@@ -49,7 +49,7 @@ class PolicyApi:
         return Response(status_code=204)
 
     async def get_policy(self, request: Request) -> Response:
-        name, qualifier = self._target(request)
+        name, qualifier = self._target(request, "GetPolicy")
         policy = self.policies.get(name, qualifier)
         return JSONResponse({"Policy": policy.document(), "RevisionId": policy.revision_id})
 

@@ -21,10 +21,17 @@ from engine.errors import InvalidParameterValueException, ResourceNotFoundExcept
 from engine.model.arns import ACCOUNT_ID
 from engine.model.tags import parse_tags
 
+# A taggable resource's ARN (the model's pattern has checked it): its kind and the rest.
 _TAGGABLE_RE: Final = re.compile(
-    r"arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
-    r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<qualifier>[a-zA-Z0-9$_-]+))?"
+    r"arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"(?P<kind>[a-z-]+):(?P<name>[a-zA-Z0-9-_]+)(?::(?P<qualifier>[a-zA-Z0-9$_-]+))?"
 )
+# Resources lambdalet does not have (yet), as AWS says one is not there.
+_NOT_FOUND: Final = {
+    "event-source-mapping": "Event source mapping not found: {arn}",
+    "capacity-provider": "Capacity provider not found: {arn}",
+}
+MSG_EMPTY_TAGS: Final = "An error occurred and the request cannot be processed."
 
 
 class TagApi:
@@ -38,6 +45,9 @@ class TagApi:
         match = _TAGGABLE_RE.fullmatch(arn)
         if match is None:
             raise InvalidParameterValueException(f"Invalid resource ARN for tagging: {arn}")
+        if match["kind"] != "function":
+            text = _NOT_FOUND.get(match["kind"], "The resource you requested does not exist.")
+            raise ResourceNotFoundException(text.format(arn=arn))
         if match["qualifier"] is not None:
             raise InvalidParameterValueException(
                 "Tags on function aliases and versions are not supported. Please specify a "
@@ -52,16 +62,15 @@ class TagApi:
     async def tag_resource(self, request: Request) -> Response:
         name = self._tagged_function(request)
         body = await read_json(request, "TagResource")
-        if "Tags" not in body:
-            raise InvalidParameterValueException("Tags is required")
-        await self.tags.tag(name, parse_tags(body["Tags"]))
+        tags = parse_tags(body.get("Tags") or {})
+        if not tags:
+            raise InvalidParameterValueException(MSG_EMPTY_TAGS)
+        await self.tags.tag(name, tags)
         return Response(status_code=204)
 
     async def untag_resource(self, request: Request) -> Response:
         name = self._tagged_function(request)
-        keys = request.query_params.getlist("tagKeys")
-        if not keys:
-            raise InvalidParameterValueException("tagKeys is required")
+        keys = request.query_params.getlist("tagKeys")  # required: checked by the model
         await self.tags.untag(name, keys)
         return Response(status_code=204)
 

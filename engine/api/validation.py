@@ -28,7 +28,9 @@ RULES: Final = {
     # An unknown runtime is InvalidParameterValueException, worded by the operation.
     "CreateFunction": Rules(skip=frozenset({"Runtime"})),
     "UpdateFunctionConfiguration": Rules(skip=frozenset({"Runtime"})),
+    # AWS checks the runtimes first (its own list, worded as one value's enum).
     "PublishLayerVersion": Rules(
+        first=("CompatibleRuntimes",),
         enum_text={"CompatibleRuntimes": AWS_SUPPORTED_RUNTIMES_TEXT},
         plain_list_enum=frozenset({"CompatibleRuntimes"}),
     ),

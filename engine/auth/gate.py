@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.auth.credentials import CredentialsFile
 from engine.auth.sigv4 import Headers, check_headers, claimed_access_key_id, verify_request
-from engine.errors import ApiError, RequestTimeoutException, RequestTooLargeException
+from engine.errors import ApiError, RequestEntityTooLargeException, RequestTimeoutException
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class SigV4Middleware:
         max_body: int,
         clock: Callable[[], float] = time.time,
         service: str = "lambda",
+        operation_of: Callable[[str, str, str], str | None] | None = None,
     ) -> None:
         self.app = app
         self.credentials = credentials
@@ -54,6 +55,8 @@ class SigV4Middleware:
         self.max_body = max_body
         self.clock = clock
         self.service = service
+        # (method, raw path, query) -> the operation's name, for AWS's "too large" wording
+        self.operation_of = operation_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,10 +97,11 @@ class SigV4Middleware:
             region=self.region,
             service=self.service,
         )
-        _check_declared_length(headers, self.max_body)
+        too_large = _too_large(self.max_body, self._operation(scope))
+        _check_declared_length(headers, self.max_body, too_large)
         try:
             with trio.fail_after(BODY_TIMEOUT_S):  # a slow body must not hold a connection
-                body = await read_body(receive, self.max_body)
+                body = await read_body(receive, self.max_body, too_large)
         except trio.TooSlowError:
             raise RequestTimeoutException(
                 f"The request body did not arrive within {BODY_TIMEOUT_S:.0f} seconds"
@@ -117,6 +121,12 @@ class SigV4Middleware:
             service=self.service,
         )
         return key_id, body
+
+    def _operation(self, scope: Scope) -> str | None:
+        if self.operation_of is None:
+            return None
+        query = _decode(scope.get("query_string", b""))
+        return self.operation_of(scope["method"], _raw_path(scope), query)
 
 
 def _headers(scope: Scope) -> Headers:
@@ -140,20 +150,27 @@ def _client(scope: Scope) -> str:
     return f"{client[0]}:{client[1]}" if client else "-"
 
 
-def _too_large(max_body: int) -> RequestTooLargeException:
-    return RequestTooLargeException(f"Request must be smaller than {max_body} bytes")
+def _too_large(max_body: int, operation: str | None) -> ApiError:
+    """AWS's answer to a request over the control plane's size limit."""
+    if operation is None:
+        return RequestEntityTooLargeException(f"Request must be smaller than {max_body} bytes")
+    return RequestEntityTooLargeException(
+        f"Request must be smaller than {max_body} bytes for the {operation} operation"
+    )
 
 
-def _check_declared_length(headers: Headers, max_body: int) -> None:
+def _check_declared_length(headers: Headers, max_body: int, too_large: ApiError) -> None:
     for name, value in headers:
         if name == "content-length" and _DIGITS.fullmatch(value) and int(value) > max_body:
-            raise _too_large(max_body)
+            raise too_large
 
 
-async def read_body(receive: Receive, max_body: int) -> bytes | None:
+async def read_body(
+    receive: Receive, max_body: int, too_large: ApiError | None = None
+) -> bytes | None:
     """The whole request body, or None if the client disconnected first.
 
-    Raises `RequestTooLargeException` as soon as it exceeds ``max_body``, without reading on.
+    Raises `too_large` (AWS's 413) as soon as it exceeds ``max_body``, without reading on.
     """
     body = bytearray()
     while True:
@@ -162,7 +179,7 @@ async def read_body(receive: Receive, max_body: int) -> bytes | None:
             return None
         body += message.get("body", b"")
         if len(body) > max_body:
-            raise _too_large(max_body)
+            raise too_large or _too_large(max_body, None)
         if not message.get("more_body", False):
             return bytes(body)
 

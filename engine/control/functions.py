@@ -42,7 +42,7 @@ VpcResolver = Callable[[VpcSelection], VpcSelection]
 
 MSG_ALIAS_REVISION_MISMATCH = (
     "The Revision Id provided does not match the latest Revision Id. "
-    "Call the GetAlias API to retrieve the latest Revision Id"
+    "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
 )
 
 
@@ -309,8 +309,15 @@ class FunctionService:
     def resolve(self, name: str, qualifier: str | None, *, draw: float | None = None) -> Target:
         """The configuration an invocation of `name:qualifier` runs (an alias picks one of
         its versions by weight); ResourceNotFoundException when there is none."""
-        if qualifier is None or qualifier == LATEST:
+        if qualifier is None:
             return Target(config=self.get(name), qualifier=qualifier)
+        if qualifier == LATEST:  # named: a miss names it too
+            try:
+                return Target(config=self.get(name), qualifier=qualifier)
+            except ResourceNotFoundException:
+                raise ResourceNotFoundException(
+                    f"Function not found: {function_arn(self.region, name, LATEST)}"
+                ) from None
         if qualifier.isdigit():
             return Target(config=self.get_version(name, qualifier), qualifier=qualifier)
         try:

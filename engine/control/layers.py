@@ -38,8 +38,8 @@ class LayerService:
         return [
             v
             for v in self.registry.layer_versions(layer)
-            if (runtime is None or runtime in v.compatible_runtimes)
-            and (architecture is None or architecture in v.compatible_architectures)
+            if (runtime is None or runtime in (v.compatible_runtimes or ()))
+            and (architecture is None or architecture in (v.compatible_architectures or ()))
         ]
 
     def latest_per_layer(

@@ -6,6 +6,7 @@ lambdalet keeps and returns policies; it does not evaluate them (`engine.model.p
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any
 
@@ -15,7 +16,12 @@ from engine.control.functions import FunctionService
 from engine.errors import InvalidParameterValueException, ResourceNotFoundException
 from engine.model.arns import function_arn
 from engine.model.function import LATEST
-from engine.model.policies import MSG_POLICY_NOT_FOUND, Policy, parse_add_permission
+from engine.model.policies import (
+    MSG_NO_POLICY,
+    MSG_POLICY_NOT_FOUND,
+    Policy,
+    parse_add_permission,
+)
 
 KIND = "policy"
 
@@ -26,13 +32,43 @@ class PolicyService:
         self.registry = functions.registry
         self._limiter = trio.CapacityLimiter(2)
 
-    def check_target(self, name: str, qualifier: str | None) -> None:
-        """A policy belongs to a function, a published version or an alias, never $LATEST."""
+    def check_target(self, name: str, qualifier: str | None, *, operation: str) -> None:
+        """A policy belongs to a function, a published version or an alias, never $LATEST.
+        What is missing is worded as AWS words it for each operation."""
         if qualifier == LATEST:
             raise InvalidParameterValueException(
                 "We currently do not support adding policies for $LATEST."
             )
-        self.functions.check_qualifier(name, qualifier)
+        try:
+            self.functions.check_qualifier(name, qualifier)
+        except ResourceNotFoundException:
+            raise self._missing(name, qualifier, operation) from None
+
+    def _missing(
+        self, name: str, qualifier: str | None, operation: str
+    ) -> ResourceNotFoundException:
+        arn = function_arn(self.functions.region, name, qualifier)
+        if operation == "GetPolicy":
+            return ResourceNotFoundException(MSG_POLICY_NOT_FOUND)
+        try:
+            self.functions.get(name)
+        except ResourceNotFoundException:
+            if operation == "RemovePermission":
+                return ResourceNotFoundException(f"No policy found for: {arn}")
+            return ResourceNotFoundException(f"Function not found: {arn}")
+        # The function is there: a name that can only be an alias's is a missing alias.
+        if qualifier is not None and not qualifier.isdigit() and "$" not in qualifier:
+            return ResourceNotFoundException(f"Cannot find alias arn: {arn}")
+        return ResourceNotFoundException(f"Function not found: {arn}")
+
+    def revision(self, name: str, qualifier: str | None) -> str:
+        """A policy's RevisionId is its target's (the function's, version's or alias's), as on
+        AWS, so a RevisionId from GetFunction or GetAlias guards AddPermission too."""
+        if qualifier is None:
+            return self.functions.get(name).revision_id
+        if qualifier.isdigit():
+            return self.functions.get_version(name, qualifier).revision_id
+        return self.functions.get_alias(name, qualifier).revision_id
 
     def get(self, name: str, qualifier: str | None) -> Policy:
         """GetPolicy: ResourceNotFoundException when the policy has no statement."""
@@ -55,12 +91,16 @@ class PolicyService:
     async def remove(
         self, name: str, qualifier: str | None, sid: str, *, revision_id: str | None
     ) -> None:
-        policy = self._load(name, qualifier).remove(sid, revision_id=revision_id)
+        policy = self._load(name, qualifier)
+        if not policy.statements:
+            raise ResourceNotFoundException(MSG_NO_POLICY)
+        policy = policy.remove(sid, revision_id=revision_id)
         await self._save(name, qualifier, policy)
 
     def _load(self, name: str, qualifier: str | None) -> Policy:
         key = name if qualifier is None else f"{name}/{qualifier}"
-        return Policy.from_doc(self.registry.get_document(KIND, key))
+        policy = Policy.from_doc(self.registry.get_document(KIND, key))
+        return dataclasses.replace(policy, revision_id=self.revision(name, qualifier))
 
     async def _save(self, name: str, qualifier: str | None, policy: Policy) -> None:
         await trio.to_thread.run_sync(

@@ -59,6 +59,8 @@ class FunctionConfig:
     vpc_id: str = ""
     layers: tuple[LayerRef, ...] = ()  # in the function's order: later ones win in /opt
     opt_key: str = ""  # names the merged /opt tree of `layers` ("" without layers)
+    published_from: str = ""  # a version: the $LATEST revision it was published from
+    vpc_config_set: bool = False  # VpcConfig was ever sent: AWS then shows it, even empty
 
     def replace(self, **changes: Any) -> FunctionConfig:
         return dataclasses.replace(self, **changes)
@@ -107,7 +109,7 @@ class FunctionConfig:
             out["Environment"] = {"Variables": dict(self.environment)}
         if self.layers:
             out["Layers"] = [{"Arn": ref.arn, "CodeSize": ref.code_size} for ref in self.layers]
-        if self.subnet_ids:
+        if self.subnet_ids or self.vpc_config_set:
             out["VpcConfig"] = {
                 "SubnetIds": list(self.subnet_ids),
                 "SecurityGroupIds": list(self.security_group_ids),

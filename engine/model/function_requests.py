@@ -25,6 +25,7 @@ from engine.model.function_settings import (
     reject_other_code_sources,
 )
 from engine.model.json_types import opt_bool, opt_object, opt_str, opt_str_list, require_object
+from engine.model.layers import parse_function_layers
 from engine.model.limits import (
     DEFAULT_ARCHITECTURES,
     DEFAULT_EPHEMERAL_STORAGE_MB,
@@ -94,6 +95,7 @@ class ConfigurationChanges:
         if self.environment is not None:
             out["environment_set"] = True
         if self.vpc is not None:
+            out["vpc_config_set"] = True
             out["subnet_ids"] = self.vpc.subnet_ids
             out["security_group_ids"] = self.vpc.security_group_ids
             out["vpc_id"] = self.vpc.vpc_id
@@ -155,6 +157,8 @@ def parse_create_function(
         host_architecture=host_architecture,
         function_name=name,
     )
+    if layers:
+        parse_function_layers(layers, region=region)  # before the name is looked up, as AWS
     vpc = parse_vpc_config(body)
     zip_bytes = decode_zip_file(zip_b64)
     check_host_runtime(

@@ -7,7 +7,7 @@ Pure. The registry stores layer versions (zip, extracted tree, this record); a f
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -15,7 +15,6 @@ from engine.errors import InvalidParameterValueException, ResourceNotFoundExcept
 from engine.model.arns import ACCOUNT_ID, layer_arn
 from engine.model.code import decode_zip_file
 from engine.model.json_types import opt_str, opt_str_list, require_object
-from engine.model.limits import AWS_ARCHITECTURES, AWS_RUNTIMES
 from engine.model.violations import Violations
 
 MAX_FUNCTION_LAYERS: Final = 5
@@ -38,8 +37,9 @@ class LayerVersion:
     version: int
     description: str
     created: str  # AWS's CreatedDate text
-    compatible_runtimes: tuple[str, ...]
-    compatible_architectures: tuple[str, ...]
+    # None: not given (AWS leaves the key out); (): given empty (AWS shows []).
+    compatible_runtimes: tuple[str, ...] | None
+    compatible_architectures: tuple[str, ...] | None
     license_info: str | None
     code_digest: str  # hex sha256 of the zip: names the blob and the extracted tree
     code_sha256: str  # base64 sha256, as AWS reports CodeSha256
@@ -57,9 +57,9 @@ class LayerVersion:
             "Description": self.description,
             "CreatedDate": self.created,
         }
-        if self.compatible_runtimes:
+        if self.compatible_runtimes is not None:
             out["CompatibleRuntimes"] = list(self.compatible_runtimes)
-        if self.compatible_architectures:
+        if self.compatible_architectures is not None:
             out["CompatibleArchitectures"] = list(self.compatible_architectures)
         if self.license_info is not None:
             out["LicenseInfo"] = self.license_info
@@ -79,12 +79,13 @@ class LayerVersion:
 
     def to_doc(self) -> dict[str, Any]:
         return {
+            "schema": 2,  # 2: a missing compatibility list is null, not []
             "layer": self.layer,
             "version": self.version,
             "description": self.description,
             "created": self.created,
-            "compatible_runtimes": list(self.compatible_runtimes),
-            "compatible_architectures": list(self.compatible_architectures),
+            "compatible_runtimes": _optional_list(self.compatible_runtimes),
+            "compatible_architectures": _optional_list(self.compatible_architectures),
             "license_info": self.license_info,
             "code_digest": self.code_digest,
             "code_sha256": self.code_sha256,
@@ -99,8 +100,8 @@ class LayerVersion:
             version=int(doc["version"]),
             description=doc.get("description", ""),
             created=doc["created"],
-            compatible_runtimes=tuple(doc.get("compatible_runtimes", ())),
-            compatible_architectures=tuple(doc.get("compatible_architectures", ())),
+            compatible_runtimes=_from_doc_list(doc, "compatible_runtimes"),
+            compatible_architectures=_from_doc_list(doc, "compatible_architectures"),
             license_info=doc.get("license_info"),
             code_digest=doc["code_digest"],
             code_sha256=doc["code_sha256"],
@@ -109,13 +110,24 @@ class LayerVersion:
         )
 
 
+def _optional_list(values: tuple[str, ...] | None) -> list[str] | None:
+    return None if values is None else list(values)
+
+
+def _from_doc_list(doc: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    value = doc.get(key)
+    if doc.get("schema", 1) < 2 and not value:
+        return None  # schema 1 wrote [] for a list that was never given
+    return None if value is None else tuple(value)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PublishLayerRequest:
     layer: str
     zip_bytes: bytes
     description: str = ""
-    compatible_runtimes: tuple[str, ...] = ()
-    compatible_architectures: tuple[str, ...] = ()
+    compatible_runtimes: tuple[str, ...] | None = None
+    compatible_architectures: tuple[str, ...] | None = None
     license_info: str | None = None
 
 
@@ -172,7 +184,7 @@ def parse_function_layers(value: object, *, region: str) -> tuple[tuple[str, int
         if name in seen:
             raise InvalidParameterValueException(
                 "Two different versions of the same layer are not allowed to be referenced in "
-                f"the same function. {seen[name]} and {arn} reference the same layer."
+                f"the same function. {seen[name]} and {arn} are versions of the same layer."
             )
         seen[name] = arn
         refs.append((name, version))
@@ -182,30 +194,14 @@ def parse_function_layers(value: object, *, region: str) -> tuple[tuple[str, int
 def parse_publish_layer_version(
     layer: str, body: Mapping[str, Any], *, region: str
 ) -> PublishLayerRequest:
+    """A PublishLayerVersion body (its model constraints already checked) as a request."""
     body = require_object(body)
     name = parse_layer_name(layer, region=region)
     description = opt_str(body, "Description") or ""
     license_info = opt_str(body, "LicenseInfo")
-    runtimes = opt_str_list(body, "CompatibleRuntimes") or []
-    architectures = opt_str_list(body, "CompatibleArchitectures") or []
+    runtimes = opt_str_list(body, "CompatibleRuntimes")
+    architectures = opt_str_list(body, "CompatibleArchitectures")
     content = body.get("Content")
-    problems = Violations()
-    if len(description) > MAX_DESCRIPTION_CHARS:
-        problems.add_max_length("description", description, MAX_DESCRIPTION_CHARS)
-    if license_info is not None and len(license_info) > MAX_LICENSE_CHARS:
-        problems.add_max_length("licenseInfo", license_info, MAX_LICENSE_CHARS)
-    if len(runtimes) > MAX_COMPATIBLE_RUNTIMES:
-        problems.add(
-            "compatibleRuntimes",
-            runtimes,
-            f"Member must have length less than or equal to {MAX_COMPATIBLE_RUNTIMES}",
-        )
-    _check_members(problems, "compatibleRuntimes", runtimes, AWS_RUNTIMES)
-    if len(architectures) > len(AWS_ARCHITECTURES):
-        problems.add("compatibleArchitectures", architectures, "Member must have length less "
-                     f"than or equal to {len(AWS_ARCHITECTURES)}")  # fmt: skip
-    _check_members(problems, "compatibleArchitectures", architectures, AWS_ARCHITECTURES)
-    problems.raise_if_any()
     if not isinstance(content, dict):
         raise InvalidParameterValueException('Content is required: {"ZipFile": <base64 zip>}')
     for other in ("S3Bucket", "S3Key", "S3ObjectVersion"):
@@ -220,31 +216,32 @@ def parse_publish_layer_version(
         layer=name,
         zip_bytes=decode_zip_file(zip_b64),
         description=description,
-        compatible_runtimes=tuple(runtimes),
-        compatible_architectures=tuple(architectures),
+        compatible_runtimes=None if runtimes is None else tuple(runtimes),
+        compatible_architectures=None if architectures is None else tuple(architectures),
         license_info=license_info,
     )
 
 
+MSG_LAYER_NOT_FOUND: Final = "The resource you requested does not exist."
+
+
 def layer_not_found(region: str, layer: str, version: int) -> ResourceNotFoundException:
-    return ResourceNotFoundException(
-        f"Layer version {layer_arn(region, layer, version)} does not exist."
-    )
+    """A layer version that is not there, in AWS's words (which name nothing)."""
+    return ResourceNotFoundException(MSG_LAYER_NOT_FOUND)
 
 
-def _check_members(
-    problems: Violations, path: str, values: list[str], allowed: Collection[str]
-) -> None:
-    for value in values:
-        if value not in allowed:
-            problems.add(
-                path, values, f"Member must satisfy enum value set: [{', '.join(allowed)}]"
-            )
-            return
+def check_layer_version_number(number: int) -> None:
+    if number < 1:
+        raise InvalidParameterValueException("Layer Version Cannot be less than 1")
 
 
 def _check_ours(raw: str, match: re.Match[str], region: str) -> None:
-    if match["region"] != region or match["account"] != ACCOUNT_ID:
+    if match["region"] != region:
+        raise InvalidParameterValueException(
+            "Layers are not in the same region as the function. Layers are expected to be in "
+            f"region {region}."
+        )
+    if match["account"] != ACCOUNT_ID:
         raise InvalidParameterValueException(
             f"{raw}: this lambdalet host serves region {region} and account {ACCOUNT_ID} only"
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from engine.errors import (
+    InvalidParameterValueException,
     PreconditionFailedException,
     ResourceConflictException,
     ResourceNotFoundException,
@@ -29,6 +30,10 @@ _ACTION_RE: Final = re.compile(ACTION_PATTERN)
 _ACCOUNT_RE: Final = re.compile(r"\d{12}")
 FUNCTION_URL_AUTH_TYPES: Final = ("NONE", "AWS_IAM")
 MSG_POLICY_NOT_FOUND: Final = "The resource you requested does not exist."
+MSG_NO_POLICY: Final = "No policy is associated with the given resource."
+MSG_BAD_PRINCIPAL: Final = (
+    "The provided principal was invalid. Please check the principal and try again."
+)
 MSG_POLICY_REVISION_MISMATCH: Final = (
     "The Revision Id provided does not match the latest Revision Id. "
     "Call the GetPolicy API to retrieve the latest Revision Id"
@@ -60,17 +65,17 @@ class Policy:
         self._check_revision(revision_id)
         if any(s["Sid"] == statement["Sid"] for s in self.statements):
             raise ResourceConflictException(
-                "The statement id (sid) provided already exists. Please provide a new statement "
-                "id, or remove the existing statement."
+                f"The statement id ({statement['Sid']}) provided already exists. Please provide "
+                "a new statement id, or remove the existing statement."
             )
-        return Policy(statements=(*self.statements, statement))
+        return Policy(statements=(*self.statements, statement), revision_id=self.revision_id)
 
     def remove(self, sid: str, *, revision_id: str | None) -> Policy:
         self._check_revision(revision_id)
         kept = tuple(s for s in self.statements if s["Sid"] != sid)
         if len(kept) == len(self.statements):
             raise ResourceNotFoundException(f"Statement {sid} is not found in resource policy.")
-        return Policy(statements=kept)
+        return Policy(statements=kept, revision_id=self.revision_id)
 
     def _check_revision(self, revision_id: str | None) -> None:
         if revision_id is not None and revision_id != self.revision_id:
@@ -131,10 +136,14 @@ def parse_add_permission(body: Mapping[str, Any], *, resource_arn: str) -> dict[
 
 
 def _principal(principal: str) -> str | dict[str, str]:
+    """The statement's Principal: anyone, a service, an account or an IAM ARN; anything else
+    is refused as AWS refuses it."""
     if principal == "*":
         return "*"
     if principal.endswith(".amazonaws.com") or principal.endswith(".amazon.com"):
         return {"Service": principal}
     if _ACCOUNT_RE.fullmatch(principal):
         return {"AWS": f"arn:aws:iam::{principal}:root"}
-    return {"AWS": principal}
+    if principal.startswith("arn:"):
+        return {"AWS": principal}
+    raise InvalidParameterValueException(MSG_BAD_PRINCIPAL)

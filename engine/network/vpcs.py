@@ -88,6 +88,13 @@ class Vpcs:
         """Check a function's VpcConfig against the VPCs; fill in its VpcId."""
         if not selection.subnet_ids:
             return VpcSelection()
+        for group in selection.security_group_ids:  # AWS looks the groups up first
+            if not any(vpc.security_group(group) is not None for vpc in self.by_id.values()):
+                raise InvalidParameterValueException(
+                    f"Error occurred while DescribeSecurityGroups. EC2 Error Code: "
+                    f"InvalidGroup.NotFound. EC2 Error Message: The security group '{group}' "
+                    "does not exist"
+                )
         vpc_ids = set()
         for subnet_id in selection.subnet_ids:
             vpc = self.vpc_of_subnet(subnet_id)

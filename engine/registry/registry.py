@@ -142,6 +142,7 @@ class Registry:
                     subnet_ids=req.vpc.subnet_ids if req.vpc else (),
                     security_group_ids=req.vpc.security_group_ids if req.vpc else (),
                     vpc_id=req.vpc.vpc_id if req.vpc else "",
+                    vpc_config_set=req.vpc is not None,
                     code_digest=digest,
                     code_sha256=_aws_sha256(req.zip_bytes),
                     code_size=len(req.zip_bytes),
@@ -255,13 +256,14 @@ class Registry:
                     "$LATEST."
                 )
             last = store.last_published(name)
-            if last is not None and _snapshot(last) == _snapshot(current):
+            if last is not None and _unchanged_since(last, current):
                 return last
             version = current.replace(
                 version=str(store.next_version_number(name)),
                 description=current.description if description is None else description,
                 last_modified=format_last_modified(now),
                 revision_id=str(uuid.uuid4()),
+                published_from=current.revision_id,
             )
             store.insert_version(version)
         return version
@@ -466,9 +468,18 @@ def _conflict(name: str) -> ResourceConflictException:
     return ResourceConflictException(f"Function already exist: {name}")
 
 
+def _unchanged_since(last: FunctionConfig, current: FunctionConfig) -> bool:
+    """Publishing now would publish `last` again (AWS then answers `last`): $LATEST has not
+    been updated since `last` was published from it, or it is the same again, down to its
+    description (a description-only update is a change)."""
+    if last.published_from and last.published_from == current.revision_id:
+        return True
+    return _snapshot(last) == _snapshot(current) and last.description == current.description
+
+
 def _snapshot(config: FunctionConfig) -> dict[str, Any]:
     """What a published version freezes: everything but identity and bookkeeping."""
     data = dataclasses.asdict(config)
-    for key in ("version", "revision_id", "last_modified", "description"):
+    for key in ("version", "revision_id", "last_modified", "description", "published_from"):
         del data[key]
     return data

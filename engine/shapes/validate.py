@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from engine.errors import ValidationException
-from engine.shapes.model import ServiceModel, Shape
+from engine.shapes.model import Member, ServiceModel, Shape
 
 _NUMBERS: Final = ("integer", "long", "double", "float")
 _FLOATS: Final = ("double", "float")
@@ -34,11 +34,15 @@ class Rules:
     """Where AWS departs from its published model, keyed by member path (``"Runtime"``,
     ``"VpcConfig.SubnetIds"``)."""
 
-    skip: frozenset[str] = frozenset()  # checked (and worded) later, by the operation
-    enum_text: Mapping[str, str] = field(default_factory=dict)  # path -> "[a, b, …]" as AWS prints
-    plain_list_enum: frozenset[str] = (
-        frozenset()
-    )  # list paths whose enum breach reads as a scalar's
+    # Members checked (and worded) later, by the operation itself.
+    skip: frozenset[str] = frozenset()
+    # Top-level members AWS checks before the others (the rest follow in model order).
+    first: tuple[str, ...] = ()
+    # An enum's value set as AWS prints it ("[a, b, …]"), where it is not the model's.
+    enum_text: Mapping[str, str] = field(default_factory=dict)
+    # Lists of an enum whose breach AWS words as a single value's ("Member must satisfy enum
+    # value set: …", without "Member must satisfy constraint: […]").
+    plain_list_enum: frozenset[str] = frozenset()
 
 
 NO_RULES: Final = Rules()
@@ -54,6 +58,13 @@ def violations(
     out: list[str] = []
     _structure(model, model.shape(shape_name), params, "", "", rules, out)
     return out
+
+
+def _ordered(shape: Shape, first: tuple[str, ...]) -> tuple[Member, ...]:
+    if not first:
+        return shape.members
+    early = [m for name in first if (m := shape.member_named(name)) is not None]
+    return (*early, *(m for m in shape.members if m.name not in first))
 
 
 def check(
@@ -136,7 +147,7 @@ def _structure(
     rules: Rules,
     out: list[str],
 ) -> None:
-    for member in shape.members:
+    for member in _ordered(shape, rules.first) if not model_path else shape.members:
         member_path = f"{model_path}.{member.name}" if model_path else member.name
         if member_path in rules.skip:
             continue
@@ -169,7 +180,7 @@ def _value(
         return
     if kind == "map":
         if isinstance(value, Mapping):
-            _map(model, shape, value, where, out)
+            _map(model, shape, value, where, "." in model_path, out)
         return
     for constraint in _broken(shape, value, rules.enum_text.get(model_path)):
         out.append(violation(where, value, constraint, shape=shape))
@@ -195,24 +206,30 @@ def _list(
     if model_path in rules.plain_list_enum:
         constraint = f"Member must satisfy enum value set: {enum_text or _enum_text(element)}"
     else:
-        constraint = f"Member must satisfy constraint: [{_all_rules(element, enum_text)}]"
+        rules_text = _all_rules(element, enum_text, nested="." in model_path)
+        constraint = f"Member must satisfy constraint: [{rules_text}]"
     out.append(violation(where, value, constraint, shape=shape))
 
 
 def _map(
-    model: ServiceModel, shape: Shape, value: Mapping[str, Any], where: str, out: list[str]
+    model: ServiceModel,
+    shape: Shape,
+    value: Mapping[str, Any],
+    where: str,
+    nested: bool,
+    out: list[str],
 ) -> None:
     out.extend(violation(where, value, c, shape=shape) for c in _length(shape, len(value)))
     assert shape.key is not None and shape.value is not None
     key, item = model.shape(shape.key), model.shape(shape.value)
     text = java_text(value, item)
     if any(_broken(key, k, None) for k in value):
-        constraint = f"Map keys must satisfy constraint: [{_all_rules(key, None)}]"
+        constraint = f"Map keys must satisfy constraint: [{_all_rules(key, None, nested=nested)}]"
         out.append(violation(where, value, constraint, shape=shape, text=text))
     if item.type not in ("structure", "list", "map") and any(
         v is None or _broken(item, v, None) for v in value.values()
     ):
-        constraint = f"Map value must satisfy constraint: [{_all_rules(item, None)}]"
+        constraint = f"Map value must satisfy constraint: [{_all_rules(item, None, nested=nested)}]"
         out.append(violation(where, value, constraint, shape=shape, text=text))
 
 
@@ -249,8 +266,10 @@ def _length(shape: Shape, length: int) -> list[str]:
     return []
 
 
-def _all_rules(shape: Shape, enum_text: str | None) -> str:
-    """Every rule of an element shape, in the order AWS lists them."""
+def _all_rules(shape: Shape, enum_text: str | None, *, nested: bool) -> str:
+    """Every rule of an element shape, in the order AWS lists them. AWS ends with "Member must
+    not be null" except for plain strings inside a structure (`nested`): so its answers
+    read for `layers` and `architectures`, but not for `vpcConfig.subnetIds` or map keys."""
     rules: list[str] = []
     if shape.type in _NUMBERS:
         if shape.max is not None:
@@ -268,8 +287,8 @@ def _all_rules(shape: Shape, enum_text: str | None) -> str:
         rules.append(f"Member must satisfy regular expression pattern: {shape.pattern}")
     if shape.enum:
         rules.append(f"Member must satisfy enum value set: {enum_text or _enum_text(shape)}")
-    if shape.enum or shape.type != "string":
-        rules.append("Member must not be null")  # AWS adds it for all but plain strings
+    if shape.enum or shape.type != "string" or not nested:
+        rules.append("Member must not be null")
     return ", ".join(rules)
 
 

@@ -26,6 +26,9 @@ from engine.urls.config import (
 KIND: Final = "url"
 
 
+MSG_NOT_FOUND = "The resource you requested does not exist."
+
+
 class UrlService:
     def __init__(self, functions: FunctionService, *, region: str, port: int | None) -> None:
         self.functions = functions
@@ -51,11 +54,14 @@ class UrlService:
         return None
 
     def get(self, name: str, qualifier: str | None) -> UrlConfig:
-        self.functions.check_qualifier(name, qualifier)
+        try:
+            self.functions.check_qualifier(name, qualifier)
+        except ResourceNotFoundException:
+            raise ResourceNotFoundException(MSG_NOT_FOUND) from None
         config = self.find(name, qualifier)
         if config is None:
             raise ResourceNotFoundException(
-                f"The resource you requested does not exist. Function URL config not found for "
+                f"{MSG_NOT_FOUND} Function URL config not found for "
                 f"{function_arn(self.region, name, qualifier)}"
             )
         return config

@@ -206,7 +206,13 @@ def test_boto3_sees_vpc_config_with_its_vpc_id(daemon: Daemon, world: World) -> 
         updated = lam.update_function_configuration(
             FunctionName=name, VpcConfig={"SubnetIds": [], "SecurityGroupIds": []}
         )
-        assert "VpcConfig" not in updated  # detached: back on the default network
+        # Detached: back on the default network; AWS still shows the emptied VpcConfig.
+        assert updated["VpcConfig"] == {
+            "SubnetIds": [],
+            "SecurityGroupIds": [],
+            "VpcId": "",
+            "Ipv6AllowedForDualStack": False,
+        }
         with pytest.raises(botocore.exceptions.ClientError) as err:
             lam.update_function_configuration(
                 FunctionName=name,

@@ -122,7 +122,7 @@ def match_text(rec: str, act: Any, bindings: Bindings) -> str | None:
     pattern, names = _text_pattern(rec)
     found = pattern.fullmatch(act)
     if found is None:
-        return _text_difference(rec, act)
+        return _pattern_difference(rec, act)
     for group, holder in names.items():
         problem = _bind(bindings, holder, found.group(group))
         if problem:
@@ -174,6 +174,26 @@ def _text_difference(rec: str, act: str) -> str:
         f"from character {same}: AWS …{rec[start : start + 130]!r}, "
         f"lambdalet …{act[start : start + 130]!r}"
     )
+
+
+def _pattern_difference(rec: str, act: str) -> str:
+    """Where `act` stops matching `rec`: the first literal piece of `rec` (between
+    placeholders) that a growing prefix of the pattern cannot place."""
+    pieces = _PLACEHOLDER.split(rec)
+    holders = _PLACEHOLDER.findall(rec)
+    for end in range(1, len(pieces) + 1):
+        prefix = "".join(
+            re.escape(piece) + (".+?" if i < end - 1 else "")
+            for i, piece in enumerate(pieces[:end])
+        )
+        if re.match(prefix, act, re.DOTALL) is None:
+            piece = pieces[end - 1]
+            before = holders[end - 2] if end >= 2 else "(start)"
+            return (
+                f"after {before}, AWS has {piece[:120]!r}; lambdalet "
+                f"{_show(act if len(act) < 200 else act[:200] + '…')}"
+            )
+    return f"AWS {_show(rec)}, lambdalet {_show(act)} (the ending differs)"
 
 
 def _show(value: Any) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
+from engine.shapes.model import load_service
 from tests.integration.conftest import ROLE, Daemon, make_zip
 from tests.integration.parity.compare import RECORDED_ACCOUNT, Answer, Bindings, compare
 from tests.integration.parity.kept import KEPT
@@ -33,6 +34,8 @@ REPORT = os.environ.get("LAMBDALET_PARITY_REPORT")
 RECORDED_RUNTIME = "python3.12"
 RUNTIME = "python3.11"
 HANDLER_CODE = "def handler(event, context):\n    return event\n"
+# Shapes whose pattern the model changed after the recording: shape -> (recorded, model).
+MODEL_NEWER_THAN_RECORDING: dict[str, tuple[str, str]] = {}
 
 
 def _load_recorded() -> dict[str, Any]:
@@ -76,7 +79,22 @@ class Scenario:
         self.answers: dict[str, Any] = _RECORDED[key]["answers"]
         self.bindings = Bindings()
         self.replacements: dict[str, str] = {}
+        self.swap_runtime = True
         self.kept: dict[str, str] = {}
+
+    def verbatim_runtime(self) -> None:
+        """Compare python3.12 as python3.12: the scenario sent it itself (a layer's compatible
+        runtimes), rather than creating a function that runs it."""
+        self.swap_runtime = False
+
+    def newer_model_pattern(self, recorded: str, shape: str) -> None:
+        """The recording printed `recorded` as `shape`'s pattern; the service model this engine
+        ships (botocore's, the authority for constraints) has changed it since. Compare as if
+        AWS had printed the model's pattern; the README lists each such change."""
+        pattern = load_service("lambda").shape(shape).pattern
+        assert pattern is not None and pattern != recorded, f"{shape}: nothing newer to read"
+        MODEL_NEWER_THAN_RECORDING[shape] = (recorded, pattern)
+        self.replace(recorded, pattern)
 
     def replace(self, old: str, new: str) -> None:
         """Read `old` as `new` in the recorded answers (a value this host must differ in)."""
@@ -118,7 +136,8 @@ class Scenario:
 
     def _replaced(self, body: Any) -> Any:
         # A Runtime value, not the name inside a text (AWS's messages list both runtimes).
-        body = _swap_whole(body, RECORDED_RUNTIME, RUNTIME)
+        if self.swap_runtime:
+            body = _swap_whole(body, RECORDED_RUNTIME, RUNTIME)
         for old, new in self.replacements.items():
             body = _swap(body, old, new)
         return body

@@ -19,3 +19,10 @@ _FIELDS = (
 )  # fmt: skip
 
 KEPT: Final = {path: _SYNC for field in _FIELDS for path in (field, f"*.{field}")}
+
+# Not a key path: AWS gives a function a new RevisionId when its tags or its resource policy
+# change; lambdalet keys warm environments by revision, so a new one would cold-start the
+# function for a change that does not touch what runs. A policy's RevisionId is its target's.
+SAME_REVISION_ON_TAGS_AND_POLICY: Final = (
+    "tags and resource policies do not change a function's RevisionId in lambdalet"
+)

@@ -57,12 +57,25 @@ class Findings:
     def done(self, p: Scenario) -> None:
         seen: dict[tuple[str, str], str] = {}
         for holder, value in p.bindings.values.items():
-            first = seen.setdefault((holder.strip("<>").split(":")[0], value), holder)
+            kind = holder.strip("<>").split(":")[0]
+            if kind == "uuid":
+                continue  # revision ids: SAME_REVISION_ON_TAGS_AND_POLICY (kept.py)
+            first = seen.setdefault((kind, value), holder)
             self.check(
                 first == holder,
                 f"{first} and {holder} differ in AWS's answers; lambdalet gave {value!r} twice",
             )
         assert not self.lines, f"{p.key}:\n  " + "\n  ".join(self.lines)
+
+
+# TaggableResource's pattern when these answers were recorded; botocore's model has since
+# dropped `layer:` and added `network-connector:`.
+RECORDED_TAGGABLE_PATTERN = (
+    r"arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:"
+    r"(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|layer:([a-zA-Z0-9-_]+)|"
+    r"code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+)"
+)
 
 
 def _function_arn(name: str) -> str:
@@ -110,6 +123,7 @@ def test_tag_lifecycle_resource(parity: Parity, lam: Any, maker: Maker, resource
 @pytest.mark.parametrize("resource", list(RESOURCE_KINDS))
 def test_tag_exceptions_resource(parity: Parity, lam: Any, resource: str) -> None:
     p = parity(f"test_lambda_api::TestLambdaTag::test_tag_exceptions[{resource}]")
+    p.newer_model_pattern(RECORDED_TAGGABLE_PATTERN, "TaggableResource")
     found = Findings()
     arn = f"{ARN_PREFIX}{RESOURCE_KINDS[resource]}:{uuid.uuid4()}"
     p.call("not_found_exception_tag", lam.tag_resource, Resource=arn, Tags={"A": "B"})
@@ -140,6 +154,7 @@ def test_tag_nonexisting_resource(parity: Parity, lam: Any, maker: Maker) -> Non
 
 def test_tag_exceptions(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda_api::TestLambdaTags::test_tag_exceptions")
+    p.newer_model_pattern(RECORDED_TAGGABLE_PATTERN, "TaggableResource")
     found = Findings()
     name = maker.name("fn-tag")
     maker.function(name)

@@ -680,7 +680,7 @@ async def test_body_over_the_limit_is_cut_off(credentials: CredentialsFile) -> N
     )
     assert exchange.received == 3  # 4, 8, 12 bytes: refused at 12 without reading on
     assert exchange.status == 413
-    assert exchange.headers["x-amzn-errortype"] == "RequestTooLargeException"
+    assert exchange.headers["x-amzn-errortype"] == "RequestEntityTooLargeException"
     assert exchange.json["Type"] == "User"
     assert inner.scopes == []
 

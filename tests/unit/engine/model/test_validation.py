@@ -465,12 +465,6 @@ RESERVED_PREFIX = (
             ),
         ),
         (
-            InvalidParameterValueException,
-            {"VpcConfig": {"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-" + "x" * 70]}},
-            "Error occurred while DescribeSecurityGroups. EC2 Error Code: "
-            f'InvalidGroupId.Malformed. EC2 Error Message: Invalid id: "sg-{"x" * 70}"',
-        ),
-        (
             ValidationException,
             {
                 "VpcConfig": {
