@@ -216,6 +216,7 @@ class Services:
             functions=functions, pool=pool, region=config.region, concurrency=concurrency
         )
         provisioner = Provisioner(functions, pool, concurrency, region=config.region)
+        functions.on_alias_change.append(lambda _name, _alias: provisioner.wake())
         url_port = (
             parse_listen(config.function_url_listen)[1] if config.function_url_listen else None
         )

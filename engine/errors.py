@@ -24,9 +24,12 @@ class ApiError(EngineError):
     status: int = 500
     kind: str = "Service"  # AWS's body "Type": "User" or "Service"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, with_type: bool = True) -> None:
         super().__init__(message)
         self.message = message
+        # AWS leaves "Type" out of some answers of an error that usually carries it (the
+        # concurrency limits, for one); False answers so.
+        self.with_type = with_type
 
     def body(self) -> dict[str, Any]:
         """The body of an error the service model does not describe."""

@@ -45,7 +45,7 @@ class AliasApi:
 
     async def get_alias(self, request: Request) -> Response:
         name = unqualified(request, "GetAlias")
-        alias = self.functions.get_alias(name, parse_alias_name(request.path_params["alias"]))
+        alias = self.functions.read_alias(name, parse_alias_name(request.path_params["alias"]))
         return JSONResponse(alias.to_aws(self.region, name))
 
     async def update_alias(self, request: Request) -> Response:

@@ -25,6 +25,7 @@ from engine.errors import (
     TooManyRequestsException,
     ValidationException,
 )
+from engine.invoke.concurrency import REASON_RESERVED
 from engine.model.function import LATEST, FunctionConfig
 from engine.model.names import parse_function_name, validate_max_items
 
@@ -52,13 +53,17 @@ def function_name(request: Request, param: str = "name") -> tuple[str, str | Non
     return name, qualifier
 
 
+MSG_FUNCTIONS_ONLY: Final = (
+    "This operation is permitted on Lambda functions only. Aliases and versions do not support "
+    "this operation. Please specify either a function name or an unqualified function ARN."
+)
+
+
 def unqualified(request: Request, operation: str) -> str:
     """For operations on the function itself, which take no qualifier."""
     name, qualifier = function_name(request)
     if qualifier is not None:
-        raise InvalidParameterValueException(
-            f"{operation} does not accept a qualifier (got {qualifier}); name the function only"
-        )
+        raise InvalidParameterValueException(MSG_FUNCTIONS_ONLY)
     return name
 
 
@@ -112,7 +117,7 @@ def error_body(exc: ApiError) -> dict[str, Any]:
     if trait is None:
         return exc.body()
     body: dict[str, Any] = {}
-    if trait.has_type:
+    if trait.has_type and exc.with_type:
         body["Type"] = "User" if trait.sender_fault else "Service"
     body[trait.message_key] = exc.message
     body.update(exc.extra())
@@ -121,8 +126,8 @@ def error_body(exc: ApiError) -> dict[str, Any]:
 
 def api_error_response(exc: ApiError) -> Response:
     headers = {"x-amzn-ErrorType": exc.error_type}
-    if isinstance(exc, TooManyRequestsException):
-        headers["Retry-After"] = RETRY_AFTER_S
+    if isinstance(exc, TooManyRequestsException) and exc.reason != REASON_RESERVED:
+        headers["Retry-After"] = RETRY_AFTER_S  # AWS sends none for a function's reservation
     return JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
 
 

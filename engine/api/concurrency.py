@@ -73,12 +73,12 @@ class ConcurrencyApi:
 
     # -- provisioned ----------------------------------------------------------------------
 
-    def _owner(self, request: Request) -> tuple[str, str]:
+    def _owner(self, request: Request, operation: str) -> tuple[str, str]:
         name, qualifier = function_name(request)
-        return name, self.provisioner.check_owner(name, qualifier)
+        return name, self.provisioner.check_owner(name, qualifier, operation=operation)
 
     async def put_provisioned(self, request: Request) -> Response:
-        name, qualifier = self._owner(request)
+        name, qualifier = self._owner(request, "PutProvisionedConcurrencyConfig")
         body = await read_json(request, "PutProvisionedConcurrencyConfig")
         value = parse_provisioned_concurrency(body)
         out = await self.provisioner.put(name, qualifier, value)
@@ -87,11 +87,11 @@ class ConcurrencyApi:
     async def get_provisioned(self, request: Request) -> Response:
         if request.query_params.get("List") == "ALL":
             return await self.list_provisioned(request)
-        name, qualifier = self._owner(request)
+        name, qualifier = self._owner(request, "GetProvisionedConcurrencyConfig")
         return JSONResponse(self.provisioner.describe((name, qualifier)))
 
     async def delete_provisioned(self, request: Request) -> Response:
-        name, qualifier = self._owner(request)
+        name, qualifier = self._owner(request, "DeleteProvisionedConcurrencyConfig")
         await self.provisioner.delete(name, qualifier)
         return Response(status_code=204)
 

@@ -22,7 +22,8 @@ from engine.control.functions import FunctionService
 from engine.control.tags import TagService
 from engine.errors import InvalidParameterValueException, ValidationException
 from engine.invoke.concurrency import Concurrency
-from engine.model.function import LATEST
+from engine.model.arns import function_arn
+from engine.model.function import LATEST, FunctionConfig
 from engine.model.function_requests import (
     parse_create_function,
     parse_update_function_code,
@@ -88,7 +89,7 @@ class FunctionApi:
         name, qualifier = function_name(request)
         config = self.functions.configuration(name, qualifier)
         out: dict[str, Any] = {
-            "Configuration": config.to_aws(self.region, qualified=qualifier is not None),
+            "Configuration": self._configuration(config, name, qualifier),
             "Code": {
                 "RepositoryType": "S3",
                 "Location": self.functions.code_zip(config).as_uri(),
@@ -105,7 +106,17 @@ class FunctionApi:
     async def get_configuration(self, request: Request) -> Response:
         name, qualifier = function_name(request)
         config = self.functions.configuration(name, qualifier)
-        return JSONResponse(config.to_aws(self.region, qualified=qualifier is not None))
+        return JSONResponse(self._configuration(config, name, qualifier))
+
+    def _configuration(
+        self, config: FunctionConfig, name: str, qualifier: str | None
+    ) -> dict[str, Any]:
+        """The configuration a qualifier names; read through an alias, AWS shows the alias's
+        ARN (the version it points at is in Version)."""
+        out = config.to_aws(self.region, qualified=qualifier is not None)
+        if qualifier is not None and qualifier != LATEST and not qualifier.isdigit():
+            out["FunctionArn"] = function_arn(self.region, name, qualifier)
+        return out
 
     async def delete_function(self, request: Request) -> Response:
         name, qualifier = function_name(request)

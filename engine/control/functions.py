@@ -71,6 +71,9 @@ class FunctionService:
         # of its versions or aliases is: in-memory state elsewhere (URLs, provisioned
         # concurrency, reservations) forgets it.
         self.on_delete: list[ChangeHook] = []
+        # Called with (name, alias) after an alias was created or moved: what follows an
+        # alias (its provisioned concurrency) follows it to its new version.
+        self.on_alias_change: list[ChangeHook] = []
         self._limiter = trio.CapacityLimiter(2)
         self._write_lock = trio.Lock()
 
@@ -117,6 +120,14 @@ class FunctionService:
         if req.publish:
             return config, await self.publish_version(config.name)
         return config, None
+
+    def latest(self, name: str) -> FunctionConfig:
+        """`get`, for operations that act on $LATEST: a miss is named with ``:$LATEST``."""
+        try:
+            return self.get(name)
+        except ResourceNotFoundException:
+            arn = function_arn(self.region, name, LATEST)
+            raise ResourceNotFoundException(f"Function not found: {arn}") from None
 
     def get(self, name: str) -> FunctionConfig:
         """Cached; raises ResourceNotFoundException for unknown names."""
@@ -233,6 +244,16 @@ class FunctionService:
 
     # -- aliases --------------------------------------------------------------------------
 
+    def read_alias(self, name: str, alias: str) -> Alias:
+        """GetAlias: `get_alias`, a miss worded as GetAlias words it."""
+        try:
+            return self.get_alias(name, alias)
+        except ResourceNotFoundException as exc:
+            if exc.message.startswith("Alias not found"):
+                arn = function_arn(self.region, name, alias)
+                raise ResourceNotFoundException(f"Cannot find alias arn: {arn}") from None
+            raise
+
     def get_alias(self, name: str, alias: str) -> Alias:
         key = (name, alias)
         if key not in self._aliases:
@@ -253,7 +274,11 @@ class FunctionService:
     async def create_alias(self, name: str, req: AliasRequest) -> Alias:
         assert req.name is not None and req.function_version is not None
         async with self._write_lock:
-            self.get(name)
+            try:
+                self.get(name)
+            except ResourceNotFoundException:  # named with the version asked for, as AWS
+                arn = function_arn(self.region, name, req.function_version)
+                raise ResourceNotFoundException(f"Function not found: {arn}") from None
             if self.registry.get_document("alias", f"{name}/{req.name}") is not None:
                 raise ResourceConflictException(
                     f"Alias already exists: {function_arn(self.region, name, req.name)}"
@@ -303,6 +328,7 @@ class FunctionService:
             )
         )
         self._aliases[(name, alias.name)] = alias
+        self._notify(self.on_alias_change, name, alias.name)
 
     # -- what a qualifier means -----------------------------------------------------------
 

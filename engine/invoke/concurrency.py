@@ -24,6 +24,11 @@ class Concurrency:
         self.account_limit = account_limit
         self.unreserved_minimum = unreserved_minimum
         self.reserved: dict[str, int] = {}
+        # Provisioned concurrency per function (its total) and the (function, qualifier) pairs
+        # that have it: on-demand invokes of a reserved function get what the provisioned
+        # environments leave of the reservation.
+        self.provisioned: dict[str, int] = {}
+        self.provisioned_owners: set[tuple[str, str]] = set()
         self.in_flight: collections.Counter[str] = collections.Counter()
         self._unreserved_in_flight = 0  # in-flight invokes of functions without reservation
 
@@ -39,7 +44,8 @@ class Concurrency:
             raise InvalidParameterValueException(
                 f"Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of "
-                f"[{self.unreserved_minimum}]."
+                f"[{self.unreserved_minimum}].",
+                with_type=False,
             )
 
     def set_reserved(self, name: str, value: int | None) -> None:
@@ -54,10 +60,19 @@ class Concurrency:
             delta = self.in_flight[name]
             self._unreserved_in_flight += -delta if now_reserved else delta
 
-    def acquire(self, name: str) -> None:
-        """Take a unit for one invocation of `name`, or raise the 429 Lambda answers."""
+    def set_provisioned(self, owners: set[tuple[str, str]], totals: dict[str, int]) -> None:
+        self.provisioned_owners = set(owners)
+        self.provisioned = dict(totals)
+
+    def acquire(self, name: str, *qualifiers: str) -> None:
+        """Take a unit for one invocation of `name` (by any of `qualifiers`: the one named and
+        the version it runs), or raise the 429 Lambda answers. An invoke of a qualifier
+        without provisioned concurrency may use only what the function's provisioned
+        concurrency leaves of its reservation."""
         reserved = self.reserved.get(name)
         if reserved is not None:
+            if not any((name, q) in self.provisioned_owners for q in qualifiers):
+                reserved -= self.provisioned.get(name, 0)
             if self.in_flight[name] >= reserved:
                 raise TooManyRequestsException(MSG_RATE_EXCEEDED, reason=REASON_RESERVED)
         else:

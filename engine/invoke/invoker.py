@@ -67,7 +67,8 @@ class Invoker:
             raise self._not_found(name, qualifier) from None
         config = target.config
         request_id = str(uuid.uuid4())
-        self.concurrency.acquire(name)  # raises the 429 before anything is started
+        # raises the 429 before anything is started
+        self.concurrency.acquire(name, target.qualifier or LATEST, config.version)
         try:
             return await self._run(config, target.qualifier, request_id, payload, client_context)
         finally:

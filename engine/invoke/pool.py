@@ -54,6 +54,10 @@ CRASH_BACKOFF_AFTER = 3
 Owner = tuple[str, str]  # (function name, qualifier) of provisioned concurrency
 
 
+class InitFailed(Exception):
+    """A provisioned environment's function failed its init (AWS: FUNCTION_ERROR_INIT_FAILURE)."""
+
+
 class Pool:
     def __init__(
         self,
@@ -124,13 +128,18 @@ class Pool:
         if self.closing:
             self.discard(env)
             return
+        if env.init_error is not None:  # not a usable environment: nothing to keep warm
+            self.discard(env)
+            raise InitFailed(f"{function.name}:{function.version}")
         env.provisioned_for = owner
         env.init_duration_ms = None  # its invokes are not cold starts: no Init Duration
         self.provisioned.setdefault(owner, []).append(env)
         self._park(env)
 
-    def provisioned_count(self, owner: Owner) -> int:
-        return len(self.provisioned.get(owner, ()))
+    def provisioned_count(self, owner: Owner, version: str | None = None) -> int:
+        """`owner`'s environments (of `version` only, if given: an alias that moved)."""
+        envs = self.provisioned.get(owner, ())
+        return sum(1 for e in envs if version is None or e.function.version == version)
 
     def unprovision(self, owner: Owner, *, keep: int = 0, version: str | None = None) -> None:
         """Destroy `owner`'s environments beyond `keep`, and those not of `version` if given

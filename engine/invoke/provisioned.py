@@ -21,10 +21,11 @@ from engine.errors import (
     EngineError,
     InvalidParameterValueException,
     ProvisionedConcurrencyConfigNotFoundException,
+    ResourceConflictException,
     ResourceNotFoundException,
 )
 from engine.invoke.concurrency import Concurrency
-from engine.invoke.pool import Pool
+from engine.invoke.pool import InitFailed, Pool
 from engine.model.arns import function_arn
 from engine.model.function import LATEST
 from engine.model.timestamps import format_last_modified
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 RETRY_S: Final = 5.0
 KIND: Final = "provisioned"
 MSG_NOT_FOUND: Final = "No Provisioned Concurrency Config found for this function"
+INIT_FAILURE: Final = "FUNCTION_ERROR_INIT_FAILURE"  # StatusReason when the function's init fails
 
 Owner = tuple[str, str]  # (function name, qualifier)
 
@@ -56,16 +58,29 @@ class Provisioner:
             owner = (doc["name"], doc["qualifier"])
             self.requested[owner] = int(doc["requested"])
             self.modified[owner] = doc["last_modified"]
+        self._publish()
 
     # -- the API's side -------------------------------------------------------------------
 
-    def check_owner(self, name: str, qualifier: str | None) -> str:
+    def check_owner(self, name: str, qualifier: str | None, *, operation: str) -> str:
+        """The version or alias a config belongs to (never $LATEST), in AWS's words when it is
+        not there."""
         if qualifier is None or qualifier == LATEST:
+            if operation == "PutProvisionedConcurrencyConfig":
+                raise InvalidParameterValueException(
+                    "Provisioned Concurrency Configs cannot be applied to unpublished function "
+                    "versions."
+                )
             raise InvalidParameterValueException(
-                "Provisioned Concurrency Configs cannot be applied to unpublished function "
-                "versions."
+                "The function resource provided must be an alias or a published version."
             )
-        self.functions.check_qualifier(name, qualifier)
+        try:
+            self.functions.check_qualifier(name, qualifier)
+        except ResourceNotFoundException:
+            arn = function_arn(self.region, name, qualifier)
+            if qualifier.isdigit():
+                raise ResourceNotFoundException(f"Function not found: {arn}") from None
+            raise ResourceNotFoundException(f"Cannot find alias arn: {arn}") from None
         return qualifier
 
     async def put(self, name: str, qualifier: str, requested: int) -> dict[str, Any]:
@@ -74,6 +89,7 @@ class Provisioner:
         account's unreserved pool can give."""
         owner = (name, qualifier)
         self._check_limits(owner, requested)
+        self._check_overlap(owner)
         now = format_last_modified(datetime.now(UTC))
         doc = {"name": name, "qualifier": qualifier, "requested": requested, "last_modified": now}
         await trio.to_thread.run_sync(
@@ -82,13 +98,15 @@ class Provisioner:
         self.requested[owner] = requested
         self.modified[owner] = now
         self.failures.pop(owner, None)
+        self._publish()
         self.wake()
         return self.describe(owner)
 
     async def delete(self, name: str, qualifier: str) -> None:
+        """Idempotent, as on AWS: a version or alias without a config has nothing to delete."""
         owner = (name, qualifier)
         if owner not in self.requested:
-            raise ProvisionedConcurrencyConfigNotFoundException(MSG_NOT_FOUND)
+            return
         await trio.to_thread.run_sync(
             functools.partial(self.registry.delete_document, KIND, f"{name}/{qualifier}")
         )
@@ -96,20 +114,61 @@ class Provisioner:
 
     def _check_limits(self, owner: Owner, requested: int) -> None:
         name = owner[0]
-        others = self.total_for(name) - self.requested.get(owner, 0)
+        total = self.total_for(name) - self.requested.get(owner, 0) + requested
         reserved = self.concurrency.reserved.get(name)
-        if reserved is not None and others + requested > reserved:
-            raise InvalidParameterValueException(
-                f"Requested Provisioned Concurrency ({others + requested}) should not be greater "
-                f"than the reservedConcurrentExecution for function ({reserved})."
-            )
-        if reserved is None and others + requested > self.concurrency.unreserved - (
-            self.concurrency.unreserved_minimum
-        ):
+        if reserved is not None:
+            if total > reserved:
+                raise InvalidParameterValueException(
+                    "Requested Provisioned Concurrency should not be greater than the "
+                    "reservedConcurrentExecution for function"
+                )
+            return
+        unreserved = self.concurrency.unreserved
+        if total > unreserved:
             raise InvalidParameterValueException(
                 "Specified ConcurrentExecutions for function is greater than account's "
-                "unreserved concurrency minus its minimum."
+                f"unreserved concurrency [{unreserved}].",
+                with_type=False,
             )
+        minimum = self.concurrency.unreserved_minimum
+        if unreserved - total < minimum:
+            raise InvalidParameterValueException(
+                "Specified ConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of [{minimum}].",
+                with_type=False,
+            )
+
+    def _check_overlap(self, owner: Owner) -> None:
+        """A version has provisioned concurrency of its own or through one alias, not both."""
+        name, qualifier = owner
+        version = self.functions.configuration(name, qualifier).version
+        for other in self.owners(name):
+            if other == owner:
+                continue
+            other_version = self._version_of(other)
+            if other_version != version:
+                continue
+            if qualifier.isdigit():
+                raise ResourceConflictException(
+                    "Version is pointed by a Provisioned Concurrency alias"
+                )
+            raise ResourceConflictException(
+                "Alias can't be used for Provisioned Concurrency configuration on an already "
+                "Provisioned version"
+            )
+
+    def _version_of(self, owner: Owner) -> str | None:
+        try:
+            return self.functions.configuration(*owner).version
+        except ResourceNotFoundException:
+            return None
+
+    def _publish(self) -> None:
+        """Tell the accounting which qualifiers have provisioned concurrency, and how much."""
+        totals: dict[str, int] = {}
+        for (name, _), n in self.requested.items():
+            totals[name] = totals.get(name, 0) + n
+        self.concurrency.set_provisioned(set(self.requested), totals)
 
     def forget_function(self, name: str, qualifier: str | None = None) -> None:
         """The function (or one version or alias of it) is gone: so are its environments."""
@@ -122,11 +181,14 @@ class Provisioner:
             raise ProvisionedConcurrencyConfigNotFoundException(MSG_NOT_FOUND)
         requested = self.requested[owner]
         allocated = min(self.pool.provisioned_count(owner), requested)
+        # An alias that moved is IN_PROGRESS until its new version's environments are up
+        # (its old ones still count as allocated meanwhile, as on AWS).
+        ready = self.pool.provisioned_count(owner, self._version_of(owner)) >= requested
         out: dict[str, Any] = {
             "RequestedProvisionedConcurrentExecutions": requested,
             "AvailableProvisionedConcurrentExecutions": allocated,
             "AllocatedProvisionedConcurrentExecutions": allocated,
-            "Status": "READY" if allocated >= requested else "IN_PROGRESS",
+            "Status": "READY" if ready else "IN_PROGRESS",
             "LastModified": self.modified[owner],
         }
         if owner in self.failures and allocated < requested:
@@ -151,6 +213,7 @@ class Provisioner:
         self.modified.pop(owner, None)
         self.failures.pop(owner, None)
         self.pool.unprovision(owner)
+        self._publish()
 
     # -- the reconciler -------------------------------------------------------------------
 
@@ -179,14 +242,23 @@ class Provisioner:
         except ResourceNotFoundException:
             self._forget(owner)  # its version or alias was deleted
             return
-        self.pool.unprovision(owner, keep=self.requested[owner], version=config.version)
+        version = config.version
+        # An old version's environments (an alias that moved) keep serving until the new
+        # version's are up, as AWS moves them; then they and any surplus go.
         while (
-            owner in self.requested and self.pool.provisioned_count(owner) < self.requested[owner]
+            owner in self.requested
+            and self.pool.provisioned_count(owner, version) < self.requested[owner]
         ):
             try:
                 await self.pool.provision(config, owner)
+            except InitFailed:
+                self.failures[owner] = INIT_FAILURE
+                logger.error("provisioned concurrency for %s:%s: init failed", name, qualifier)
+                return
             except (PlatformError, EngineError, OSError) as exc:
                 self.failures[owner] = f"could not initialise an environment: {exc}"
                 logger.error("provisioned concurrency for %s:%s: %s", name, qualifier, exc)
                 return
             self.failures.pop(owner, None)
+        if owner in self.requested:
+            self.pool.unprovision(owner, keep=self.requested[owner], version=version)

@@ -39,13 +39,14 @@ class Reservations:
     async def put(self, name: str, value: int) -> None:
         """PutFunctionConcurrency: the unreserved pool keeps its minimum, and the reservation
         covers the function's provisioned concurrency."""
-        self.functions.get(name)
+        self.functions.latest(name)
         self.concurrency.check_reservation(name, value)
         provisioned = self.provisioner.total_for(name)
         if provisioned > value:
             raise InvalidParameterValueException(
-                f"ReservedConcurrentExecutions ({value}) must be greater than or equal to the "
-                f"function's total provisioned concurrency ({provisioned})."
+                f" ReservedConcurrentExecutions  {value} should not be lower than function's "
+                f"total provisioned concurrency [{provisioned}].",
+                with_type=False,
             )
         doc = {"name": name, "reserved": value}
         await trio.to_thread.run_sync(

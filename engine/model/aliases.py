@@ -129,7 +129,8 @@ def check_routing(function_version: str, weights: Mapping[str, float]) -> None:
         return
     if function_version == LATEST:
         raise InvalidParameterValueException(
-            "$LATEST is not supported for an alias pointing to more than 1 version"
+            "$LATEST is not supported for an alias pointing to more than 1 version",
+            with_type=False,
         )
     if function_version in weights:
         raise InvalidParameterValueException(

@@ -16,11 +16,12 @@ sandbox (processes, cgroup, uid, ENI) is the pool's to tear down (`engine.invoke
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Final, Protocol
 
 import trio
 
@@ -48,6 +49,14 @@ from sandbox.spec import API_HTTP
 logger = logging.getLogger(__name__)
 
 EXIT_GRACE_S = 2.0  # how long to wait for a dead runtime's exit status
+
+
+# Errors the platform reports (not the function's code): AWS's document for them is only
+# errorType and errorMessage.
+PLATFORM_ERRORS: Final = frozenset({
+    "Runtime.ExitError", "Runtime.OutOfMemory", "Sandbox.Timedout",
+    "Function.ResponseSizeTooLarge", "Runtime.InvalidResponse",
+})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +87,7 @@ class _RunResult:
     payload: bytes | None = None
     reusable: bool = False
     status: str | None = None  # REPORT's Status: error | timeout
+    init: bool = False  # the error is the environment's init error
 
 
 class Environment:
@@ -215,7 +225,11 @@ class Environment:
         init_ms, self.init_duration_ms = self.init_duration_ms, None
         started = trio.current_time()
         if (failed := self.init_error) is not None:
-            result = _RunResult(error=failed.error, error_body=failed.body, status="error")
+            init_error = failed.error
+            if init_error.error_type == "Runtime.ExitError":  # told as this invoke's exit
+                message = f"RequestId: {inv.request_id} Error: {init_error.error_message}"
+                init_error = dataclasses.replace(init_error, error_message=message)
+            result = _RunResult(error=init_error, error_body=failed.body, status="error", init=True)
             if failed.body is None:  # a runtime with its own error documents logs them
                 self._log_error(failed.error)
         else:
@@ -235,12 +249,18 @@ class Environment:
         tail = log.end_capture()
         error = result.error
         if error is not None:
-            if result.error_body is not None:
+            if error.error_type in PLATFORM_ERRORS:  # Lambda's own: type and message only
+                body: dict[str, Any] = {
+                    "errorMessage": error.error_message,
+                    "errorType": error.error_type,
+                }
+                payload = json.dumps(body).encode()
+            elif result.error_body is not None:
                 payload = result.error_body
             else:
-                body = {**error.to_aws(), "requestId": inv.request_id}
-                if error.error_type == "Sandbox.Timedout":  # Lambda's timeout has no stackTrace
-                    body.pop("stackTrace")
+                # An init error is no invocation's: AWS's document names no request.
+                request_id = "" if result.init else inv.request_id
+                body = {**error.to_aws(), "requestId": request_id}
                 payload = json.dumps(body).encode()
             return InvokeOutcome(
                 payload=payload,
@@ -304,10 +324,12 @@ class Environment:
                 error_type="Runtime.OutOfMemory",
                 error_message=f"{prefix}Runtime exited with error: signal: killed",
             )
-        return ErrorInfo(
-            error_type="Runtime.ExitError",
-            error_message=f"{prefix}Runtime exited with error: {self.proc.exit_description()}",
-        )
+        description = self.proc.exit_description()
+        if description == "exit status 0":  # AWS's words for a runtime that just stopped
+            reason = "Runtime exited without providing a reason"
+        else:
+            reason = f"Runtime exited with error: {description}"
+        return ErrorInfo(error_type="Runtime.ExitError", error_message=f"{prefix}{reason}")
 
     def _log_error(self, error: ErrorInfo) -> None:
         head = f"[ERROR] {error.error_type}: {error.error_message}"

@@ -48,7 +48,7 @@ class Report:
             parts.append(f"Init Duration: {self.init_duration_ms:.2f} ms")
         if self.status is not None:
             parts.append(f"Status: {self.status}")
-        return "\t".join(parts) + "\n"
+        return "\t".join(parts) + "\t\n"  # AWS ends the line with a tab too
 
 
 def timeout_message(timeout_s: float) -> str:

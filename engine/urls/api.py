@@ -49,7 +49,7 @@ class UrlApi:
         name, qualifier = self._target(request)
         req = parse_url_config(await read_json(request, "UpdateFunctionUrlConfig"), create=False)
         config = await self.urls.update(name, qualifier, req)
-        return JSONResponse(self.urls.to_aws(config))
+        return JSONResponse(self.urls.to_aws(config, for_write=True))
 
     async def delete(self, request: Request) -> Response:
         name, qualifier = self._target(request)
@@ -63,7 +63,7 @@ class UrlApi:
             request,
             configs,
             field="FunctionUrlConfigs",
-            key=lambda c: c.qualifier or "",
+            key=lambda c: f"/{c.qualifier or ''}",  # "/": the function's own first, never ""
             render=self.urls.to_aws,
         )
 

@@ -101,12 +101,21 @@ class UrlConfig:
     auth_type: str
     cors: Cors | None
     invoke_mode: str
+    invoke_mode_set: bool = False  # InvokeMode was ever given: AWS's write answers show it
     creation_time: str  # AWS's ISO format, made by the caller's clock
     last_modified_time: str
 
-    def to_aws(self, *, function_arn: str, url: str, for_create: bool = False) -> dict[str, Any]:
+    def to_aws(
+        self,
+        *,
+        function_arn: str,
+        url: str,
+        for_create: bool = False,
+        for_write: bool = False,
+    ) -> dict[str, Any]:
         """The FunctionUrlConfig shape. `function_arn` is qualified when the URL is an alias's;
-        CreateFunctionUrlConfig's answer has no LastModifiedTime (`for_create`)."""
+        CreateFunctionUrlConfig's answer has no LastModifiedTime (`for_create`); the answers
+        of Create and Update (`for_write`) show InvokeMode only once it was ever given."""
         out: dict[str, Any] = {
             "FunctionUrl": url,
             "FunctionArn": function_arn,
@@ -117,7 +126,8 @@ class UrlConfig:
         out["CreationTime"] = self.creation_time
         if not for_create:
             out["LastModifiedTime"] = self.last_modified_time
-        out["InvokeMode"] = self.invoke_mode
+        if not (for_create or for_write) or self.invoke_mode_set:
+            out["InvokeMode"] = self.invoke_mode
         return out
 
     def apply(self, changes: UrlConfigRequest, now_text: str) -> UrlConfig:
@@ -133,6 +143,7 @@ class UrlConfig:
             auth_type=changes.auth_type or self.auth_type,
             cors=cors,
             invoke_mode=changes.invoke_mode or self.invoke_mode,
+            invoke_mode_set=self.invoke_mode_set or changes.invoke_mode is not None,
             creation_time=self.creation_time,
             last_modified_time=now_text,
         )
@@ -157,6 +168,7 @@ def new_url_config(
         auth_type=request.auth_type,
         cors=None if cors is None or cors.is_empty() else cors,
         invoke_mode=request.invoke_mode or DEFAULT_INVOKE_MODE,
+        invoke_mode_set=request.invoke_mode is not None,
         creation_time=now_text,
         last_modified_time=now_text,
     )

@@ -224,8 +224,8 @@ def build_response(payload: bytes, *, function_error: bool) -> HttpAnswer:
       format 1.0 and is ignored. Anything malformed there (status out of range, a header that is
       an object or holds CR/LF, bad base64) is 502.
     - Any other JSON value, an object without `statusCode` included, is 200 application/json
-      with the payload bytes unchanged as the body, as AWS documents ("Lambda infers the
-      response format").
+      with the value as compact JSON (a string: its bare text) as the body, as AWS answers
+      ("Lambda infers the response format").
     - An empty or non-JSON payload is 502: AWS's inference applies only to "valid JSON", and the
       managed runtimes never send one (a Node handler returning undefined sends `null`).
     """
@@ -236,7 +236,11 @@ def build_response(payload: bytes, *, function_error: bool) -> HttpAnswer:
     except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
         return _BAD_GATEWAY
     if not isinstance(value, dict) or value.get("statusCode") is None:
-        return HttpAnswer(status=200, headers=(("content-type", "application/json"),), body=payload)
+        # AWS sends the value back as compact JSON, and a string as its bare text.
+        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        return HttpAnswer(
+            status=200, headers=(("content-type", "application/json"),), body=text.encode()
+        )
     try:
         return _shaped_response(value)
     except _BadResponse:

@@ -78,10 +78,48 @@ def request(
         conn.close()
 
 
+def open_to_everyone(lam: Any, name: str) -> None:
+    """What AWS requires of an AuthType NONE URL: a resource policy letting anyone call it."""
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="public-url",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+    )
+
+
+FORBIDDEN = (
+    "Forbidden. For troubleshooting Function URL authorization issues, see: "
+    "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"
+)
+
+
+def test_a_none_url_needs_a_resource_policy_as_on_aws(daemon: Daemon, lam: Any, app: str) -> None:
+    url = lam.create_function_url_config(FunctionName=app, AuthType="NONE")["FunctionUrl"]
+    status, headers, body = request(daemon, url, "GET", "/plain")
+    assert (status, headers["x-amzn-errortype"], json.loads(body)) == (
+        403, "AccessDeniedException", {"Message": FORBIDDEN},
+    )  # fmt: skip
+    # A permission for another action, or without the NONE condition, opens nothing.
+    lam.add_permission(
+        FunctionName=app, StatementId="invoke", Action="lambda:InvokeFunction", Principal="*"
+    )
+    assert request(daemon, url, "GET", "/plain")[0] == 403
+    open_to_everyone(lam, app)  # negative control: the same request now reaches the function
+    status, headers, body = request(daemon, url, "GET", "/plain")
+    assert (status, json.loads(body)) == (200, {"just": "data"})
+    assert len(headers["x-amzn-requestid"]) == 36
+    lam.remove_permission(FunctionName=app, StatementId="public-url")
+    assert request(daemon, url, "GET", "/plain")[0] == 403
+    lam.delete_function_url_config(FunctionName=app)
+
+
 def test_requests_become_events_and_answers_become_responses(
     daemon: Daemon, lam: Any, app: str
 ) -> None:
     created = lam.create_function_url_config(FunctionName=app, AuthType="NONE")
+    open_to_everyone(lam, app)
     url = created["FunctionUrl"]
     assert url.startswith("http://") and f".lambda-url.{REGION}.localhost:{daemon.url_port}/" in url
     status, headers, body = request(
@@ -101,9 +139,12 @@ def test_requests_become_events_and_answers_become_responses(
     assert (status, headers["content-type"], json.loads(body)) == (
         200, "application/json", {"just": "data"},
     )  # fmt: skip
-    # An unknown URL id is not anyone's function.
+    # An unknown URL id is not anyone's function: AWS answers it as forbidden.
     unknown = url.replace(urlsplit(url).netloc.split(".")[0], "0" * 32)
-    assert request(daemon, unknown, "GET", "/")[0] == 404
+    status, headers, body = request(daemon, unknown, "GET", "/")
+    assert (status, headers["x-amzn-errortype"], json.loads(body)) == (
+        403, "AccessDeniedException", {"Message": None},
+    )  # fmt: skip
 
     assert lam.get_function_url_config(FunctionName=app)["FunctionUrl"] == url
     listed = lam.list_function_url_configs(FunctionName=app)["FunctionUrlConfigs"]
@@ -111,7 +152,7 @@ def test_requests_become_events_and_answers_become_responses(
     with pytest.raises(lam.exceptions.ResourceConflictException):
         lam.create_function_url_config(FunctionName=app, AuthType="NONE")
     lam.delete_function_url_config(FunctionName=app)
-    assert request(daemon, url, "GET", "/plain")[0] == 404
+    assert request(daemon, url, "GET", "/plain")[0] == 403
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.get_function_url_config(FunctionName=app)
 
@@ -123,6 +164,7 @@ def test_cors_preflights_are_answered_and_responses_carry_cors_headers(
         FunctionName=app, AuthType="NONE",
         Cors={"AllowOrigins": ["https://app.example"], "AllowMethods": ["POST"], "MaxAge": 60},
     )["FunctionUrl"]  # fmt: skip
+    open_to_everyone(lam, app)
     status, headers, _ = request(daemon, url, "OPTIONS", "/x", headers={
         "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
     })  # fmt: skip

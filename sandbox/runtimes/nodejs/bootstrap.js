@@ -14,7 +14,7 @@ const util = require('util');
 
 const FD = 3;
 const TASK_ROOT = process.env.LAMBDA_TASK_ROOT || '/var/task';
-const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
+const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100; // AWS's limit on a function's response
 const TAG = { READY: 1, INIT_ERROR: 2, INVOKE: 3, RESPONSE: 4, FUNCTION_ERROR: 5 };
 
 // --- msgpack, the subset the protocol uses ------------------------------------------------
@@ -341,7 +341,7 @@ function answer(flight, err, result) {
   if (payload.length > MAX_RESPONSE_BYTES) {
     const doc = errorDocument(
       new Error(
-        `Response payload size (${payload.length} bytes) exceeded maximum allowed payload` +
+        'Response payload size exceeded maximum allowed payload' +
           ` size (${MAX_RESPONSE_BYTES} bytes).`,
       ),
       'Function.ResponseSizeTooLarge',

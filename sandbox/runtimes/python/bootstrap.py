@@ -40,7 +40,7 @@ from sandbox.protocol import (
     Response,
 )
 
-MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # AWS's limit on a function's response
 TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
 
@@ -309,8 +309,8 @@ def _invoke(fn: Handler, msg: Invoke) -> Message:
         info = ErrorInfo(
             error_type="Function.ResponseSizeTooLarge",
             error_message=(
-                f"Response payload size ({len(payload)} bytes) exceeded maximum allowed "
-                f"payload size ({MAX_RESPONSE_BYTES} bytes)."
+                "Response payload size exceeded maximum allowed payload size "
+                f"({MAX_RESPONSE_BYTES} bytes)."
             ),
         )
         return FunctionError(request_id=msg.request_id, error=info)

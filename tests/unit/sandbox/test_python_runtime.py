@@ -117,7 +117,7 @@ def test_unserialisable_result_is_a_marshal_error(module) -> None:  # type: igno
 
 
 def test_oversize_result_is_rejected_by_the_runtime(module) -> None:  # type: ignore[no-untyped-def]
-    name = module("def handler(e, c):\n    return 'x' * (6 * 1024 * 1024)\n")
+    name = module("def handler(e, c):\n    return 'x' * (6 * 1024 * 1024 + 100)\n")
     out = bootstrap._invoke(load_handler(f"{name}.handler"), invoke_msg())
     assert isinstance(out, FunctionError)
     assert out.error.error_type == "Function.ResponseSizeTooLarge"

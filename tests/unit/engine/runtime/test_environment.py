@@ -195,7 +195,7 @@ async def test_timeout(make_env, autojump_clock: trio.testing.MockClock) -> None
     assert body["errorMessage"] == "RequestId: rid-1 Error: Task timed out after 3.00 seconds"
     log = outcome.log_tail.decode()
     assert "rid-1 Task timed out after 3.00 seconds\n" in log
-    assert "\tStatus: timeout\n" in log
+    assert "\tStatus: timeout\t\n" in log
 
 
 async def test_runtime_exit_reports_its_status(make_env) -> None:  # type: ignore[no-untyped-def]

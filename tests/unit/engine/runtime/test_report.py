@@ -32,7 +32,7 @@ def test_report_line_cold_start_has_init_duration_last() -> None:
     ).line()
     assert line == (
         "REPORT RequestId: id-1\tDuration: 12.34 ms\tBilled Duration: 13 ms\t"
-        "Memory Size: 128 MB\tMax Memory Used: 39 MB\tInit Duration: 120.33 ms\n"
+        "Memory Size: 128 MB\tMax Memory Used: 39 MB\tInit Duration: 120.33 ms\t\n"
     )
 
 
@@ -45,7 +45,7 @@ def test_report_line_warm_has_no_init_duration_and_can_carry_status() -> None:
         status="timeout",
     ).line()
     assert "Init Duration" not in line
-    assert line.endswith("\tStatus: timeout\n")
+    assert line.endswith("\tStatus: timeout\t\n")
     assert "Max Memory Used: 1 MB" in line
 
 

@@ -233,13 +233,17 @@ def test_function_error_is_502() -> None:
 
 
 @pytest.mark.parametrize(
-    "payload",
-    [b'"Hello, world!"', b'{"message": "hi"}', b"42", b"[1, 2]", b"null", b"true",
-     b'{"statusCode": null, "body": "x"}', b'{"StatusCode": 201}'],
+    ("payload", "body"),
+    [(b'"Hello, world!"', b"Hello, world!"), (b'{"message": "hi"}', b'{"message":"hi"}'),
+     (b"42", b"42"), (b"[1, 2]", b"[1,2]"), (b"null", b"null"), (b"true", b"true"),
+     (b'{"statusCode": null, "body": "x"}', b'{"statusCode":null,"body":"x"}'),
+     (b'{"StatusCode": 201}', b'{"StatusCode":201}')],
 )  # fmt: skip
-def test_other_json_is_200_with_the_payload_as_body(payload: bytes) -> None:
+def test_other_json_is_200_with_compact_json_or_a_bare_string_as_body(
+    payload: bytes, body: bytes
+) -> None:
     assert build_response(payload, function_error=False) == HttpAnswer(
-        status=200, headers=(JSON_TYPE,), body=payload
+        status=200, headers=(JSON_TYPE,), body=body
     )
 
 
