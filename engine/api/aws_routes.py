@@ -136,11 +136,13 @@ def match_operation(method: str, path: str, query: Mapping[str, str] | str) -> O
     return _lambda_table().match(method, path, query)
 
 
+@functools.lru_cache(maxsize=1024)
 def match_operation_labels(
-    method: str, path: str, query: Mapping[str, str] | str
+    method: str, path: str, query: str
 ) -> tuple[Operation, dict[str, str]] | None:
     """`match_operation`, with the request's URI labels by name (percent-encoded, as in
-    `path`)."""
+    `path`). Remembers recent requests: a busy function's path repeats. The labels are
+    shared between calls; treat them as read-only."""
     return _lambda_table().match_labels(method, path, query)
 
 

@@ -9,6 +9,7 @@ before the handler runs, and turns every `ApiError` into AWS's error shape: stat
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, TypeVar
 from urllib.parse import unquote
@@ -32,6 +33,7 @@ from engine.model.names import parse_function_name, validate_max_items
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_S: Final = "1"
+REQUEST_ID: Final = "x-amzn-RequestId"
 T = TypeVar("T")
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -138,17 +140,21 @@ def guard(handler: Handler) -> Handler:
     async def guarded(request: Request) -> Response:
         try:
             raw_path = request.scope.get("raw_path") or request.url.path.encode()
-            found = match_operation_labels(
-                request.method, raw_path.decode("latin-1"), request.url.query
-            )
+            query = request.scope.get("query_string", b"").decode("latin-1")
+            found = match_operation_labels(request.method, raw_path.decode("latin-1"), query)
             if found is not None:
                 await validate_input(request, *found)
-            return await handler(request)
+            response = await handler(request)
         except ApiError as exc:
-            return api_error_response(exc)
+            response = api_error_response(exc)
         except Exception:
             logger.exception("unexpected error in %s %s", request.method, request.url.path)
             err = ServiceException("lambdalet hit an internal error; see the daemon's log")
-            return api_error_response(err)
+            response = api_error_response(err)
+        # Every AWS answer names its request (boto3: ResponseMetadata.RequestId); Invoke
+        # names the invocation itself.
+        if REQUEST_ID not in response.headers:
+            response.headers[REQUEST_ID] = str(uuid.uuid4())
+        return response
 
     return guarded

@@ -20,7 +20,11 @@ from engine.api.body import read_json
 from engine.api.common import Handler, function_name, max_items, paged, unqualified, version_key
 from engine.control.functions import FunctionService
 from engine.control.tags import TagService
-from engine.errors import InvalidParameterValueException, ValidationException
+from engine.errors import (
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+    ValidationException,
+)
 from engine.invoke.concurrency import Concurrency
 from engine.model.arns import function_arn
 from engine.model.function import LATEST, FunctionConfig
@@ -123,7 +127,11 @@ class FunctionApi:
         if qualifier is None:
             await self.functions.delete(name)
         elif qualifier == LATEST or qualifier.isdigit():
-            await self.functions.delete_version(name, qualifier)
+            try:
+                await self.functions.delete_version(name, qualifier)
+            except ResourceNotFoundException:
+                self.functions.get(name)  # a missing function is still not found
+                # ...but a version that never existed is deleted without complaint, as AWS
         else:
             self.functions.get_alias(name, qualifier)
             raise InvalidParameterValueException(

@@ -9,7 +9,9 @@ the recorded AWS answer that shows it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -46,37 +48,72 @@ def lambda_model() -> ServiceModel:
     return load_service("lambda")
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Where one operation's input members are on the wire, worked out once."""
+
+    input: str
+    uri: tuple[tuple[str, str], ...]  # (member, label)
+    query: tuple[tuple[str, str, Shape], ...]  # (member, key, shape)
+    header: tuple[tuple[str, str, Shape], ...]  # (member, lower-case header, shape)
+    body: tuple[str, ...]  # members in the JSON body
+    rules: Rules
+
+
+@functools.cache
+def _plan(operation: Operation) -> _Plan | None:
+    if operation.input is None:
+        return None
+    model = lambda_model()
+    shape = model.shape(operation.input)
+    uri, query, header, body = [], [], [], []
+    for member in shape.members:
+        if member.location == "uri":
+            uri.append((member.name, member.location_name))
+        elif member.location == "querystring":
+            query.append((member.name, member.location_name, model.shape(member.shape)))
+        elif member.location == "header":
+            name = member.location_name.lower()
+            header.append((member.name, name, model.shape(member.shape)))
+        elif member.location == "" and not member.payload:
+            body.append(member.name)
+    return _Plan(
+        input=operation.input,
+        uri=tuple(uri),
+        query=tuple(query),
+        header=tuple(header),
+        body=tuple(body),
+        rules=RULES.get(operation.name, _NO_RULES),
+    )
+
+
 async def validate_input(request: Request, operation: Operation, labels: Mapping[str, str]) -> None:
     """Check `request` as `operation`'s input; raise AWS's ValidationException if it breaks
     the model. A JSON body is parsed here once (handlers get it from `read_json`)."""
-    if operation.input is None:
+    plan = _plan(operation)
+    if plan is None:
         return
-    model = lambda_model()
-    shape = model.shape(operation.input)
     params: dict[str, Any] = {}
-    has_body = False
-    for member in shape.members:
-        where = member.location
-        if where == "uri":
-            raw = labels.get(member.location_name)
-            if raw is not None:
-                params[member.name] = unquote(raw)
-        elif where == "querystring":
-            values = request.query_params.getlist(member.location_name)
+    for member, label in plan.uri:
+        raw = labels.get(label)
+        if raw is not None:
+            params[member] = unquote(raw)
+    if plan.query and request.scope.get("query_string"):
+        for member, key, shape in plan.query:
+            values = request.query_params.getlist(key)
             if values:
-                params[member.name] = _typed(model.shape(member.shape), values)
-        elif where == "header":
-            value = request.headers.get(member.location_name)
+                params[member] = _typed(shape, values)
+    if plan.header:
+        for member, name, shape in plan.header:
+            value = request.headers.get(name)
             if value is not None:
-                params[member.name] = _typed(model.shape(member.shape), [value])
-        elif where == "" and not member.payload:
-            has_body = True
-    if has_body:
+                params[member] = _typed(shape, [value])
+    if plan.body:
         body = await read_json(request, operation.name)
-        for member in shape.members:
-            if member.location == "" and member.name in body:
-                params[member.name] = body[member.name]
-    check(model, operation.input, params, RULES.get(operation.name, _NO_RULES))
+        for member in plan.body:
+            if member in body:
+                params[member] = body[member]
+    check(lambda_model(), plan.input, params, plan.rules)
 
 
 def _typed(shape: Shape, values: list[str]) -> Any:

@@ -148,9 +148,13 @@ class FunctionService:
         return [v for c in self.registry.all_functions() for v in self.versions(c.name)]
 
     def account_usage(self) -> tuple[int, int]:
-        """GetAccountSettings' AccountUsage: (total zipped code bytes, function count)."""
+        """GetAccountSettings' AccountUsage: (total zipped code bytes, function count). As on
+        AWS, every published version and every layer version counts its own code, even where
+        lambdalet stores one copy of identical bytes."""
         configs = self.registry.all_functions()
-        return sum(c.code_size for c in configs), len(configs)
+        code = sum(v.code_size for c in configs for v in self.versions(c.name))
+        code += sum(layer.code_size for layer in self.registry.layer_versions())
+        return code, len(configs)
 
     async def delete(self, name: str) -> FunctionConfig:
         async with self._write_lock:

@@ -7,6 +7,7 @@ CLI expect (GetFunctionConfiguration, CreateFunction, ListFunctions items).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from engine.model.arns import function_arn
 LATEST = "$LATEST"
 
 
+@functools.lru_cache(maxsize=256)
 def runtime_version_arn(region: str, runtime: str) -> str:
     """The runtime version a function runs, named as AWS names one: a digest per runtime
     (lambdalet runs the host's interpreter of that runtime; it has no version catalogue)."""

@@ -62,3 +62,20 @@ def test_changing_a_reservation_mid_flight_moves_the_slots_between_pools() -> No
     c.forget("f", "an-alias")  # deleting an alias changes nothing
     c.forget("f")
     assert "f" not in c.reserved
+
+
+def test_on_demand_invokes_get_what_provisioned_concurrency_leaves_of_the_reservation() -> None:
+    c = Concurrency(account_limit=1000, unreserved_minimum=100)
+    c.set_reserved("f", 2)
+    c.set_provisioned({("f", "1")}, {"f": 1})
+    c.acquire("f", "$LATEST", "$LATEST")  # 2 reserved - 1 provisioned: one on-demand unit
+    with pytest.raises(TooManyRequestsException) as caught:
+        c.acquire("f", "$LATEST", "$LATEST")
+    assert caught.value.reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    c.acquire("f", "1", "1")  # the provisioned version may use the whole reservation
+    c.release("f")
+    c.release("f")
+    c.set_provisioned({("f", "1")}, {"f": 2})  # reserved = provisioned: nothing on demand
+    with pytest.raises(TooManyRequestsException):
+        c.acquire("f", "$LATEST", "$LATEST")
+    c.acquire("f", "live", "1")  # through an alias, to the provisioned version
