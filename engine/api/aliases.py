@@ -7,6 +7,7 @@ GET|PUT|DELETE  /2015-03-31/functions/{name}/aliases/{alias}    Get/Update/Delet
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,7 +16,7 @@ from starlette.routing import Route
 from engine.api.body import read_json
 from engine.api.common import Handler, paged, unqualified
 from engine.control.functions import FunctionService
-from engine.model.aliases import parse_alias_name, parse_alias_request
+from engine.model.aliases import parse_alias_request
 
 
 class AliasApi:
@@ -45,19 +46,19 @@ class AliasApi:
 
     async def get_alias(self, request: Request) -> Response:
         name = unqualified(request, "GetAlias")
-        alias = self.functions.read_alias(name, parse_alias_name(request.path_params["alias"]))
+        alias = self.functions.read_alias(name, unquote(request.path_params["alias"]))
         return JSONResponse(alias.to_aws(self.region, name))
 
     async def update_alias(self, request: Request) -> Response:
         name = unqualified(request, "UpdateAlias")
-        alias_name = parse_alias_name(request.path_params["alias"])
+        alias_name = unquote(request.path_params["alias"])
         req = parse_alias_request(await read_json(request, "UpdateAlias"), create=False)
         alias = await self.functions.update_alias(name, alias_name, req)
         return JSONResponse(alias.to_aws(self.region, name))
 
     async def delete_alias(self, request: Request) -> Response:
         name = unqualified(request, "DeleteAlias")
-        await self.functions.delete_alias(name, parse_alias_name(request.path_params["alias"]))
+        await self.functions.delete_alias(name, unquote(request.path_params["alias"]))
         return Response(status_code=204)
 
 

@@ -1,25 +1,18 @@
 """Aliases as data: a named pointer at a version, optionally shifting weighted traffic to a
-second version. Pure: parsing in AWS's words, the AWS shape, and the weighted choice."""
+second version. Pure: parsing past the model's constraints (checked at the API boundary), the
+AWS shape, and the weighted choice."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from engine.errors import InvalidParameterValueException
 from engine.model.arns import function_arn
 from engine.model.function import LATEST
-from engine.model.json_types import opt_object, opt_str, require_object
+from engine.model.json_types import opt_object, opt_str, require_object, type_error
 from engine.model.violations import Violations
-
-ALIAS_PATTERN: Final = r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
-VERSION_PATTERN: Final = r"(\$LATEST|[0-9]+)"
-_ALIAS_RE: Final = re.compile(ALIAS_PATTERN)
-_VERSION_RE: Final = re.compile(VERSION_PATTERN)
-MAX_ALIAS_CHARS: Final = 128
-MAX_DESCRIPTION_CHARS: Final = 256
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,42 +77,25 @@ class AliasRequest:
     revision_id: str | None = None
 
 
-def parse_alias_name(name: str) -> str:
-    problems = Violations()
-    if len(name) > MAX_ALIAS_CHARS:
-        problems.add_max_length("name", name, MAX_ALIAS_CHARS)
-    if not _ALIAS_RE.fullmatch(name) or name.isdigit():
-        problems.add_pattern("name", name, ALIAS_PATTERN)
-    problems.raise_if_any()
-    return name
-
-
 def parse_alias_request(body: Mapping[str, Any], *, create: bool) -> AliasRequest:
+    """A Create/UpdateAlias body (its model constraints checked at the API boundary) as a
+    request."""
     body = require_object(body)
     name = opt_str(body, "Name")
     version = opt_str(body, "FunctionVersion")
-    description = opt_str(body, "Description")
-    revision_id = opt_str(body, "RevisionId")
+    if create and (name is None or version is None):
+        problems = Violations()  # required by the model: only a caller past the boundary
+        for value, path in ((name, "name"), (version, "functionVersion")):
+            if value is None:
+                problems.add_null(path)
+        problems.raise_if_any()
     routing = opt_object(body, "RoutingConfig")
-    problems = Violations()
-    if create and name is None:
-        problems.add_null("name")
-    if create and version is None:
-        problems.add_null("functionVersion")
-    if version is not None and not _VERSION_RE.fullmatch(version):
-        problems.add_pattern("functionVersion", version, VERSION_PATTERN)
-    if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
-        problems.add_max_length("description", description, MAX_DESCRIPTION_CHARS)
-    problems.raise_if_any()
-    if name is not None:
-        parse_alias_name(name)
-    weights = None if routing is None else _parse_weights(routing)
     return AliasRequest(
         name=name,
         function_version=version,
-        description=description,
-        weights=weights,
-        revision_id=revision_id,
+        description=opt_str(body, "Description"),
+        weights=None if routing is None else _parse_weights(routing),
+        revision_id=opt_str(body, "RevisionId"),
     )
 
 
@@ -155,25 +131,10 @@ def _parse_weights(routing: Mapping[str, Any]) -> dict[str, float]:
             "Number of items in AdditionalVersionWeights cannot be greater than 1"
         )
     weights: dict[str, float] = {}
-    problems = Violations()
-    for version, weight in raw.items():
-        if not isinstance(version, str) or not version.isdigit():
-            problems.add_pattern(
-                "routingConfig.additionalVersionWeights.key", str(version), "[0-9]+"
-            )
-            continue
+    for version, weight in raw.items():  # keys and ranges are the model's, checked before
         if isinstance(weight, bool) or not isinstance(weight, int | float):
-            problems.add(
-                "routingConfig.additionalVersionWeights.value", weight, "Member must be a number"
+            raise type_error(
+                f"RoutingConfig.AdditionalVersionWeights.{version}", "a number", weight
             )
-            continue
-        if not 0.0 <= weight <= 1.0:
-            problems.add(
-                "routingConfig.additionalVersionWeights.value",
-                weight,
-                "Member must have value between 0.0 and 1.0",
-            )
-            continue
-        weights[version] = float(weight)
-    problems.raise_if_any()
+        weights[str(version)] = float(weight)
     return weights

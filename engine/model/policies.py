@@ -23,12 +23,7 @@ from engine.errors import (
 from engine.model.json_types import opt_str, require_object
 from engine.model.violations import Violations
 
-STATEMENT_ID_PATTERN: Final = r"([a-zA-Z0-9-_]+)"
-ACTION_PATTERN: Final = r"(lambda:[*]|lambda:[a-zA-Z]+|[*])"
-_SID_RE: Final = re.compile(STATEMENT_ID_PATTERN)
-_ACTION_RE: Final = re.compile(ACTION_PATTERN)
 _ACCOUNT_RE: Final = re.compile(r"\d{12}")
-FUNCTION_URL_AUTH_TYPES: Final = ("NONE", "AWS_IAM")
 MSG_POLICY_NOT_FOUND: Final = "The resource you requested does not exist."
 MSG_NO_POLICY: Final = "No policy is associated with the given resource."
 MSG_BAD_PRINCIPAL: Final = (
@@ -93,24 +88,12 @@ def parse_add_permission(body: Mapping[str, Any], *, resource_arn: str) -> dict[
     org_id = opt_str(body, "PrincipalOrgID")
     url_auth = opt_str(body, "FunctionUrlAuthType")
     token = opt_str(body, "EventSourceToken")
-    problems = Violations()
-    if sid is None:
-        problems.add_null("statementId")
-    elif not 1 <= len(sid) <= 100 or not _SID_RE.fullmatch(sid):
-        problems.add_pattern("statementId", sid, STATEMENT_ID_PATTERN)
-    if action is None:
-        problems.add_null("action")
-    elif not _ACTION_RE.fullmatch(action):
-        problems.add_pattern("action", action, ACTION_PATTERN)
-    if principal is None:
-        problems.add_null("principal")
-    elif not principal or any(c.isspace() for c in principal):
-        problems.add_pattern("principal", principal, r"[^\s]+")
-    if url_auth is not None and url_auth not in FUNCTION_URL_AUTH_TYPES:
-        problems.add_enum("functionUrlAuthType", url_auth, FUNCTION_URL_AUTH_TYPES)
-    if source_account is not None and not _ACCOUNT_RE.fullmatch(source_account):
-        problems.add_pattern("sourceAccount", source_account, r"\d{12}")
-    problems.raise_if_any()
+    if sid is None or action is None or principal is None:
+        problems = Violations()  # required by the model: only a caller past the boundary
+        for value, path in ((sid, "statementId"), (action, "action"), (principal, "principal")):
+            if value is None:
+                problems.add_null(path)
+        problems.raise_if_any()
     assert sid is not None and action is not None and principal is not None
     statement: dict[str, Any] = {
         "Sid": sid,

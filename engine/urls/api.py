@@ -14,9 +14,7 @@ from starlette.routing import Route
 
 from engine.api.body import read_json
 from engine.api.common import Handler, function_name, paged, unqualified
-from engine.errors import InvalidParameterValueException
-from engine.model.function import LATEST
-from engine.urls.config import parse_url_config, validate_url_qualifier
+from engine.urls.config import parse_url_config
 from engine.urls.service import UrlService
 
 
@@ -25,15 +23,8 @@ class UrlApi:
         self.urls = urls
 
     def _target(self, request: Request) -> tuple[str, str | None]:
-        name, qualifier = function_name(request)
-        if qualifier is not None:
-            validate_url_qualifier(qualifier)
-            if qualifier == LATEST or qualifier.isdigit():
-                raise InvalidParameterValueException(
-                    "Function URLs can be configured for the function itself or for an alias, "
-                    f"not for a version ({qualifier})"
-                )
-        return name, qualifier
+        """The function or alias (the model's patterns refuse a version's qualifier)."""
+        return function_name(request)
 
     async def create(self, request: Request) -> Response:
         name, qualifier = self._target(request)

@@ -17,26 +17,13 @@ from engine.model.violations import Violations
 
 # --- The model's members (botocore lambda 2015-03-31) ----------------------------------------
 
-AUTH_TYPES: Final = ("NONE", "AWS_IAM")
-INVOKE_MODES: Final = ("BUFFERED", "RESPONSE_STREAM")
 DEFAULT_INVOKE_MODE: Final = "BUFFERED"
-MAX_CORS_ORIGINS: Final = 100
-MAX_ORIGIN_CHARS: Final = 253
-MAX_CORS_METHODS: Final = 6
-MAX_METHOD_CHARS: Final = 6
-MAX_CORS_HEADERS: Final = 100
-MAX_HEADER_CHARS: Final = 1024
-MAX_CORS_MAX_AGE_S: Final = 86400
-MAX_URL_LIST_ITEMS: Final = 50  # ListFunctionUrlConfigs' MaxItems
-MAX_URL_QUALIFIER_CHARS: Final = 128
-URL_QUALIFIER_PATTERN: Final = r"((?!^\d+$)^[0-9a-zA-Z-_]+$)"  # an alias: never a version
 # AWS's Method pattern is ".*" (up to 6 characters); anything outside this list could never match
 # a browser's request, so it is refused rather than stored.
 CORS_METHODS: Final = ("GET", "PUT", "HEAD", "POST", "PATCH", "DELETE", "*")
 
 URL_ID_CHARS: Final = 32
 _URL_ID_ALPHABET: Final = string.ascii_lowercase + string.digits
-_URL_QUALIFIER_RE: Final = re.compile(URL_QUALIFIER_PATTERN, re.ASCII)
 # <id>.lambda-url.<region>.localhost[:port], or the AWS name <id>.lambda-url.<region>.on.aws
 _HOST_RE: Final = re.compile(
     r"(?P<id>[a-z0-9]{32})\.lambda-url\.(?P<region>[a-z0-9-]+)\.(?:localhost|on\.aws)\.?"
@@ -178,9 +165,9 @@ def new_url_config(
 
 
 def parse_url_config(body: Mapping[str, Any], *, create: bool) -> UrlConfigRequest:
-    """Validate a Create (`create=True`) or UpdateFunctionUrlConfig body; raise the ApiError AWS
-    would answer. Checks run in the project's order: unknown members and JSON types, then the
-    model's constraints (one ValidationException), then what this host supports."""
+    """A Create (`create=True`) or UpdateFunctionUrlConfig body (its model constraints checked at
+    the API boundary) as a request: unknown members and JSON types, then what this host
+    supports."""
     body = require_object(body)
     _reject_unknown(body, _URL_CONFIG_KEYS, where="input")
     auth_type = opt_str(body, "AuthType")
@@ -188,18 +175,10 @@ def parse_url_config(body: Mapping[str, Any], *, create: bool) -> UrlConfigReque
     raw_cors = body.get("Cors")
     cors = _read_cors(raw_cors) if raw_cors is not None else None
 
-    problems = Violations()
-    if auth_type is None:
-        if create:
-            problems.add_null("authType")
-    elif auth_type not in AUTH_TYPES:
-        problems.add_enum("authType", auth_type, AUTH_TYPES)
-    if cors is not None:
-        _check_cors(problems, cors)
-    if invoke_mode is not None and invoke_mode not in INVOKE_MODES:
-        problems.add_enum("invokeMode", invoke_mode, INVOKE_MODES)
-    problems.raise_if_any()
-
+    if create and auth_type is None:  # required by the model: only a caller past the boundary
+        problems = Violations()
+        problems.add_null("authType")
+        problems.raise_if_any()
     if cors is not None:
         _check_cors_methods(cors)
     if invoke_mode == "RESPONSE_STREAM":
@@ -208,37 +187,6 @@ def parse_url_config(body: Mapping[str, Any], *, create: bool) -> UrlConfigReque
             " stream responses yet; use BUFFERED"
         )
     return UrlConfigRequest(auth_type=auth_type, cors=cors, invoke_mode=invoke_mode)
-
-
-def parse_cors(value: object) -> Cors:
-    """Validate a Cors object on its own (the same checks `parse_url_config` applies)."""
-    cors = _read_cors(value)
-    problems = Violations()
-    _check_cors(problems, cors)
-    problems.raise_if_any()
-    _check_cors_methods(cors)
-    return cors
-
-
-def validate_url_qualifier(qualifier: str) -> str:
-    """Check a function URL's `?Qualifier=` (an alias name); return it unchanged."""
-    problems = Violations()
-    if len(qualifier) > MAX_URL_QUALIFIER_CHARS:
-        problems.add_max_length("qualifier", qualifier, MAX_URL_QUALIFIER_CHARS)
-    if not qualifier:
-        problems.add("qualifier", qualifier, "Member must have length greater than or equal to 1")
-    elif not _URL_QUALIFIER_RE.fullmatch(qualifier):
-        problems.add_pattern("qualifier", qualifier, URL_QUALIFIER_PATTERN)
-    problems.raise_if_any()
-    return qualifier
-
-
-def validate_url_max_items(max_items: int) -> int:
-    """Check ListFunctionUrlConfigs' MaxItems (1..50); return it unchanged."""
-    problems = Violations()
-    problems.check_range("maxItems", max_items, 1, MAX_URL_LIST_ITEMS)
-    problems.raise_if_any()
-    return max_items
 
 
 def _read_cors(value: object) -> Cors:
@@ -257,43 +205,6 @@ def _read_cors(value: object) -> Cors:
         expose_headers=_str_tuple(value, "ExposeHeaders"),
         max_age=opt_int(value, "MaxAge", "Cors.MaxAge"),
     )
-
-
-def _check_cors(problems: Violations, cors: Cors) -> None:
-    """The model's constraints on Cors, as AWS words them for list members."""
-    lists = (
-        ("cors.allowOrigins", cors.allow_origins, MAX_CORS_ORIGINS, 1, MAX_ORIGIN_CHARS),
-        ("cors.allowMethods", cors.allow_methods, MAX_CORS_METHODS, 0, MAX_METHOD_CHARS),
-        ("cors.allowHeaders", cors.allow_headers, MAX_CORS_HEADERS, 0, MAX_HEADER_CHARS),
-        ("cors.exposeHeaders", cors.expose_headers, MAX_CORS_HEADERS, 0, MAX_HEADER_CHARS),
-    )
-    for path, items, max_items, min_chars, max_chars in lists:
-        if items is not None:
-            _check_list(problems, path, items, max_items, min_chars, max_chars)
-    if cors.max_age is not None:
-        problems.check_range("cors.maxAge", cors.max_age, 0, MAX_CORS_MAX_AGE_S)
-
-
-def _check_list(
-    problems: Violations,
-    path: str,
-    items: tuple[str, ...],
-    max_items: int,
-    min_chars: int,
-    max_chars: int,
-) -> None:
-    if len(items) > max_items:
-        problems.add_max_length(path, items, max_items)
-    if any(not min_chars <= len(item) <= max_chars for item in items):
-        # AWS lists every constraint of the member shape, whichever one failed.
-        problems.add(
-            path,
-            items,
-            "Member must satisfy constraint: ["
-            f"Member must have length less than or equal to {max_chars}, "
-            f"Member must have length greater than or equal to {min_chars}, "
-            "Member must satisfy regular expression pattern: .*, Member must not be null]",
-        )
 
 
 def _check_cors_methods(cors: Cors) -> None:

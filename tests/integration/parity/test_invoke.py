@@ -11,11 +11,11 @@ import zipfile
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import botocore.exceptions
 import pytest
 
 from tests.integration.conftest import ROLE, Daemon
 from tests.integration.parity.conftest import RUNTIME, Maker, Scenario
+from tests.integration.parity.snapshots import answer, ask, mask
 
 pytestmark = pytest.mark.privileged
 
@@ -203,65 +203,6 @@ _MEMORY = re.compile(r"Used: \d+ MB")
 # --- Reading answers as the recordings did ---------------------------------------------------
 
 
-def _snap(value: Any) -> Any:
-    """A value as LocalStack's snapshot stores it: strings that open with ``{`` (at any depth
-    of a dict, or in dicts inside lists) parsed as JSON where they parse."""
-    if isinstance(value, dict):
-        return {k: _snap_item(v) for k, v in value.items()}
-    return value
-
-
-def _snap_item(value: Any) -> Any:
-    if isinstance(value, dict):
-        return _snap(value)
-    if isinstance(value, list):
-        return [_snap(v) if isinstance(v, dict) else v for v in value]
-    if isinstance(value, str) and value.startswith("{"):
-        try:
-            return _snap(json.loads(value))
-        except ValueError:
-            return value
-    return value
-
-
-def _mask(value: Any, masks: Mapping[str, str]) -> Any:
-    """Replace the value under each key of `masks`, at any depth, as the recording's
-    transformers did (e.g. every ``CodeSha256`` of test_lambda.py recorded as the text
-    ``code-sha256``)."""
-    if isinstance(value, dict):
-        return {k: masks[k] if k in masks else _mask(v, masks) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask(v, masks) for v in value]
-    return value
-
-
-def _answer(method: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
-    """boto3's answer (for an error, `ClientError.response`), its streamed Payload read, as
-    the snapshot saw it."""
-    try:
-        response: dict[str, Any] = method(**kwargs)
-    except botocore.exceptions.ClientError as exc:
-        response = dict(exc.response)
-    if hasattr(response.get("Payload"), "read"):
-        response["Payload"] = response["Payload"].read().decode("utf-8", errors="replace")
-    return _snap(response)  # type: ignore[no-any-return]
-
-
-def ask(
-    p: Scenario,
-    label: str,
-    method: Callable[..., Any],
-    /,
-    masks: Mapping[str, str] | None = None,
-    **kwargs: Any,
-) -> dict[str, Any]:
-    """`p.call`, reading the answer as the recording did (`_answer`, `masks`); returns the
-    answer unmasked."""
-    response = _answer(method, **kwargs)
-    p.expect(label, _mask(response, masks or {}))
-    return response
-
-
 def _dated(line: str) -> str:
     """A log line with its timestamps as the recording wrote them."""
     return _TIMESTAMP.sub("date", line)
@@ -399,8 +340,8 @@ def test_invocation_type_event_error(parity: Parity, lam: Any, maker: Maker) -> 
     code = maker.zip(PY_UNHANDLED_ERROR)
     p.expect(
         "creation_response",
-        _mask(
-            _answer(lam.create_function, **maker.function_args(name, Code={"ZipFile": code})),
+        mask(
+            answer(lam.create_function, **maker.function_args(name, Code={"ZipFile": code})),
             _CODE_SHA,
         ),
     )
@@ -433,7 +374,7 @@ def test_invocation_with_qualifier(parity: Parity, lam: Any, maker: Maker) -> No
         Code={"ZipFile": maker.zip(PY_INTEGRATION)},
         Timeout=10,
     )
-    result = _answer(
+    result = answer(
         lam.invoke,
         FunctionName=name,
         Payload=b'{"foo": "bar with \'quotes\\""}',
@@ -452,8 +393,8 @@ def test_lambda_with_context(parity: Parity, lam: Any, maker: Maker) -> None:
     maker.track(name)
     p.expect(
         "creation",
-        _mask(
-            _answer(
+        mask(
+            answer(
                 lam.create_function,
                 **maker.function_args(
                     name,
@@ -607,8 +548,8 @@ def test_lambda_invoke_with_timeout(parity: Parity, lam: Any, maker: Maker) -> N
     maker.track(name)
     p.expect(
         "create-result",
-        _mask(
-            _answer(
+        mask(
+            answer(
                 lam.create_function,
                 **maker.function_args(name, Timeout=1, Code={"ZipFile": maker.zip(PY_TIMEOUT)}),
             ),
@@ -694,10 +635,10 @@ def test_introspection_invoke(parity: Parity, lam: Any, maker: Maker, runtime: s
     env: dict[str, Any] = {"Environment": {"Variables": {"TEST_KEY": "TEST_VAL"}}}
     created = ask(p, "create_function_result", lam.create_function, **args, **env)
     payload = b'{"simple": "payload"}'
-    result = _answer(lam.invoke, FunctionName=name, Payload=payload)
+    result = answer(lam.invoke, FunctionName=name, Payload=payload)
     p.expect_raw("invocation_result_payload", result.get("Payload"))
     qualified = f"{created.get('FunctionArn', name)}:$LATEST"
-    result = _answer(lam.invoke, FunctionName=qualified, Payload=payload)
+    result = answer(lam.invoke, FunctionName=qualified, Payload=payload)
     p.expect_raw("invocation_result_payload_qualified", result.get("Payload"))
 
 

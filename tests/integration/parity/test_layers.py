@@ -9,13 +9,14 @@ lambdalet does not have), `test_layer_s3_content` (S3 code) and
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any
 
 import botocore.exceptions
 import pytest
 
 from tests.integration.parity.conftest import RUNTIME, Maker, Scenario
+from tests.integration.parity.findings import Findings
 
 pytestmark = pytest.mark.privileged
 
@@ -40,41 +41,6 @@ ARCHITECTURES = ["arm64", "x86_64"]
 RUNTIME_BATCHES = {f"runtimes{i}": ALL_RUNTIMES[i * 15 : i * 15 + 15] for i in range(3)}
 
 
-class Findings:
-    """What the recording shows beyond its labelled answers, where lambdalet differs: steps
-    whose answers it did not keep but that succeeded on AWS, and placeholders of one kind
-    (`<uuid:1>`, `<uuid:2>`) that stood for different values there (`compare` checks only
-    that each stands for one value). The test fails on them once every label is compared."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def step(self, what: str, method: Callable[..., Any], /, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response: dict[str, Any] = method(**kwargs)
-        except botocore.exceptions.ClientError as exc:
-            self.lines.append(f"{what}: AWS succeeded, lambdalet {exc.response['Error']}")
-            return dict(exc.response)
-        return response
-
-    def check(self, ok: bool, text: str) -> None:
-        if not ok:
-            self.lines.append(text)
-
-    def done(self, p: Scenario, alike: Collection[tuple[str, str]] = ()) -> None:
-        """Fail on what was found; `alike` names placeholder pairs that may coincide here."""
-        seen: dict[tuple[str, str], str] = {}
-        for holder, value in p.bindings.values.items():
-            first = seen.setdefault((holder.strip("<>").split(":")[0], value), holder)
-            self.check(
-                first == holder or (first, holder) in alike,
-                f"{first} and {holder} differ in AWS's answers; lambdalet gave {value!r} twice",
-            )
-        assert not self.lines, f"{p.key}:\n  " + "\n  ".join(self.lines)
-
-
-# LayerVersionArn's pattern when these answers were recorded; botocore's model has since
-# wrapped it in one more pair of parentheses.
 RECORDED_LAYER_ARN_PATTERN = (
     r"(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:"
     r"layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)"

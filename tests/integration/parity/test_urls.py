@@ -17,6 +17,7 @@ import pytest
 
 from tests.integration.conftest import ROLE, Daemon
 from tests.integration.parity.conftest import RUNTIME, Maker, Scenario
+from tests.integration.parity.snapshots import answer, ask, snap, snap_item
 
 pytestmark = pytest.mark.privileged
 
@@ -121,64 +122,6 @@ REQUESTS_HEADERS = {
 # --- Reading answers as the recordings did ---------------------------------------------------
 
 
-def _snap(value: Any) -> Any:
-    """A value as LocalStack's snapshot stores it: strings that open with ``{`` (at any depth
-    of a dict, or in dicts inside lists) parsed as JSON where they parse."""
-    if isinstance(value, dict):
-        return {k: _snap_item(v) for k, v in value.items()}
-    return value
-
-
-def _snap_item(value: Any) -> Any:
-    if isinstance(value, dict):
-        return _snap(value)
-    if isinstance(value, list):
-        return [_snap(v) if isinstance(v, dict) else v for v in value]
-    if isinstance(value, str) and value.startswith("{"):
-        try:
-            return _snap(json.loads(value))
-        except ValueError:
-            return value
-    return value
-
-
-def _mask(value: Any, masks: Mapping[str, str]) -> Any:
-    """Replace the value under each key of `masks`, at any depth, as the recording's
-    transformers did (e.g. every ``FunctionUrl`` recorded as the text ``lambda-url``)."""
-    if isinstance(value, dict):
-        return {k: masks[k] if k in masks else _mask(v, masks) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask(v, masks) for v in value]
-    return value
-
-
-def _answer(method: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
-    """boto3's answer (for an error, `ClientError.response`), as the snapshot saw it."""
-    try:
-        response: dict[str, Any] = method(**kwargs)
-    except botocore.exceptions.ClientError as exc:
-        response = dict(exc.response)
-    return _snap(response)  # type: ignore[no-any-return]
-
-
-def ask(
-    p: Scenario,
-    label: str,
-    method: Callable[..., Any],
-    /,
-    masks: Mapping[str, str] | None = None,
-    sort: str | None = None,
-    **kwargs: Any,
-) -> dict[str, Any]:
-    """`p.call`, with the recording's masks (and sorting of list `sort` by FunctionArn)."""
-    response = _answer(method, **kwargs)
-    shown = _mask(response, masks or {})
-    if sort and isinstance(shown.get(sort), list):
-        shown[sort] = sorted(shown[sort], key=lambda c: c.get("FunctionArn", ""))
-    p.expect(label, shown)
-    return response
-
-
 # --- The URL listener --------------------------------------------------------------------------
 
 
@@ -220,7 +163,7 @@ def _lower(headers: Mapping[str, str]) -> set[str]:
 
 
 def _url_permission(lam: Any, name: str, **extra: Any) -> dict[str, Any]:
-    return _answer(
+    return answer(
         lam.add_permission,
         FunctionName=name,
         StatementId="urlPermission",
@@ -368,7 +311,7 @@ def test_url_config_lifecycle(parity: Parity, lam: Any, maker: Maker) -> None:
         FunctionName=name,
         AuthType="AWS_IAM",
     )
-    _answer(lam.delete_function_url_config, FunctionName=name)
+    answer(lam.delete_function_url_config, FunctionName=name)
     ask(p, "failed_getter", lam.get_function_url_config, masks=_LAMBDA_URL, FunctionName=name)
 
 
@@ -456,7 +399,7 @@ def test_lambda_url_invocation(
     )  # fmt: skip
     p.expect_raw(
         "lambda_url_invocation",
-        _snap(
+        snap(
             {
                 "statuscode": status,
                 "headers": {
@@ -545,7 +488,7 @@ def _url_outcome(daemon: Daemon, url: str) -> dict[str, Any]:
     if error_type:
         result["headers"] = {"x-amzn-ErrorType": error_type}
         result["content"] = body.decode(errors="replace")
-    return _snap(result)  # type: ignore[no-any-return]
+    return snap(result)  # type: ignore[no-any-return]
 
 
 def test_lambda_url_persists_after_alias_delete(
@@ -621,7 +564,7 @@ def test_lambda_url_echo_http_fixture_default(
         {"content-type": "application/json", "ExTrA-HeadErs": "With WeiRd CapS",
          "user-agent": "test/echo"},
     )  # fmt: skip
-    p.expect_raw("url_response", _snap(_json_body(body)))
+    p.expect_raw("url_response", snap(_json_body(body)))
 
 
 def test_lambda_url_echo_http_fixture_trim_x_headers(
@@ -634,7 +577,7 @@ def test_lambda_url_echo_http_fixture_trim_x_headers(
         {"content-type": "application/json", "ExTrA-HeadErs": "With WeiRd CapS",
          "user-agent": "test/echo"},
     )  # fmt: skip
-    p.expect_raw("url_response", _snap(_json_body(body)))
+    p.expect_raw("url_response", snap(_json_body(body)))
 
 
 _FORM_BODY = (
@@ -658,7 +601,7 @@ def test_lambda_url_form_payload(parity: Parity, lam: Any, maker: Maker, daemon:
          "User-Agent": "python/test-request"},
     )  # fmt: skip
     answer = _json_body(body)
-    p.expect_raw("url_response", _snap(answer))
+    p.expect_raw("url_response", snap(answer))
     # Not recorded (the test asserts it).
     assert status == 200
     assert base64.b64decode(answer["data"]) == _FORM_BODY
@@ -676,7 +619,7 @@ def test_lambda_permission_url_invocation(
     url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
     # No add_permission: nobody may invoke the URL.
     status, _, body = http_request(daemon, url, "POST", "", b"text", {"Content-Type": "text/plain"})
-    p.expect_raw("lambda_url_invocation_missing_permission", _snap_item(body.decode()))
+    p.expect_raw("lambda_url_invocation_missing_permission", snap_item(body.decode()))
     assert status == 403  # not recorded (the test asserts it)
 
 
@@ -698,7 +641,7 @@ def test_request_id_invoke_url(parity: Parity, lam: Any, maker: Maker, daemon: D
     # out instead, so that a missing header shows.
     p.expect_raw(
         "lambda_url_invocation",
-        _snap(
+        snap(
             {
                 "statuscode": status,
                 "headers": {} if request_id is None else {"x-amzn-RequestId": request_id},

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from engine.api.validation import lambda_model
 from engine.errors import InvalidParameterValueException, ValidationException
-from engine.model.aliases import Alias, check_routing, parse_alias_name, parse_alias_request
+from engine.model.aliases import Alias, check_routing, parse_alias_request
+from engine.shapes.validate import check
 
 
 def test_the_weighted_choice_follows_the_draw() -> None:
@@ -24,15 +26,23 @@ def test_requests_are_parsed_and_checked() -> None:
     assert (req.name, req.function_version, req.weights) == ("live", "3", {"4": 0.5})
     with pytest.raises(ValidationException, match="functionVersion"):
         parse_alias_request({"Name": "live"}, create=True)
-    with pytest.raises(ValidationException, match="pattern"):
-        parse_alias_name("123")  # all digits would be a version
     with pytest.raises(InvalidParameterValueException, match="greater than 1"):
         parse_alias_request(
             {"RoutingConfig": {"AdditionalVersionWeights": {"2": 0.1, "3": 0.1}}}, create=False
         )
-    with pytest.raises(ValidationException, match=r"between 0\.0 and 1\.0"):
-        parse_alias_request({"RoutingConfig": {"AdditionalVersionWeights": {"2": 1.5}}},
-                            create=False)  # fmt: skip
+
+
+def test_the_model_checks_names_and_weights_before_the_parser() -> None:
+    model = lambda_model()
+    with pytest.raises(ValidationException, match="pattern"):  # all digits would be a version
+        check(model, "GetAliasRequest", {"FunctionName": "f", "Name": "123"})
+    weights = {"AdditionalVersionWeights": {"2": 1.5}}
+    with pytest.raises(ValidationException, match=r"less than or equal to 1\.0"):
+        check(
+            model,
+            "UpdateAliasRequest",
+            {"FunctionName": "f", "Name": "a", "RoutingConfig": weights},
+        )
 
 
 def test_routing_rules() -> None:
