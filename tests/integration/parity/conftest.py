@@ -24,7 +24,13 @@ import botocore.exceptions
 import pytest
 
 from engine.shapes.model import load_service
-from tests.integration.conftest import ROLE, Daemon, make_zip
+from tests.integration.conftest import (
+    ACCESS_KEY_ID,
+    ROLE,
+    SECRET_ACCESS_KEY,
+    Daemon,
+    make_zip,
+)
 from tests.integration.parity.compare import RECORDED_ACCOUNT, Answer, Bindings, compare
 from tests.integration.parity.kept import KEPT, KNOWN_DIFFERENCES, PROVISIONING_RACE
 
@@ -225,6 +231,30 @@ def parity(request: pytest.FixtureRequest, daemon: Daemon) -> Callable[[str], Sc
         return Scenario(key, request.node.nodeid, account)
 
     return make
+
+
+def short_uid() -> str:
+    """8 hex characters: LocalStack's `short_uid`, for names a scenario makes itself."""
+    return uuid.uuid4().hex[:8]
+
+
+def unvalidated_client(lam: Any) -> Any:
+    """A client like `lam` that sends what it is given (botocore's
+    `parameter_validation=False`), as the recordings' tests did to see the service's own
+    validation errors."""
+    import boto3
+    import botocore.config
+
+    return boto3.client(
+        "lambda",
+        endpoint_url=lam.meta.endpoint_url,
+        region_name=lam.meta.region_name,
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
+        config=botocore.config.Config(
+            retries={"max_attempts": 0}, read_timeout=60, parameter_validation=False
+        ),
+    )
 
 
 class Maker:

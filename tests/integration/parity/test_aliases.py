@@ -4,17 +4,21 @@ an alias that moves, as AWS answers them."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
 
-from tests.integration.conftest import ACCESS_KEY_ID, ROLE, SECRET_ACCESS_KEY
-from tests.integration.parity.conftest import RUNTIME, Maker, Scenario
+from tests.integration.conftest import ROLE
+from tests.integration.parity.conftest import (
+    RUNTIME,
+    Maker,
+    Scenario,
+    short_uid,
+    unvalidated_client,
+)
 
 pytestmark = pytest.mark.privileged
 
@@ -38,25 +42,6 @@ VERSION_CODE = (
     "    print(result)\n"
     "    return result\n"
 )
-
-
-def _short() -> str:
-    return uuid.uuid4().hex[:8]
-
-
-def _unvalidated(lam: Any) -> Any:
-    """A client that sends what it is given (botocore's `parameter_validation=False`), as the
-    recordings' tests did to see the service's own validation errors."""
-    return boto3.client(
-        "lambda",
-        endpoint_url=lam.meta.endpoint_url,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY_ID,
-        aws_secret_access_key=SECRET_ACCESS_KEY,
-        config=botocore.config.Config(
-            retries={"max_attempts": 0}, read_timeout=60, parameter_validation=False
-        ),
-    )
 
 
 def _create_aws(lam: Any, maker: Maker, name: str, **settings: Any) -> dict[str, Any]:
@@ -126,7 +111,7 @@ def _invoke(p: Scenario, label: str, lam: Any, **kwargs: Any) -> dict[str, Any]:
 
 def test_alias_lifecycle(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda_api::TestLambdaAlias::test_alias_lifecycle")
-    name = f"alias-fn-{_short()}"
+    name = f"alias-fn-{short_uid()}"
     p.expect("create_response", _echo_function(lam, maker, name))
     p.call("publish_v1", lam.publish_version, FunctionName=name)
     lam.update_function_configuration(
@@ -214,22 +199,22 @@ def test_alias_lifecycle(parity: Parity, lam: Any, maker: Maker) -> None:
 
 def test_non_existent_alias_deletion(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda_api::TestLambdaAlias::test_non_existent_alias_deletion")
-    name = f"alias-fn-{_short()}"
+    name = f"alias-fn-{short_uid()}"
     p.expect("create_response", _echo_function(lam, maker, name))
     p.call("delete_alias_response", lam.delete_alias, FunctionName=name, Name="non-existent")
 
 
 def test_non_existent_alias_update(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda_api::TestLambdaAlias::test_non_existent_alias_update")
-    name = f"alias-fn-{_short()}"
+    name = f"alias-fn-{short_uid()}"
     p.expect("create_response", _echo_function(lam, maker, name))
     p.call("update_alias_response", lam.update_alias, FunctionName=name, Name="non-existent")
 
 
 def test_notfound_and_invalid_routingconfigs(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda_api::TestLambdaAlias::test_notfound_and_invalid_routingconfigs")
-    client = _unvalidated(lam)
-    name = f"alias-fn-{_short()}"
+    client = unvalidated_client(lam)
+    name = f"alias-fn-{short_uid()}"
     p.expect("create_response", _echo_function(client, maker, name, Publish=True))
     p.call("publish_v1", client.publish_version, FunctionName=name)
     client.update_function_configuration(
@@ -308,7 +293,7 @@ def test_notfound_and_invalid_routingconfigs(parity: Parity, lam: Any, maker: Ma
 
 def test_alias_naming(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda_api::TestLambdaAlias::test_alias_naming")
-    name = f"alias-fn-{_short()}"
+    name = f"alias-fn-{short_uid()}"
     p.expect("create_response", _echo_function(lam, maker, name))
     p.call("publish_v1", lam.publish_version, FunctionName=name)
     p.call(
@@ -337,7 +322,7 @@ def test_alias_naming(parity: Parity, lam: Any, maker: Maker) -> None:
 def test_lambda_alias_moving(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda::TestLambdaAliases::test_lambda_alias_moving")
     p.replace("code-sha256", "<code-sha256>")  # the recording's stand-in for any digest
-    name = f"fn-{_short()}"
+    name = f"fn-{short_uid()}"
     p.expect(
         "create_response",
         _create_aws(
@@ -422,7 +407,7 @@ def test_lambda_alias_moving(parity: Parity, lam: Any, maker: Maker) -> None:
 
 def test_alias_routingconfig(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda::TestLambdaAliases::test_alias_routingconfig")
-    name = f"fn-{_short()}"
+    name = f"fn-{short_uid()}"
     created = _create_aws(
         lam,
         maker,

@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
 
-from tests.integration.conftest import ACCESS_KEY_ID, SECRET_ACCESS_KEY
-from tests.integration.parity.conftest import RUNTIME, Maker, Scenario
+from tests.integration.parity.conftest import (
+    RUNTIME,
+    Maker,
+    Scenario,
+    short_uid,
+    unvalidated_client,
+)
 
 pytestmark = pytest.mark.privileged
 
@@ -55,25 +58,6 @@ SLEEP_CODE = (
 )
 # Stands in for functions/lambda_introspect.py: only throttled invokes of it are recorded.
 INTROSPECT_CODE = "def handler(event, context):\n    return {'event': event}\n"
-
-
-def _short() -> str:
-    return uuid.uuid4().hex[:8]
-
-
-def _unvalidated(lam: Any) -> Any:
-    """A client that sends what it is given (botocore's `parameter_validation=False`), as the
-    recordings' tests did to see the service's own validation errors."""
-    return boto3.client(
-        "lambda",
-        endpoint_url=lam.meta.endpoint_url,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY_ID,
-        aws_secret_access_key=SECRET_ACCESS_KEY,
-        config=botocore.config.Config(
-            retries={"max_attempts": 0}, read_timeout=60, parameter_validation=False
-        ),
-    )
 
 
 def _invoke(p: Scenario, label: str, lam: Any, **kwargs: Any) -> dict[str, Any]:
@@ -151,7 +135,7 @@ def test_function_concurrency_exceptions(parity: Parity, lam: Any, maker: Maker)
         FunctionName="doesnotexist",
         ReservedConcurrentExecutions=0,
     )
-    name = f"lambda_func-{_short()}"
+    name = f"lambda_func-{short_uid()}"
     maker.function(name)
     p.call(
         "put_function_concurrency_with_qualified_arn",
@@ -163,7 +147,7 @@ def test_function_concurrency_exceptions(parity: Parity, lam: Any, maker: Maker)
 
 def test_function_concurrency_limits(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda_api::TestLambdaReservedConcurrency::test_function_concurrency_limits")
-    name = f"lambda_func-{_short()}"
+    name = f"lambda_func-{short_uid()}"
     maker.function(name)
     limit = lam.get_account_settings()["AccountLimit"]["ConcurrentExecutions"]
     p.call(
@@ -182,7 +166,7 @@ def test_function_concurrency_limits(parity: Parity, lam: Any, maker: Maker) -> 
 
 def test_function_concurrency(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda_api::TestLambdaReservedConcurrency::test_function_concurrency")
-    name = f"lambda_func-{_short()}"
+    name = f"lambda_func-{short_uid()}"
     maker.function(name)
     p.call(
         "put_function_concurrency_with_reserved_0",
@@ -215,8 +199,8 @@ def test_provisioned_concurrency_exceptions(parity: Parity, lam: Any, maker: Mak
     p = parity(
         "test_lambda_api::TestLambdaProvisionedConcurrency::test_provisioned_concurrency_exceptions"
     )
-    client = _unvalidated(lam)
-    name = f"lambda_func-{_short()}"
+    client = unvalidated_client(lam)
+    name = f"lambda_func-{short_uid()}"
     maker.function(name)
     published = p.call("publish_version_result", client.publish_version, FunctionName=name)
     version = str(published.get("Version", "1"))
@@ -341,7 +325,7 @@ def test_provisioned_concurrency_limits(parity: Parity, lam: Any, maker: Maker) 
     p = parity(
         "test_lambda_api::TestLambdaProvisionedConcurrency::test_provisioned_concurrency_limits"
     )
-    name = f"lambda_func-{_short()}"
+    name = f"lambda_func-{short_uid()}"
     maker.function(name)
     version = lam.publish_version(FunctionName=name)["Version"]
     limit = lam.get_account_settings()["AccountLimit"]["ConcurrentExecutions"]
@@ -367,11 +351,11 @@ def test_lambda_provisioned_lifecycle(parity: Parity, lam: Any, maker: Maker) ->
     p = parity(
         "test_lambda_api::TestLambdaProvisionedConcurrency::test_lambda_provisioned_lifecycle"
     )
-    name = f"lambda_func-{_short()}"
+    name = f"lambda_func-{short_uid()}"
     maker.function(name)
     published = p.call("publish_version_result", lam.publish_version, FunctionName=name)
     version = str(published.get("Version", "1"))
-    alias = f"alias-{_short()}"
+    alias = f"alias-{short_uid()}"
     p.call(
         "create_alias_result",
         lam.create_alias,
@@ -440,7 +424,7 @@ def test_lambda_provisioned_lifecycle(parity: Parity, lam: Any, maker: Maker) ->
 
 def test_lambda_concurrency_crud(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda::TestLambdaConcurrency::test_lambda_concurrency_crud")
-    name = f"fn-concurrency-{_short()}"
+    name = f"fn-concurrency-{short_uid()}"
     maker.function(name)
     p.call("get_function_concurrency_default", lam.get_function_concurrency, FunctionName=name)
     p.call(
@@ -457,7 +441,7 @@ def test_lambda_concurrency_crud(parity: Parity, lam: Any, maker: Maker) -> None
 def test_lambda_concurrency_update(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda::TestLambdaConcurrency::test_lambda_concurrency_update")
     p.replace("code-sha256", "<code-sha256>")  # the recording's stand-in for any digest
-    name = f"fn-concurrency-{_short()}"
+    name = f"fn-concurrency-{short_uid()}"
     maker.function(name)
     p.call(
         "put_function_concurrency",
@@ -474,7 +458,7 @@ def test_lambda_concurrency_update(parity: Parity, lam: Any, maker: Maker) -> No
 def test_lambda_concurrency_block(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda::TestLambdaConcurrency::test_lambda_concurrency_block")
     p.replace("code-sha256", "<code-sha256>")
-    name = f"fn-concurrency-{_short()}"
+    name = f"fn-concurrency-{short_uid()}"
     maker.function(name)
     published = p.call("v1_result", lam.publish_version, FunctionName=name)
     v1 = str(published.get("Version", "1"))
@@ -521,8 +505,8 @@ def test_lambda_provisioned_concurrency_moves_with_alias(
     p.keep("LoggingConfig", "recorded in 2023, before AWS answered LoggingConfig")
     p.keep("Configuration.LoggingConfig", "recorded in 2023, before AWS answered LoggingConfig")
     behaviour: list[str] = []
-    name = f"test_lambda_{_short()}"
-    alias = f"test_alias_{_short()}"
+    name = f"test_lambda_{short_uid()}"
+    alias = f"test_alias_{short_uid()}"
     p.expect("create-result", _function(maker, name, INIT_TYPE_CODE, Timeout=2))
     fn = p.call(
         "get-function-configuration",
@@ -591,7 +575,7 @@ def test_lambda_provisioned_concurrency_moves_with_alias(
 
 def test_provisioned_concurrency(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda::TestLambdaConcurrency::test_provisioned_concurrency")
-    name = f"test_lambda_{_short()}"
+    name = f"test_lambda_{short_uid()}"
     _function(maker, name, INIT_TYPE_CODE)
     v1 = lam.publish_version(FunctionName=name)["Version"]
     p.call(
@@ -620,7 +604,7 @@ def test_provisioned_concurrency(parity: Parity, lam: Any, maker: Maker) -> None
 
 def test_provisioned_concurrency_init_failure(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda::TestLambdaConcurrency::test_provisioned_concurrency_init_failure")
-    name = f"test_lambda_{_short()}"
+    name = f"test_lambda_{short_uid()}"
     created = _function(maker, name, INIT_FAILURE_CODE, Publish=True)
     # AWS answers CreateFunction(Publish=True) with the version it published ("1").
     version = str(created["Version"]).replace("$LATEST", "1")
@@ -651,7 +635,7 @@ def test_provisioned_concurrency_init_failure(parity: Parity, lam: Any, maker: M
 
 def test_provisioned_concurrency_on_alias(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda::TestLambdaConcurrency::test_provisioned_concurrency_on_alias")
-    name = f"test_lambda_{_short()}"
+    name = f"test_lambda_{short_uid()}"
     _function(maker, name, INIT_TYPE_CODE)
     v1 = lam.publish_version(FunctionName=name)["Version"]
     lam.create_alias(FunctionName=name, Name="live", FunctionVersion=v1)
@@ -681,7 +665,7 @@ def test_provisioned_concurrency_on_alias(parity: Parity, lam: Any, maker: Maker
 
 def test_lambda_provisioned_concurrency_scheduling(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda::TestLambdaConcurrency::test_lambda_provisioned_concurrency_scheduling")
-    name = f"fn-concurrency-{_short()}"
+    name = f"fn-concurrency-{short_uid()}"
     _function(maker, name, INIT_TYPE_CODE, Timeout=10)
     v1 = lam.publish_version(FunctionName=name)["Version"]
     lam.put_provisioned_concurrency_config(
@@ -720,7 +704,7 @@ def test_reserved_concurrency_async_queue(parity: Parity, lam: Any, maker: Maker
     here a RequestResponse invoke holds it (Event invokes are not replayed)."""
     p = parity("test_lambda::TestLambdaConcurrency::test_reserved_concurrency_async_queue")
     p.replace("code-sha256", "<code-sha256>")
-    name = f"test_lambda_{_short()}"
+    name = f"test_lambda_{short_uid()}"
     _function(maker, name, SLEEP_CODE, Timeout=30)
     fn = p.call("fn", lam.get_function_configuration, FunctionName=name, Qualifier="$LATEST")
     p.call(
@@ -744,7 +728,7 @@ def test_reserved_concurrency_async_queue(parity: Parity, lam: Any, maker: Maker
 def test_reserved_concurrency(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda::TestLambdaConcurrency::test_reserved_concurrency")
     p.replace("code-sha256", "<code-sha256>")
-    name = f"test_lambda_{_short()}"
+    name = f"test_lambda_{short_uid()}"
     _function(maker, name, INTROSPECT_CODE, Timeout=20)
     fn = p.call("fn", lam.get_function_configuration, FunctionName=name, Qualifier="$LATEST")
     p.call(
@@ -765,7 +749,7 @@ def test_reserved_concurrency(parity: Parity, lam: Any, maker: Maker) -> None:
 def test_reserved_provisioned_overlap(parity: Parity, lam: Any, maker: Maker) -> None:
     p = parity("test_lambda::TestLambdaConcurrency::test_reserved_provisioned_overlap")
     p.replace("code-sha256", "<code-sha256>")
-    name = f"test_lambda_{_short()}"
+    name = f"test_lambda_{short_uid()}"
     _function(maker, name, INIT_TYPE_CODE)
     v1 = lam.publish_version(FunctionName=name)["Version"]
     p.call(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ import botocore.exceptions
 import pytest
 
 from tests.integration.conftest import ROLE, Daemon
-from tests.integration.parity.conftest import RUNTIME, Maker, Scenario
+from tests.integration.parity.conftest import RUNTIME, Maker, Scenario, short_uid
 
 pytestmark = pytest.mark.privileged
 
@@ -266,10 +265,6 @@ def _print_notes() -> Iterator[None]:
     yield
     for note in NOTES:
         print("NOTE:", note)
-
-
-def short_uid() -> str:
-    return uuid.uuid4().hex[:8]
 
 
 def create_args(name: str, code: bytes, **settings: Any) -> dict[str, Any]:

@@ -7,14 +7,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.parity.conftest import Maker, Scenario
+from tests.integration.parity.conftest import Maker, Scenario, short_uid
 from tests.integration.parity.test_functions import (
     ECHO_CODE,
     ECHO_ZIP,
     OTHER_RUNTIME,
     PYTHON_VERSION_CODE,
     create_args,
-    short_uid,
 )
 
 pytestmark = pytest.mark.privileged
