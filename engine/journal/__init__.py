@@ -1,0 +1,1 @@
+"""Durable, group-committed SQLite stores for the event-driven services (`events/`, `sqs/`)."""
