@@ -34,6 +34,7 @@ from engine.api.aws_routes import match_operation
 from engine.api.body import MAX_CONTROL_BODY_BYTES
 from engine.api.common import guard
 from engine.api.concurrency import ConcurrencyApi, concurrency_routes
+from engine.api.event_invoke import EventInvokeApi, event_invoke_routes
 from engine.api.functions import FunctionApi, function_routes
 from engine.api.invoke import InvokeApi, invoke_routes
 from engine.api.layers import LayerApi, layer_routes
@@ -43,6 +44,7 @@ from engine.api.tags import TagApi, tag_routes
 from engine.auth.credentials import credentials_for
 from engine.auth.gate import SigV4Middleware
 from engine.config import Config, parse_listen
+from engine.control.event_invoke import EventInvokeConfigService
 from engine.control.examples import deploy_examples
 from engine.control.functions import FunctionService
 from engine.control.layers import LayerService
@@ -195,6 +197,7 @@ class Services:
     invoker: Invoker
     provisioner: Provisioner
     urls: UrlService
+    event_invoke: EventInvokeConfigService
 
     @classmethod
     def wire(
@@ -236,6 +239,7 @@ class Services:
             invoker=invoker,
             provisioner=provisioner,
             urls=urls,
+            event_invoke=EventInvokeConfigService(functions, region=config.region),
         )
 
 
@@ -270,6 +274,7 @@ def build_lambda_app(
             *policy_routes(PolicyApi(services.policies), guard),
             *concurrency_routes(concurrency, guard),
             *url_routes(UrlApi(services.urls), guard),
+            *event_invoke_routes(EventInvokeApi(services.event_invoke), guard),
             *network_routes(NetworkApi(network), guard),
         ],
         region=region,

@@ -33,6 +33,7 @@ from engine.model.function import LATEST, FunctionConfig
 from engine.model.function_requests import CodeUpdate, ConfigurationChanges, CreateFunctionRequest
 from engine.model.vpc_config import VpcSelection
 from engine.registry.registry import Registry
+from engine.registry.store import QUALIFIER_DOCUMENT_KINDS
 
 T = TypeVar("T")
 # (function name, version or None): see FunctionService.on_change.
@@ -317,7 +318,7 @@ class FunctionService:
             self.get(name)
             key = f"{name}/{alias_name}"
             await self._run(functools.partial(self.registry.delete_document, "alias", key))
-            for kind in ("provisioned", "url", "policy"):
+            for kind in QUALIFIER_DOCUMENT_KINDS:
                 await self._run(functools.partial(self.registry.delete_document, kind, key))
             self._aliases.pop((name, alias_name), None)
         self._deleted(name, alias_name)

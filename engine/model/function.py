@@ -63,6 +63,7 @@ class FunctionConfig:
     opt_key: str = ""  # names the merged /opt tree of `layers` ("" without layers)
     published_from: str = ""  # a version: the $LATEST revision it was published from
     vpc_config_set: bool = False  # VpcConfig was ever sent: AWS then shows it, even empty
+    dead_letter_arn: str | None = None  # DeadLetterConfig.TargetArn (an SQS queue's ARN)
 
     def replace(self, **changes: Any) -> FunctionConfig:
         return dataclasses.replace(self, **changes)
@@ -111,6 +112,8 @@ class FunctionConfig:
             out["Environment"] = {"Variables": dict(self.environment)}
         if self.layers:
             out["Layers"] = [{"Arn": ref.arn, "CodeSize": ref.code_size} for ref in self.layers]
+        if self.dead_letter_arn:
+            out["DeadLetterConfig"] = {"TargetArn": self.dead_letter_arn}
         if self.subnet_ids or self.vpc_config_set:
             out["VpcConfig"] = {
                 "SubnetIds": list(self.subnet_ids),

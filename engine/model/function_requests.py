@@ -64,6 +64,7 @@ class CreateFunctionRequest:
     vpc: VpcSelection | None = None
     layers: tuple[str, ...] = ()  # layer version ARNs, in order (resolved by the registry)
     tags: dict[str, str] = field(default_factory=dict)
+    dead_letter_arn: str | None = None  # DeadLetterConfig.TargetArn
 
 
 _CHANGEABLE_FIELDS: Final = (
@@ -86,6 +87,7 @@ class ConfigurationChanges:
     environment: dict[str, str] | None = field(default=None, repr=False)
     vpc: VpcSelection | None = None
     layers: tuple[str, ...] | None = None  # layer version ARNs; () removes every layer
+    dead_letter_arn: str | None = None  # DeadLetterConfig.TargetArn; "" removes it
     revision_id: str | None = None
 
     def replacements(self) -> dict[str, Any]:
@@ -99,6 +101,8 @@ class ConfigurationChanges:
             out["subnet_ids"] = self.vpc.subnet_ids
             out["security_group_ids"] = self.vpc.security_group_ids
             out["vpc_id"] = self.vpc.vpc_id
+        if self.dead_letter_arn is not None:
+            out["dead_letter_arn"] = self.dead_letter_arn or None
         return out
 
 
@@ -182,6 +186,7 @@ def parse_create_function(
         vpc=vpc,
         layers=tuple(layers or ()),
         tags=tags,
+        dead_letter_arn=settings.dead_letter_arn or None,
     )
 
 
@@ -221,6 +226,7 @@ def parse_update_function_configuration(
         environment=settings.environment,
         vpc=parse_vpc_config(body),
         layers=None if layers is None else tuple(layers),
+        dead_letter_arn=settings.dead_letter_arn,
         revision_id=revision_id,
     )
 

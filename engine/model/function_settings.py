@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from engine.errors import InvalidParameterValueException, NotImplementedApiError
+from engine.model.event_invoke import check_dead_letter_target
 from engine.model.json_types import (
     opt_int,
     opt_object,
@@ -39,7 +40,7 @@ from engine.model.violations import Violations
 
 # Valid AWS settings this host does not implement: accepted only while they ask for nothing.
 _UNSUPPORTED_FIELDS: Final = (
-    "DeadLetterConfig", "KMSKeyArn", "FileSystemConfigs", "ImageConfig",
+    "KMSKeyArn", "FileSystemConfigs", "ImageConfig",
     "SnapStart", "LoggingConfig", "CodeSigningConfigArn", "TenancyConfig",
     "CapacityProviderConfig", "DurableConfig", "RuntimeConfig", "AcceleratorConfig", "PublishTo",
 )  # fmt: skip
@@ -67,12 +68,14 @@ class Settings:
     environment: dict[str, str] | None
     architectures: list[str] | None
     tracing_mode: str | None
+    dead_letter_arn: str | None  # DeadLetterConfig.TargetArn: None not sent, "" none
 
 
 def read_settings(body: Mapping[str, Any], *, with_architectures: bool = True) -> Settings:
     """The JSON-type layer: wrong types fail here, before any constraint."""
     storage = opt_object(body, "EphemeralStorage")
     tracing = opt_object(body, "TracingConfig")
+    dead_letter = opt_object(body, "DeadLetterConfig")
     return Settings(
         runtime=opt_str(body, "Runtime"),
         handler=opt_str(body, "Handler"),
@@ -87,6 +90,11 @@ def read_settings(body: Mapping[str, Any], *, with_architectures: bool = True) -
         architectures=opt_str_list(body, "Architectures") if with_architectures else None,
         tracing_mode=(
             opt_str(tracing, "Mode", "TracingConfig.Mode") if tracing is not None else None
+        ),
+        dead_letter_arn=(
+            opt_str(dead_letter, "TargetArn", "DeadLetterConfig.TargetArn")
+            if dead_letter is not None
+            else None
         ),
     )
 
@@ -148,11 +156,13 @@ def check_semantics(
     function_name: str | None,
 ) -> None:
     """Rules past the model: today's quotas, the architecture this host runs, settings it does
-    not implement, reserved variables, the 4 KB budget."""
+    not implement, the dead-letter target, reserved variables, the 4 KB budget."""
     _check_quotas(settings)
     if settings.architectures is not None and host_architecture is not None:
         check_host_architecture(settings.architectures, host_architecture)
     _reject_unsupported_fields(body, function_name=function_name)
+    if settings.dead_letter_arn:
+        check_dead_letter_target(settings.dead_letter_arn)
     if settings.environment:
         _check_environment(settings.environment)
 

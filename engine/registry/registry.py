@@ -41,7 +41,7 @@ from engine.model.timestamps import format_last_modified
 from engine.registry.blobs import Blobs
 from engine.registry.layer_tree import merge_key, tree_size
 from engine.registry.recovery import recover
-from engine.registry.store import Store
+from engine.registry.store import QUALIFIER_DOCUMENT_KINDS, Store
 
 MSG_UPDATE_IN_PROGRESS: Final = (
     "The operation cannot be performed at this time. An update is in progress for resource: "
@@ -150,6 +150,7 @@ class Registry:
                     revision_id=str(uuid.uuid4()),
                     layers=layers,
                     opt_key=opt_key,
+                    dead_letter_arn=req.dead_letter_arn,
                 )
                 with store.lock, store.transaction():
                     if not store.insert_function(config):
@@ -291,7 +292,7 @@ class Registry:
         store = self._store
         with store.lock, store.transaction():
             store.delete_version(name, int(version))
-            for kind in ("provisioned", "url", "policy"):
+            for kind in QUALIFIER_DOCUMENT_KINDS:
                 store.delete_document(kind, f"{name}/{version}")
         self._collect_all(config)
         return config

@@ -26,8 +26,14 @@ from engine.model.layers import LayerVersion
 SCHEMA_VERSION: Final = 3
 DB_NAME: Final = "registry.sqlite3"
 LOCK_NAME: Final = "registry.lock"
+EVENT_INVOKE_KIND: Final = "event-invoke"  # EventInvokeConfig, id "<name>/<qualifier>"
 # Kinds of documents that belong to one function (id "<name>" or "<name>/<qualifier>").
-FUNCTION_DOCUMENT_KINDS: Final = ("alias", "concurrency", "provisioned", "url", "tags", "policy")
+FUNCTION_DOCUMENT_KINDS: Final = (
+    "alias", "concurrency", "provisioned", "url", "tags", "policy", EVENT_INVOKE_KIND,
+)  # fmt: skip
+# Kinds of documents that belong to one version or alias (id "<name>/<qualifier>"): deleted
+# with it.
+QUALIFIER_DOCUMENT_KINDS: Final = ("provisioned", "url", "policy", EVENT_INVOKE_KIND)
 _SCHEMA: Final = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
 CREATE TABLE functions (

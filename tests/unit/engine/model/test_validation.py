@@ -491,14 +491,16 @@ RESERVED_PREFIX = (
             "ENIs are IPv4 only",
         ),
         (
-            NotImplementedApiError,
-            {"DeadLetterConfig": {"TargetArn": "arn:aws:sqs:us-east-1:123456789012:q"}},
-            "DeadLetterConfig is not supported by this lambdalet host yet",
+            InvalidParameterValueException,
+            {"DeadLetterConfig": {"TargetArn": "arn:aws:sns:us-east-1:123456789012:t"}},
+            "Invalid dead letter queue ARN: arn:aws:sns:us-east-1:123456789012:t is an SNS "
+            "topic; lambdalet has no SNS service and delivers dead letters to SQS queues only",
         ),
         (
-            NotImplementedApiError,
-            {"DeadLetterConfig": {"TargetArn": "arn:aws:sqs:us-east-1:123456789012:dlq"}},
-            "DeadLetterConfig is not supported by this lambdalet host yet",
+            InvalidParameterValueException,
+            {"DeadLetterConfig": {"TargetArn": "arn:aws:lambda:us-east-1:123456789012:function:f"}},
+            "Invalid dead letter queue ARN: The service specified by the TargetArn is not "
+            "supported for dead letter configuration.",
         ),
         (
             NotImplementedApiError,
@@ -533,7 +535,7 @@ def test_semantic_rules(error: type[ApiError], changes: dict[str, Any], message:
 
 def test_unsupported_features_answer_as_invalid_parameter_on_the_wire() -> None:
     with pytest.raises(NotImplementedApiError) as caught:
-        create(DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:123456789012:q"})
+        create(KMSKeyArn="arn:aws:kms:us-east-1:123456789012:key/k")
     assert (caught.value.error_type, caught.value.status) == ("InvalidParameterValueException", 400)
 
 
