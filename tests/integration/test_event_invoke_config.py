@@ -20,7 +20,7 @@ REGION = "us-east-1"
 ACCOUNT = "000000000000"
 CODE = "def handler(event, context):\n    return event\n"
 QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:failures"
-EMPTY = {"OnSuccess": {}, "OnFailure": {}}
+EMPTY: dict[str, Any] = {"OnSuccess": {}, "OnFailure": {}}
 
 
 @pytest.fixture(scope="module")
