@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import hashlib
 import io
+import json
 import shutil
 import sqlite3
 import stat
@@ -528,3 +529,39 @@ def test_versions_count_on_and_unchanged_latest_publishes_nothing(registry: Regi
     assert [c.version for c in registry.versions("my-fn")] == ["$LATEST", "1", "3"]
     with pytest.raises(ResourceNotFoundException):
         registry.get_version("my-fn", "2")
+
+
+QUEUE = "arn:aws:sqs:us-east-1:000000000000:dlq"
+
+
+def test_a_version_keeps_the_dead_letter_queue_it_was_published_with(registry: Registry) -> None:
+    registry.create(request(dead_letter_arn=QUEUE), now=NOW)
+    published = registry.publish_version(
+        "my-fn", code_sha256=None, revision_id=None, description=None, now=LATER
+    )
+    registry.update_configuration("my-fn", ConfigurationChanges(dead_letter_arn=""), now=LATER)
+    assert registry.get("my-fn").dead_letter_arn is None
+    assert registry.get_version("my-fn", published.version).dead_letter_arn == QUEUE
+    assert "DeadLetterConfig" not in registry.get("my-fn").to_aws("us-east-1")
+    assert published.to_aws("us-east-1")["DeadLetterConfig"] == {"TargetArn": QUEUE}
+    # Removing the DLQ is a change: publishing makes a new version.
+    assert (
+        registry.publish_version(
+            "my-fn", code_sha256=None, revision_id=None, description=None, now=LATER
+        ).version
+        == "2"
+    )
+
+
+def test_rows_written_before_dead_letter_queues_still_load(state_dir: Path) -> None:
+    with Registry(state_dir, region="us-east-1") as reg:
+        reg.create(request(), now=NOW)
+    conn = sqlite3.connect(state_dir / "registry.sqlite3")
+    with conn:
+        row = conn.execute("SELECT config_json FROM functions WHERE name = 'my-fn'").fetchone()
+        old = json.loads(row[0])
+        del old["dead_letter_arn"]
+        conn.execute("UPDATE functions SET config_json = ?", (json.dumps(old),))
+    conn.close()
+    with Registry(state_dir, region="us-east-1") as reg:
+        assert reg.get("my-fn").dead_letter_arn is None
