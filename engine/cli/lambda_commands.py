@@ -61,6 +61,11 @@ VPC: a.Shape = {
 }
 ENVIRONMENT: a.Shape = {"Variables": a.STRING_MAP}
 EPHEMERAL: a.Shape = {"Size": a.INTEGER}
+DEAD_LETTER: a.Shape = {"TargetArn": a.STRING}
+DESTINATIONS: a.Shape = {
+    "OnSuccess": {"Destination": a.STRING},
+    "OnFailure": {"Destination": a.STRING},
+}
 
 
 def alias_options(*, create: bool) -> tuple[Option, ...]:
@@ -84,6 +89,22 @@ def url_options(*, create: bool) -> tuple[Option, ...]:
     )
 
 
+def event_invoke_options() -> tuple[Option, ...]:
+    return (
+        FUNCTION,
+        QUALIFIER,
+        opt("--maximum-retry-attempts", type=int, help="retries after a function error (0-2)"),
+        opt(
+            "--maximum-event-age-in-seconds", type=int,
+            help="how long an event may wait for a try, in seconds (60-21600)",
+        ),
+        struct(
+            "--destination-config", DESTINATIONS,
+            "OnFailure={Destination=arn:aws:sqs:us-east-1:000000000000:failed}",
+        ),
+    )  # fmt: skip
+
+
 def cmd(name: str, http: str, help: str, *options: Option, pages: str | None = None) -> Command:
     method, uri = http.split(" ")
     return Command(name=name, method=method, uri=uri, help=help, options=options, result_key=pages)
@@ -95,6 +116,7 @@ CONCURRENCY = "/2017-10-31/functions/{FunctionName}/concurrency"
 PROVISIONED = "/2019-09-30/functions/{FunctionName}/provisioned-concurrency"
 URL = "/2021-10-31/functions/{FunctionName}/url"
 TAGS = "/2017-03-31/tags/{Resource}"
+EVENT_INVOKE = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
 
 COMMAND_LIST = (
     # versions and aliases
@@ -203,6 +225,30 @@ COMMAND_LIST = (
         "list-function-url-configs", "GET /2021-10-31/functions/{FunctionName}/urls",
         "list a function's URLs", FUNCTION, pages="FunctionUrlConfigs",
     ),
+    # asynchronous invocation
+    cmd(
+        "put-function-event-invoke-config", f"PUT {EVENT_INVOKE}",
+        "set retries, event age and destinations of asynchronous invokes (replaces them all)",
+        *event_invoke_options(),
+    ),
+    cmd(
+        "update-function-event-invoke-config", f"POST {EVENT_INVOKE}",
+        "change some settings of asynchronous invokes (keeps the others)",
+        *event_invoke_options(),
+    ),
+    cmd(
+        "get-function-event-invoke-config", f"GET {EVENT_INVOKE}",
+        "show the settings of asynchronous invokes", FUNCTION, QUALIFIER,
+    ),
+    cmd(
+        "delete-function-event-invoke-config", f"DELETE {EVENT_INVOKE}",
+        "drop the settings of asynchronous invokes", FUNCTION, QUALIFIER,
+    ),
+    cmd(
+        "list-function-event-invoke-configs", f"GET {EVENT_INVOKE}/list",
+        "list a function's asynchronous invoke settings",
+        FUNCTION, pages="FunctionEventInvokeConfigs",
+    ),
     # tags
     cmd(
         "tag-resource", f"POST {TAGS}", "tag a function",
@@ -272,6 +318,10 @@ COMMAND_LIST = (
         opt("--role", help="the execution role's ARN"),
         strings("--layers", "layer version ARNs"),
         struct("--vpc-config", VPC, "SubnetIds=subnet-a,SecurityGroupIds=sg-b"),
+        struct(
+            "--dead-letter-config", DEAD_LETTER,
+            "TargetArn=arn:aws:sqs:us-east-1:000000000000:dlq (TargetArn= removes it)",
+        ),
         opt(
             "--ephemeral-storage", shape=EPHEMERAL, type=a.ephemeral_storage,
             help="the size of /tmp: Size=1024, or just 1024 (MB)",

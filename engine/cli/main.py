@@ -22,6 +22,7 @@ from engine.registry.packaging import zip_bytes_of_directory
 
 DEFAULT_ROLE = "arn:aws:iam::000000000000:role/lambdalet"
 FUNCTIONS = "/2015-03-31/functions"
+REQUEST_ID = "x-amzn-requestid"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,12 +75,24 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--publish", action=argparse.BooleanOptionalAction, help="also publish version 1"
     )
+    c.add_argument(
+        "--dead-letter-config",
+        type=cli_args.structured(cli_lambda.DEAD_LETTER),
+        metavar="TargetArn=ARN",
+        help="the SQS queue for events that asynchronous invokes gave up on (or its JSON)",
+    )
 
-    i = command("invoke", "invoke a function synchronously and print its result")
+    i = command("invoke", "invoke a function and print its result (or queue the event)")
     cli_args.add_function_name(i, then_outfile=True)  # `--function-name F OUTFILE`, as AWS
     i.add_argument("--payload", default="", help="the event, as JSON text")
     i.add_argument("--qualifier")
     i.add_argument("--log-type", choices=("None", "Tail"), default="None")
+    i.add_argument(
+        "--invocation-type",
+        choices=("RequestResponse", "Event", "DryRun"),
+        default="RequestResponse",
+        help="Event: queue the event and answer 202 at once (asynchronous invocation)",
+    )
 
     command("list-functions", "list functions")
     g = command("get-function", "show a function")
@@ -154,6 +167,8 @@ def _create(client: Client, args: argparse.Namespace) -> int:
         body["Layers"] = cli_args.flatten(args.layers)
     if args.publish is not None:
         body["Publish"] = args.publish
+    if args.dead_letter_config is not None:
+        body["DeadLetterConfig"] = args.dead_letter_config
     _print_json(_check(client.json_request("POST", FUNCTIONS, body)))
     return 0
 
@@ -162,12 +177,15 @@ def _invoke(client: Client, args: argparse.Namespace) -> int:
     path = f"{FUNCTIONS}/{quote(args.name, safe='')}/invocations"
     if args.qualifier:
         path += f"?Qualifier={quote(args.qualifier, safe='')}"
-    headers = {"X-Amz-Invocation-Type": "RequestResponse", "X-Amz-Log-Type": args.log_type}
+    headers = {"X-Amz-Invocation-Type": args.invocation_type, "X-Amz-Log-Type": args.log_type}
     resp = client.request("POST", path, args.payload.encode(), headers)
     if resp.status >= 400:
         _check(resp)
     if args.outfile is not None:
         return cli_lambda.write_invoke_result(resp, args.outfile)
+    if args.invocation_type != "RequestResponse":  # queued (202) or only checked (204)
+        _print_json({"StatusCode": resp.status, "RequestId": resp.headers.get(REQUEST_ID, "")})
+        return 0
     if args.log_type == "Tail" and "x-amz-log-result" in resp.headers:
         sys.stderr.write(
             base64.b64decode(resp.headers["x-amz-log-result"]).decode(errors="replace")

@@ -185,6 +185,7 @@ def case(argv: str, method: str, path: str, query: Any = (), body: Any = None, *
 
 
 F = "/2015-03-31/functions/my-fn"
+EIC = "/2019-09-25/functions/my-fn/event-invoke-config"
 CASES = [
     case("publish-version --function-name my-fn", "POST", F + "/versions", body={}),
     case(
@@ -414,6 +415,52 @@ CASES = [
     case(
         """invoke --function-name my-fn --payload '{"a": 1}' {tmp}/out.json""",
         "POST", F + "/invocations", body={"a": 1},
+    ),
+    case(
+        """invoke --function-name my-fn --invocation-type Event --payload '{"a": 1}' """
+        "{tmp}/out.json",
+        "POST", F + "/invocations", body={"a": 1},
+    ),
+    case(
+        "update-function-configuration --function-name my-fn "
+        "--dead-letter-config TargetArn=arn:aws:sqs:us-east-1:123456789012:dlq",
+        "PUT", F + "/configuration",
+        body={"DeadLetterConfig": {"TargetArn": "arn:aws:sqs:us-east-1:123456789012:dlq"}},
+    ),
+    case(
+        "update-function-configuration --function-name my-fn --dead-letter-config TargetArn=",
+        "PUT", F + "/configuration", body={"DeadLetterConfig": {"TargetArn": ""}},
+    ),
+    case(
+        "put-function-event-invoke-config --function-name my-fn --qualifier live "
+        "--maximum-retry-attempts 0 --maximum-event-age-in-seconds 60 --destination-config "
+        "OnFailure={Destination=arn:aws:sqs:us-east-1:123456789012:q}",
+        "PUT", EIC, [("Qualifier", "live")],
+        body={
+            "MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60,
+            "DestinationConfig": {
+                "OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:q"}
+            },
+        },
+    ),
+    case(
+        "update-function-event-invoke-config --function-name my-fn --destination-config "
+        """'{"OnSuccess": {"Destination": "arn:aws:sqs:us-east-1:123456789012:q"}}'""",
+        "POST", EIC,
+        body={
+            "DestinationConfig": {
+                "OnSuccess": {"Destination": "arn:aws:sqs:us-east-1:123456789012:q"}
+            },
+        },
+    ),
+    case("get-function-event-invoke-config --function-name my-fn", "GET", EIC),
+    case(
+        "delete-function-event-invoke-config --function-name my-fn --qualifier 1",
+        "DELETE", EIC, [("Qualifier", "1")],
+    ),
+    case(
+        "list-function-event-invoke-configs --function-name my-fn --marker m --max-items 2",
+        "GET", EIC + "/list", [("Marker", "m"), ("MaxItems", "2")],
     ),
 ]  # fmt: skip
 
@@ -914,3 +961,28 @@ def test_paginate_refuses_a_loop_and_a_bad_token() -> None:
         paginate(lambda m: {"Items": [], "NextMarker": "x"}, "Items")
     with pytest.raises(PagingError, match="is not a NextToken"):
         paginate(lambda m: {}, "Items", starting_token="garbage!")
+
+
+def test_invoke_event_prints_the_status_and_request_id(
+    fake: FakeLambda, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.answers[:] = [(202, {"x-amzn-RequestId": "req-1"}, None)]
+    argv = ["invoke", "my-fn", "--invocation-type", "Event", "--payload", "{}"]
+    assert lambdalet(fake, argv) == 0
+    assert json.loads(capsys.readouterr().out) == {"StatusCode": 202, "RequestId": "req-1"}
+    [seen] = fake.seen
+    assert seen.headers["x-amz-invocation-type"] == "Event"
+
+
+def test_create_function_takes_a_dead_letter_config(fake: FakeLambda, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "lambda_function.py").write_text("")
+    queue = "arn:aws:sqs:us-east-1:000000000000:dlq"
+    argv = ["create-function", "my-fn", "--code", str(src)]
+    assert lambdalet(fake, [*argv, "--dead-letter-config", f"TargetArn={queue}"]) == 0
+    assert lambdalet(fake, [*argv, "--dead-letter-config", json.dumps({"TargetArn": queue})]) == 0
+    assert lambdalet(fake, argv) == 0
+    bodies = [s.body for s in fake.seen]
+    assert bodies[0]["DeadLetterConfig"] == bodies[1]["DeadLetterConfig"] == {"TargetArn": queue}
+    assert "DeadLetterConfig" not in bodies[2]
