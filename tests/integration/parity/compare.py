@@ -10,6 +10,7 @@ key at every depth, every value, and error codes and messages to the character.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ _PLACEHOLDER: Final = re.compile(r"<[a-z][a-z0-9_-]*(?::\d+)?>")
 # Recordings write any account as this id; the daemon's own account takes its place.
 RECORDED_ACCOUNT: Final = "111111111111"
 DATE: Final = "date"  # a recorded timestamp of any value
+DATETIME: Final = "datetime"  # a recorded rest-json timestamp (boto3 parses it to a datetime)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,9 @@ def match_text(rec: str, act: Any, bindings: Bindings) -> str | None:
     rec = rec.replace(RECORDED_ACCOUNT, "<account>")
     if rec == DATE:
         return None if act is not None else f"AWS a date, lambdalet {_show(act)}"
+    if rec == DATETIME:
+        ok = isinstance(act, datetime.datetime)
+        return None if ok else f"AWS a timestamp, lambdalet {_show(act)}"
     holders = _PLACEHOLDER.findall(rec)
     if rec in holders:  # the whole value is one placeholder: any type goes
         return _bind(bindings, rec, str(act))
