@@ -336,6 +336,11 @@ class QueueService:
                 queue = self.catalog.by_name.get(name)
                 if queue is not None:
                     self._advance(queue, now)
+            while (
+                self._deadlines
+                and self._scheduled.get(self._deadlines[0][1]) != (self._deadlines[0][0])
+            ):
+                heapq.heappop(self._deadlines)  # superseded: not worth waking for
             self._timer_wake = trio.Event()
             if not self._deadlines:
                 await self._timer_wake.wait()
