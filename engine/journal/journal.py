@@ -113,10 +113,15 @@ class Journal:
     async def _flush(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
-            await trio.to_thread.run_sync(self._apply, batch, limiter=self._limiter)
-            for pending in batch:
-                if pending.done is not None:
-                    pending.done.set()
+            try:
+                # Shielded: once taken off the queue, a batch is applied even if the writer is
+                # being cancelled (else its changes would be lost and their waiters hang).
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(self._apply, batch, limiter=self._limiter)
+            finally:
+                for pending in batch:
+                    if pending.done is not None:
+                        pending.done.set()
 
     def _apply(self, batch: list[_Pending[Any]]) -> None:
         stats = self.stats
