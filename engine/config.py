@@ -68,6 +68,16 @@ class ConcurrencyConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EventsConfig:
+    # Asynchronous invokes running at once (each also takes a concurrency unit of its
+    # function and an execution environment); the rest wait in the durable queue.
+    workers: int = 64
+    # Multiplies every async retry delay and divides event ages: 1.0 is AWS's (1 and 2 minutes
+    # between retries, events kept up to MaximumEventAgeInSeconds); tests use e.g. 0.01.
+    time_scale: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     state_dir: Path = Path("/var/lib/lambdalet")  # registry, code blobs, logs
     socket_path: Path = Path("/run/lambdalet/lambdalet.sock")  # the API's unix socket
@@ -87,6 +97,7 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     runtimes: RuntimesConfig = field(default_factory=RuntimesConfig)
     concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
     vpcs: tuple[Vpc, ...] = ()  # [[vpc]] documents (read-only through the API)
 
     def replace(self, **changes: Any) -> Config:
@@ -118,6 +129,10 @@ def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
             if not isinstance(value, dict):
                 raise ConfigError("[concurrency] must be a table")
             args[name] = _build(ConcurrencyConfig, value, "[concurrency]")
+        elif name == "events":
+            if not isinstance(value, dict):
+                raise ConfigError("[events] must be a table")
+            args[name] = _build(EventsConfig, value, "[events]")
         elif name == "vpc":
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 raise ConfigError("vpc must be an array of tables ([[vpc]])")
@@ -196,6 +211,9 @@ def validate(config: Config) -> Config:
         raise ConfigError(
             "concurrency.account_limit must be >= 1 and unreserved_minimum between 0 and it"
         )
+    events = config.events
+    if not 1 <= events.workers <= 10_000 or not 0 < events.time_scale <= 1:
+        raise ConfigError("events.workers must be 1..10000 and events.time_scale in (0, 1]")
     if not config.credentials_file.is_absolute():
         raise ConfigError("credentials_file must be an absolute path")
     if not config.state_dir.is_absolute() or not config.socket_path.is_absolute():

@@ -16,6 +16,7 @@ leaves behind is removed by the next start's sweep.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -50,6 +51,9 @@ from engine.control.functions import FunctionService
 from engine.control.layers import LayerService
 from engine.control.policies import PolicyService
 from engine.control.tags import TagService
+from engine.endpoint import Endpoint, signing_service
+from engine.events.queue import EventQueue
+from engine.events.service import open_events
 from engine.host.connections import (
     TCP_KEEP_ALIVE_S,
     TCP_LIMITS,
@@ -74,6 +78,8 @@ from engine.runtime.catalog import (
     stage_exec_python,
     stage_runtime_dirs,
 )
+from engine.sqs.api import SqsApp
+from engine.sqs.service import open_queues
 from engine.urls.api import UrlApi, url_routes
 from engine.urls.server import UrlServer
 from engine.urls.service import UrlService
@@ -118,9 +124,28 @@ async def serve(
                 network=network,
             ) as pool,
             trio.open_nursery() as nursery,
+            contextlib.AsyncExitStack() as stack,
         ):
             services = Services.wire(config, registry, pool, network)
-            app = build_lambda_app(services, runtimes, network, region=config.region)
+            queues = await stack.enter_async_context(
+                open_queues(config.state_dir, region=config.region)
+            )
+            events = await stack.enter_async_context(
+                open_events(
+                    config.state_dir,
+                    invoker=services.invoker,
+                    functions=services.functions,
+                    settings=services.event_invoke.settings,
+                    queues=queues,
+                    region=config.region,
+                    workers=config.events.workers,
+                    time_scale=config.events.time_scale,
+                )
+            )
+            app = Endpoint(
+                build_lambda_app(services, events, runtimes, network, region=config.region),
+                {b"AmazonSQS": SqsApp(queues, region=config.region)},
+            )
             if config.examples_dir is not None:
                 names = await deploy_examples(
                     services.functions,
@@ -151,6 +176,7 @@ async def serve(
                     region=config.region,
                     max_body=MAX_CONTROL_BODY_BYTES,
                     operation_of=_operation_name,
+                    service=signing_service,
                 )
                 bindings.append(
                     Binding(
@@ -250,6 +276,7 @@ def _operation_name(method: str, raw_path: str, query: str) -> str | None:
 
 def build_lambda_app(
     services: Services,
+    events: EventQueue,
     runtimes: RuntimeCatalog,
     network: NetworkService | None,
     *,
@@ -266,7 +293,7 @@ def build_lambda_app(
     concurrency = ConcurrencyApi(services.functions, services.reservations, services.provisioner)
     return build_app(
         [
-            *invoke_routes(InvokeApi(services.invoker), guard),
+            *invoke_routes(InvokeApi(services.invoker, events), guard),
             *function_routes(functions, guard),
             *alias_routes(AliasApi(services.functions, region=region), guard),
             *layer_routes(LayerApi(services.layers, region=region), guard),

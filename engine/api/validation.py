@@ -9,6 +9,7 @@ the recorded AWS answer that shows it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ def _plan(operation: Operation) -> _Plan | None:
     model = lambda_model()
     shape = model.shape(operation.input)
     uri, query, header, body = [], [], [], []
+    payload: set[str] = set()  # a raw body member (Invoke's Payload): the handler reads it
     for member in shape.members:
         if member.location == "uri":
             uri.append((member.name, member.location_name))
@@ -77,13 +79,16 @@ def _plan(operation: Operation) -> _Plan | None:
             header.append((member.name, name, model.shape(member.shape)))
         elif member.location == "" and not member.payload:
             body.append(member.name)
+        elif member.payload and model.shape(member.shape).type == "blob":
+            payload.add(member.name)
+    rules = RULES.get(operation.name, _NO_RULES)
     return _Plan(
         input=operation.input,
         uri=tuple(uri),
         query=tuple(query),
         header=tuple(header),
         body=tuple(body),
-        rules=RULES.get(operation.name, _NO_RULES),
+        rules=dataclasses.replace(rules, skip=rules.skip | payload) if payload else rules,
     )
 
 

@@ -45,7 +45,7 @@ class SigV4Middleware:
         region: str,
         max_body: int,
         clock: Callable[[], float] = time.time,
-        service: str = "lambda",
+        service: str | Callable[[Scope], str] = "lambda",
         operation_of: Callable[[str, str, str], str | None] | None = None,
     ) -> None:
         self.app = app
@@ -54,6 +54,7 @@ class SigV4Middleware:
         self.region = region
         self.max_body = max_body
         self.clock = clock
+        # one service name, or a function telling each request's (one endpoint, many services)
         self.service = service
         # (method, raw path, query) -> the operation's name, for AWS's "too large" wording
         self.operation_of = operation_of
@@ -89,13 +90,14 @@ class SigV4Middleware:
         """Checklist: headers before the body (no buffering for strangers), then signature."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         secrets = self.credentials.secrets()
+        service = self.service if isinstance(self.service, str) else self.service(scope)
         check_headers(
             headers=headers,
             secrets=secrets,
             now=now,
             hosts=self.hosts,
             region=self.region,
-            service=self.service,
+            service=service,
         )
         too_large = _too_large(self.max_body, self._operation(scope))
         _check_declared_length(headers, self.max_body, too_large)
@@ -118,7 +120,7 @@ class SigV4Middleware:
             now=now,
             hosts=self.hosts,
             region=self.region,
-            service=self.service,
+            service=service,
         )
         return key_id, body
 

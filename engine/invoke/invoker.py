@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.control.functions import FunctionService
@@ -27,6 +28,14 @@ class InvokeResult:
     cold: bool
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reservation:
+    """A resolved invocation holding one concurrency unit (`Invoker.reserve`)."""
+
+    config: FunctionConfig
+    qualifier: str | None
+
+
 class Invoker:
     def __init__(
         self,
@@ -40,6 +49,8 @@ class Invoker:
         self.pool = pool
         self.region = region
         self.concurrency = concurrency
+        # Called after every release of a concurrency unit (the async queue waits for room).
+        self.on_release: list[Callable[[], None]] = []
 
     def check(self, name: str, qualifier: str | None) -> None:
         """DryRun: the function (and qualifier) exist and may be invoked."""
@@ -53,6 +64,40 @@ class Invoker:
         arn = function_arn(self.region, name, qualifier or LATEST)
         return ResourceNotFoundException(f"Function not found: {arn}")
 
+    def reserve(self, name: str, qualifier: str | None) -> Reservation:
+        """Resolve the function and take a concurrency unit for one invocation, or raise
+        (404, or the 429 before anything is started). Follow with `run`, which releases it."""
+        try:
+            target = self.functions.resolve(name, qualifier)
+        except ResourceNotFoundException:
+            raise self._not_found(name, qualifier) from None
+        config = target.config
+        self.concurrency.acquire(name, target.qualifier or LATEST, config.version)
+        return Reservation(config=config, qualifier=target.qualifier)
+
+    async def run(
+        self,
+        reservation: Reservation,
+        payload: bytes,
+        *,
+        request_id: str,
+        client_context: str | None = None,
+    ) -> InvokeResult:
+        """Run a reserved invocation and release its unit (also on errors)."""
+        config = reservation.config
+        try:
+            return await self._run(
+                config, reservation.qualifier, request_id, payload, client_context
+            )
+        finally:
+            self.release(reservation)
+
+    def release(self, reservation: Reservation) -> None:
+        """Give a reservation's unit back (`run` does; call it for one that will not run)."""
+        self.concurrency.release(reservation.config.name)
+        for hook in self.on_release:
+            hook()
+
     async def invoke(
         self,
         name: str,
@@ -61,18 +106,11 @@ class Invoker:
         *,
         client_context: str | None = None,
     ) -> InvokeResult:
-        try:
-            target = self.functions.resolve(name, qualifier)
-        except ResourceNotFoundException:
-            raise self._not_found(name, qualifier) from None
-        config = target.config
-        request_id = str(uuid.uuid4())
-        # raises the 429 before anything is started
-        self.concurrency.acquire(name, target.qualifier or LATEST, config.version)
-        try:
-            return await self._run(config, target.qualifier, request_id, payload, client_context)
-        finally:
-            self.concurrency.release(name)
+        """A synchronous invocation: `reserve`, then `run` under a new request id."""
+        reservation = self.reserve(name, qualifier)
+        return await self.run(
+            reservation, payload, request_id=str(uuid.uuid4()), client_context=client_context
+        )
 
     async def _run(
         self,

@@ -35,6 +35,7 @@ MAX_ZIP_BYTES: Final = 50 * 1024 * 1024  # decoded ZipFile of a direct upload
 MAX_UNZIPPED_BYTES: Final = 262_144_000  # 250 MiB, the whole extracted package
 MAX_ENV_BYTES: Final = 4096  # inclusive: the compact JSON of Environment.Variables, UTF-8
 MAX_SYNC_PAYLOAD_BYTES: Final = 6 * 1024 * 1024  # RequestResponse invoke payload
+MAX_ASYNC_PAYLOAD_BYTES: Final = 1024 * 1024  # Event invoke payload (1 MB since January 2026)
 
 # --- Patterns, spelt exactly as AWS prints them in its messages --------------------------------
 

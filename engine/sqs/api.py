@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
 from engine.shapes.model import ServiceModel, load_service
@@ -38,9 +39,9 @@ _CONTENT_TYPE: Final = (b"content-type", b"application/x-amz-json-1.0")
 HANDLERS: Final[dict[str, Handler]] = {**QUEUE_HANDLERS, **MESSAGE_HANDLERS}
 _PREFIX: Final = "AmazonSQS."
 
-Scope = dict[str, Any]
-Receive = Any
-Send = Any
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class SqsApp:

@@ -44,7 +44,6 @@ PROVISIONING_RACE: Final = {
 # Whole answers that differ on purpose (or until a later issue): (scenario glob, label glob)
 # -> reason. The harness still compares them; it reports the difference under the reason
 # instead of failing, and fails if such an answer has become identical (remove its entry).
-_EVENT = "asynchronous invocation (InvocationType Event) comes with issue 13; until then 400"
 _STALE = (
     "recorded before AWS answered this call with SnapStart, LoggingConfig and "
     "RuntimeVersionConfig (or on a runtime AWS has retired): the recording is out of date"
@@ -70,9 +69,6 @@ _STREAMING = "lambdalet does not stream responses: InvokeMode RESPONSE_STREAM is
 _TLS = "the function URL listener speaks plain HTTP: no x-amzn-tls-* headers"
 
 KNOWN_DIFFERENCES: Final = (
-    ("*::test_invocation_type_event[[]*", "invoke-result", _EVENT),
-    ("*::test_invocation_type_no_return_payload[[]*-Event]", "invoke-result", _EVENT),
-    ("*::test_invocation_type_event_error", "invocation_response", _EVENT),
     ("*::test_invocation_type_event_error", "creation_response", _STALE),
     ("*::test_lambda_with_context", "creation", _STALE),
     ("*::test_uncaught_exception_invoke[[]python3.8]", "error_result", _STALE),

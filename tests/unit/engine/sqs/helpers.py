@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 from engine.sqs.api import SqsApp
@@ -34,7 +35,7 @@ async def call(
             (b"content-type", b"application/x-amz-json-1.0"),
         ],
     }
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
     done = False
 
     async def receive() -> dict[str, Any]:
@@ -44,7 +45,7 @@ async def call(
         done = True
         return {"type": "http.request", "body": payload, "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     await app(scope, receive, send)

@@ -1,0 +1,1 @@
+"""Asynchronous invocation: the durable event queue, retries, destinations, dead-letter queues."""

@@ -1,0 +1,105 @@
+"""The event queue's file: one row per accepted, unfinished event (SQLite, group-committed).
+
+A row is written (and flushed) before the 202; it is deleted once the event has ended
+(succeeded, or been handed to its failure targets, or dropped). Between attempts its counts
+and due time are updated without waiting for the flush: after a crash an event may be
+attempted again (a duplicate), never lost. ``running`` marks an attempt under way, so a
+restart can count the attempts it re-runs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+Change = Callable[[sqlite3.Connection], None]
+
+DB_NAME: Final = "events.sqlite3"
+SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL UNIQUE,
+    function TEXT NOT NULL,
+    qualifier TEXT,
+    payload BLOB NOT NULL,
+    received_ms INTEGER NOT NULL,
+    due_ms INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    backoffs INTEGER NOT NULL DEFAULT 0,
+    running INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
+class Event:
+    request_id: str  # the 202's x-amzn-RequestId and the function's aws_request_id
+    function: str
+    qualifier: str | None  # as invoked (None: $LATEST)
+    payload: bytes
+    received_ms: int
+    due_ms: int
+    attempts: int = 0  # invocations that ran
+    backoffs: int = 0  # throttles and platform errors
+    running: bool = False
+
+
+def insert(event: Event) -> Change:
+    def change(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO events (request_id, function, qualifier, payload, received_ms, due_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                event.request_id,
+                event.function,
+                event.qualifier,
+                event.payload,
+                event.received_ms,
+                event.due_ms,
+            ),
+        )
+
+    return change
+
+
+def update(event: Event) -> Change:
+    values = (event.due_ms, event.attempts, event.backoffs, int(event.running), event.request_id)
+
+    def change(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE events SET due_ms = ?, attempts = ?, backoffs = ?, running = ?"
+            " WHERE request_id = ?",
+            values,
+        )
+
+    return change
+
+
+def delete(request_id: str) -> Change:
+    def change(conn: sqlite3.Connection) -> None:
+        conn.execute("DELETE FROM events WHERE request_id = ?", (request_id,))
+
+    return change
+
+
+def load(conn: sqlite3.Connection) -> list[Event]:
+    rows = conn.execute(
+        "SELECT request_id, function, qualifier, payload, received_ms, due_ms, attempts,"
+        " backoffs, running FROM events ORDER BY seq"
+    ).fetchall()
+    return [
+        Event(
+            request_id=r[0],
+            function=r[1],
+            qualifier=r[2],
+            payload=bytes(r[3]),
+            received_ms=r[4],
+            due_ms=r[5],
+            attempts=r[6],
+            backoffs=r[7],
+            running=bool(r[8]),
+        )
+        for r in rows
+    ]
