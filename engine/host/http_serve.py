@@ -30,6 +30,7 @@ from hypercorn.typing import ConnectionState
 from hypercorn.utils import wrap_app
 
 from engine.host.connections import ConnectionLimits, GuardedListener
+from engine.host.drain import DrainUnreadBody
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ async def serve_bindings(
                 own.keep_alive_timeout = binding.keep_alive_timeout_s
                 handler = functools.partial(
                     TCPServer,
-                    wrap_app(binding.app, config.wsgi_max_body_size, "asgi"),
+                    wrap_app(_drained(binding.app), config.wsgi_max_body_size, "asgi"),
                     own,
                     context,
                     state,
@@ -82,3 +83,8 @@ async def serve_bindings(
             accepting.cancel_scope.cancel()
         await context.terminated.set()
         connections.cancel_scope.deadline = trio.current_time() + config.graceful_timeout
+
+
+def _drained(app: Any) -> Any:
+    """`app` answering on kept-alive connections also when it ignores a request body."""
+    return DrainUnreadBody(app)

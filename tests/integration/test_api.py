@@ -571,13 +571,6 @@ def test_dry_run_answers_204_and_runs_nothing(
     api_error(missing, 404, "ResourceNotFoundException")
 
 
-def test_event_invocation_is_refused_clearly(daemon: Daemon, deploy: Callable[..., str]) -> None:
-    name = deploy(ECHO)
-    resp = invoke(daemon, name, b"{}", {"X-Amz-Invocation-Type": "Event"})
-    message = api_error(resp, 400, "InvalidParameterValueException")
-    assert "Event" in message and "not supported" in message
-
-
 def test_bad_invocation_and_log_types(daemon: Daemon, deploy: Callable[..., str]) -> None:
     name = deploy(ECHO)
     resp = invoke(daemon, name, b"{}", {"X-Amz-Invocation-Type": "Sync"})
@@ -1030,3 +1023,31 @@ def test_keep_alive_survives_answers_that_ignore_the_body(
             assert client.request("GET", f"{FUNCTIONS}/{name}/configuration").status == 200
     finally:
         client.close()
+
+
+def test_a_body_arriving_after_the_answer_keeps_the_connection(
+    daemon: Daemon, deploy: Callable[..., str]
+) -> None:
+    """A DryRun is answered from its head; its body, sent late, is read and the connection
+    serves the next request (hypercorn alone closes it: the client's body send then fails)."""
+    name = deploy("def handler(e, c):\n    return 1\n")
+    body = b'{"late": true}'
+    head = (
+        f"POST {FUNCTIONS}/{name}/invocations HTTP/1.1\r\nHost: lambdalet\r\n"
+        f"X-Amz-Invocation-Type: DryRun\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    second = f"GET {FUNCTIONS}/{name}/configuration HTTP/1.1\r\nHost: lambdalet\r\n\r\n".encode()
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(str(daemon.socket_path))
+        sock.sendall(head)
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 204"), first
+        time.sleep(0.2)  # the answer has left; the body comes late
+        sock.sendall(body + second)
+        answer = b""
+        while b"FunctionName" not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, f"the daemon closed the connection: {answer!r}"
+            answer += chunk
+    assert b"HTTP/1.1 200" in answer
