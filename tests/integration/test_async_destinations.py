@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -280,3 +281,35 @@ def test_a_backlog_of_one_function_does_not_starve_another(
     assert wait_until(ran, 20)
     assert time.monotonic() - started < 3.0  # well before the 6 s backlog has drained
     assert counters(daemon)["Backlog"] > 0  # the slow function's events still wait
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_idle_queues_and_a_waiting_long_poll_cost_no_cpu(
+    daemon: Daemon, unique: Callable[[str], str]
+) -> None:
+    """No polling loops: with queues, a delayed retry pending and a client in a long poll, the
+    daemon sleeps. A 1 ms poll loop would cost hundreds of ticks in these 3 s."""
+    url, _ = make_queue(daemon, unique("idle"))
+    name = unique("idle-fn")
+    deploy(daemon, name)
+    client = daemon.lambda_client()
+    client.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1)
+    client.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"fail": "once"}')
+    assert wait_until(lambda: counters(daemon)["Backlog"] == 1, 10)  # its retry is 1.2 s away
+    poller = threading.Thread(
+        target=lambda: daemon.sqs_client().receive_message(QueueUrl=url, WaitTimeSeconds=5)
+    )
+    poller.start()
+    time.sleep(0.5)
+    assert daemon.process is not None
+    before = cpu_ticks(daemon.process.pid)
+    time.sleep(3)
+    spent = cpu_ticks(daemon.process.pid) - before
+    print(f"idle daemon: {spent} ticks in 3 s")
+    poller.join(10)
+    # The retry ran once in that time (an attempt costs a few ticks); nothing else did.
+    assert spent <= 15, f"the idle daemon used {spent} ticks of CPU in 3 s"
