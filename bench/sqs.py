@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.coldstart import FUNCTION_NAME, FUNCTIONS, REQUEST_TIMEOUT_S, BenchDaemon, _check
+from bench import load
+from bench.coldstart import REQUEST_TIMEOUT_S, BenchDaemon, _check
 from bench.coldstart import create_function as create_bench_function
 from bench.host import BenchError, loadavg, network_toml
 from bench.session import open_session, run_measured, write_results
@@ -39,6 +39,7 @@ SERIES = ("get-config", "send", "round-trip")
 QUEUE = "bench-queue"
 MESSAGE = {"MessageBody": '{"order": 1, "item": "bench"}'}
 ATTRIBUTES = {"Source": {"DataType": "String", "StringValue": "bench"}}
+MAX_OPS_PER_CLIENT = 100_000  # per series and round, beside --seconds
 
 
 def sqs(client: Client, operation: str, body: dict[str, Any]) -> HttpResponse:
@@ -52,11 +53,10 @@ def sqs(client: Client, operation: str, body: dict[str, Any]) -> HttpResponse:
 
 
 def _operation(client: Client, series: str, queue_url: str) -> Callable[[], None]:
-    config_path = f"{FUNCTIONS}/{FUNCTION_NAME}/configuration"
     send_body = {"QueueUrl": queue_url, **MESSAGE, "MessageAttributes": ATTRIBUTES}
 
     def get_config() -> None:
-        _check(client.request("GET", config_path), "GetFunctionConfiguration")
+        load.get_config(client)
 
     def send() -> None:
         sqs(client, "SendMessage", send_body)
@@ -73,56 +73,40 @@ def _operation(client: Client, series: str, queue_url: str) -> Callable[[], None
     return {"get-config": get_config, "send": send, "round-trip": round_trip}[series]
 
 
-def _client(args: tuple[str, str, str, float, float]) -> list[float]:
-    """One client process: wait for the common start, then run until the common end."""
-    socket_path, series, queue_url, start_at, end_at = args
-    client = Client(Path(socket_path), timeout_s=REQUEST_TIMEOUT_S)
-    try:
-        run = _operation(client, series, queue_url)
-        run()  # connect outside the measured window
-        while time.time() < start_at:
-            time.sleep(0.001)
-        samples: list[float] = []
-        while True:
-            started = time.perf_counter_ns()
-            if time.time() >= end_at:
-                return samples
-            run()
-            samples.append((time.perf_counter_ns() - started) / 1e6)
-    finally:
-        client.close()
-
-
 def measure(base: Path, tag: str, *, clients: int, seconds: float, rounds: int) -> dict[str, Any]:
     daemon = BenchDaemon(base=base, cgroup_parent=tag, extra_toml=network_toml(tag, enabled=False))
     daemon.start()
+    client = Client(daemon.socket_path, timeout_s=REQUEST_TIMEOUT_S)
     try:
-        client = Client(daemon.socket_path, timeout_s=REQUEST_TIMEOUT_S)
         create_bench_function(client)
         queue_url = sqs(client, "CreateQueue", {"QueueName": QUEUE}).json()["QueueUrl"]
         samples: dict[str, list[float]] = {s: [] for s in SERIES}
         rates: dict[str, list[float]] = {s: [] for s in SERIES}
-        with multiprocessing.get_context("spawn").Pool(clients) as pool:
+        with load.open_pool(clients) as pool:
             for index in range(rounds):
                 order = SERIES[index % 3 :] + SERIES[: index % 3]
                 for series in order:
-                    start_at = time.time() + 1.0  # the processes connect meanwhile
-                    end_at = start_at + seconds
-                    jobs = [
-                        (str(daemon.socket_path), series, queue_url, start_at, end_at)
-                    ] * clients
-                    results = pool.map(_client, jobs)
-                    done = sum(len(r) for r in results)
-                    rates[series].append(done / seconds)
-                    samples[series].extend(v for r in results for v in r)
-                    print(f"round {index + 1} {series:<11} {done / seconds:8.0f}/s", flush=True)
+                    start_at = time.monotonic() + load.LEAD_S
+                    burst = load.burst(
+                        pool,
+                        daemon.socket_path,
+                        _operation,
+                        series,
+                        max_ops=[MAX_OPS_PER_CLIENT] * clients,
+                        start_at=start_at,
+                        end_at=start_at + seconds,
+                        argument=queue_url,
+                    )
+                    rates[series].append(burst.rate)
+                    samples[series].extend(burst.samples_ms)
+                    print(f"round {index + 1} {series:<11} {burst.rate:8.0f}/s", flush=True)
                     if series != "get-config":  # start each series on an empty queue
                         sqs(client, "DeleteQueue", {"QueueUrl": queue_url})
                         queue_url = sqs(client, "CreateQueue", {"QueueName": QUEUE}).json()[
                             "QueueUrl"
                         ]
-        client.close()
     finally:
+        client.close()
         code = daemon.stop()
         if code not in (None, 0):
             print(f"warning: the daemon exited with status {code}:\n{daemon.log_tail()}")
