@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-ERROR_MESSAGE_LIMIT: Final = 1024  # a DLQ's ErrorMessage attribute: the first 1 KB
+ERROR_MESSAGE_LIMIT: Final = 1024  # a DLQ's ErrorMessage attribute: the first 1 KB (of UTF-8)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,13 +68,19 @@ def invocation_record(
     return json.dumps(record, separators=(",", ":"))
 
 
+def _first_kilobyte(text: str) -> str:
+    """The longest prefix of `text` that fits in ERROR_MESSAGE_LIMIT bytes of UTF-8 (a
+    character is never cut in half; a lone surrogate, which UTF-8 cannot carry, becomes "?")."""
+    return text.encode("utf-8", "replace")[:ERROR_MESSAGE_LIMIT].decode("utf-8", "ignore")
+
+
 def error_message(response: LastResponse | None, condition: str) -> str:
     """The ErrorMessage a dead-letter queue's message carries: the function's error message,
     or why no attempt ran."""
     if response is not None:
         document = _json_or_text(response.payload)
         if isinstance(document, dict) and isinstance(document.get("errorMessage"), str):
-            return str(document["errorMessage"])[:ERROR_MESSAGE_LIMIT]
+            return _first_kilobyte(str(document["errorMessage"]))
     return condition
 
 
