@@ -163,18 +163,24 @@ class EventQueue:
                 progressed = True
 
     async def _attempt(self, event: Event, reservation: Reservation | None) -> None:
+        holder = [reservation]  # `_attempt_one` empties it once the unit is run or released
         try:
-            await self._attempt_one(event, reservation)
+            await self._attempt_one(event, holder)
         except Exception:
-            # Never lose the event to a bug here: it stays stored and is retried later.
+            # Never lose the event to a bug here: it stays stored and is retried later, and
+            # a unit taken for it and not yet run is given back.
             logger.exception("async event %s: attempt failed", event.request_id)
+            if holder[0] is not None:
+                self._invoker.release(holder[0])
+            event.running = False
             event.backoffs += 1
             self._retry_later(event, policy.BACKOFF_CAP_S)
         finally:
             self._busy -= 1
             self._wake.set()
 
-    async def _attempt_one(self, event: Event, reservation: Reservation | None) -> None:
+    async def _attempt_one(self, event: Event, holder: list[Reservation | None]) -> None:
+        reservation = holder[0]
         now = self._clock_ms()
         age_s = (now - event.received_ms) / 1000 / self._scale
         if reservation is None:
@@ -189,6 +195,7 @@ class EventQueue:
             return
         settings = self._settings(event.function, event.qualifier)
         if policy.too_old(age_s, settings.max_event_age_s):
+            holder[0] = None
             self._invoker.release(reservation)
             await self._finish(event, policy.EVENT_AGE_EXCEEDED, None, settings)
             return
@@ -196,6 +203,7 @@ class EventQueue:
         event.running = True
         self._journal.defer(store.update(event))
         response: LastResponse | None = None
+        holder[0] = None  # `run` releases the unit, whatever happens
         try:
             result = await self._invoker.run(
                 reservation, event.payload, request_id=event.request_id

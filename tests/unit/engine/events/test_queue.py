@@ -365,12 +365,6 @@ async def test_a_bug_in_an_attempt_does_not_lose_the_event(
     assert stored_after_close(tmp_path) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="queue.py _attempt_one: an exception after Invoker.reserve and before "
-    "Invoker.run (here the settings lookup) never releases the reservation; the retry is "
-    "then throttled forever and the function loses a concurrency unit",
-)
 async def test_a_bug_before_the_run_gives_the_concurrency_unit_back(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -385,12 +379,6 @@ async def test_a_bug_before_the_run_gives_the_concurrency_unit_back(
         assert world.queues.to(ON_SUCCESS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="queue.py _attempt_one: when Invoker.run raises something other than an "
-    "ApiError, `event.running = False` is skipped and _retry_later stores running=1, so "
-    "a restart before the retry counts the event as redelivered",
-)
 async def test_an_event_waiting_after_a_bug_is_not_stored_as_running(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
