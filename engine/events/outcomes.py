@@ -92,7 +92,7 @@ class Outcomes:
                 function_arn=function_arn(self._region, event.function, event.qualifier or LATEST),
                 condition=condition,
                 attempts=event.attempts,
-                request_payload=event.payload,
+                request_payload=event.payload or b"",
                 response=response,
                 now_s=self._clock_s(),
             )
@@ -102,7 +102,7 @@ class Outcomes:
             dead_letter = self._dead_letter_arn(event, response)
             if dead_letter:
                 attributes = dead_letter_attributes(event.request_id, response, condition)
-                body = event.payload.decode("utf-8", "replace")
+                body = (event.payload or b"").decode("utf-8", "replace")
                 if not await self._send(dead_letter, body, attributes):
                     self._counters.dead_letter_errors += 1
 

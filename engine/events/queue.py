@@ -85,6 +85,8 @@ class EventQueue:
             due_ms=now,
         )
         await self._journal.commit(store.insert(event))
+        if len(payload) > store.INLINE_PAYLOAD_BYTES:
+            event.payload = None  # read back from the file for its attempt
         self.counters.received += 1
         self._push(event)
         return event.request_id
@@ -164,7 +166,12 @@ class EventQueue:
 
     async def _attempt(self, event: Event, reservation: Reservation | None) -> None:
         holder = [reservation]  # `_attempt_one` empties it once the unit is run or released
+        spilled = event.payload is None
         try:
+            if spilled:
+                event.payload = await trio.to_thread.run_sync(
+                    self._journal.read, store.payload_of(event.request_id)
+                )
             await self._attempt_one(event, holder)
         except Exception:
             # Never lose the event to a bug here: it stays stored and is retried later, and
@@ -176,6 +183,8 @@ class EventQueue:
             event.backoffs += 1
             self._retry_later(event, policy.BACKOFF_CAP_S)
         finally:
+            if spilled:
+                event.payload = None
             self._busy -= 1
             self._wake.set()
 
@@ -206,7 +215,7 @@ class EventQueue:
         holder[0] = None  # `run` releases the unit, whatever happens
         try:
             result = await self._invoker.run(
-                reservation, event.payload, request_id=event.request_id
+                reservation, event.payload or b"", request_id=event.request_id
             )
         except TooManyRequestsException:
             outcome = policy.Attempt.THROTTLED

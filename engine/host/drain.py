@@ -4,8 +4,11 @@ hypercorn reuses an HTTP/1.1 connection only when the client has sent its whole 
 time the response ends; an answer that ignores the body (DryRun, a 404, a refusal) can leave
 before the body has arrived, and the connection is then closed under the client, which sees a
 broken pipe while still sending. `DrainUnreadBody` reads and discards what is left of a body
-before the last piece of the response goes out, up to `limit` bytes (a bigger unread body is
-left, and the connection closes as before: nobody waits for megabytes nobody will use).
+before the last piece of the response goes out, when the request declared a `Content-Length`
+of at most `limit` bytes, and for at most `DRAIN_TIMEOUT_S`. Anything else (a bigger body, a
+chunked one of unknown size, a client waiting for an early answer before it sends) is left,
+and the connection closes as before: nobody waits for megabytes nobody will use, nor for a
+body that may never come.
 """
 
 from __future__ import annotations
@@ -13,12 +16,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
+import trio
+
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 DRAIN_LIMIT: Final = 64 * 1024
+DRAIN_TIMEOUT_S: Final = 1.0
+
+
+def declared_length(scope: MutableMapping[str, Any]) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 class DrainUnreadBody:
@@ -45,9 +61,11 @@ class DrainUnreadBody:
                 and message["type"] == "http.response.body"
                 and not message.get("more_body", False)
             ):
-                left = self.limit
-                while not received_all and left >= 0:
-                    left -= len((await tracked_receive()).get("body", b""))
+                length = declared_length(scope)
+                if length is not None and length <= self.limit:
+                    with trio.move_on_after(DRAIN_TIMEOUT_S):
+                        while not received_all:
+                            await tracked_receive()
             await send(message)
 
         await self.app(scope, tracked_receive, draining_send)

@@ -492,3 +492,43 @@ async def test_a_function_destination_receives_the_record_as_an_event(
     assert record["responsePayload"] == {"ok": True}
     assert message.record["requestPayload"] == record
     assert world.counters.received == 2 and world.counters.succeeded == 2
+
+
+async def test_a_big_payload_waits_in_the_file_and_reaches_every_attempt_and_target_whole(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    big = json.dumps({"blob": "x" * (store.INLINE_PAYLOAD_BYTES * 4)}).encode()
+    async with open_world(tmp_path) as world:
+        world.functions.add("fn", dead_letter_arn=DEAD_LETTERS)
+        world.settings["fn"] = AsyncSettings(max_retry_attempts=1, on_failure=ON_FAILURE)
+        world.invoker.script("fn", fail(), fail())
+        await world.queue.accept("fn", None, big)
+        [waiting] = [e for q in world.queue._ready.values() for e in q]
+        assert waiting.payload is None  # not held in memory while it waits
+        [message] = await world.queues.wait_for(ON_FAILURE)
+        await trio.sleep(3600)  # the dead-letter send follows the destination's
+    assert [run.payload for run in world.invoker.runs] == [big, big]
+    assert message.record["requestPayload"] == json.loads(big)
+    [dead] = world.queues.to(DEAD_LETTERS)
+    assert dead.body == big.decode()
+
+
+async def test_big_payloads_left_by_a_previous_daemon_stay_in_the_file(tmp_path: Path) -> None:
+    journal_path = tmp_path / store.DB_NAME
+    conn = sqlite3.connect(journal_path)
+    conn.executescript(store.SCHEMA)
+    for request_id, size in (("small", 10), ("big", store.INLINE_PAYLOAD_BYTES + 1)):
+        event = Event(
+            request_id=request_id,
+            function="fn",
+            qualifier=None,
+            payload=b"x" * size,
+            received_ms=EPOCH_MS,
+            due_ms=EPOCH_MS,
+        )
+        store.insert(event)(conn)
+    conn.commit()
+    loaded = {event.request_id: event.payload for event in store.load(conn)}
+    assert loaded == {"small": b"x" * 10, "big": None}
+    assert store.payload_of("big")(conn) == b"x" * (store.INLINE_PAYLOAD_BYTES + 1)
+    conn.close()
