@@ -24,7 +24,12 @@ import botocore
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "engine" / "shapes" / "data"
 # (botocore's service name, API version) for every service the engine speaks.
-SERVICES = (("lambda", "2015-03-31"), ("sqs", "2012-11-05"))
+SERVICES = (
+    ("lambda", "2015-03-31"),
+    ("sqs", "2012-11-05"),
+    ("kinesis", "2013-12-02"),
+    ("scheduler", "2021-06-30"),
+)
 # Member order is kept: AWS reports violations in it.
 _DROPPED = frozenset(("documentation", "documentationUrl", "examples", "deprecatedMessage"))
 

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 # The API version of each service the engine speaks (the data file's suffix).
-API_VERSIONS: Final = {"lambda": "2015-03-31", "sqs": "2012-11-05"}
+API_VERSIONS: Final = {
+    "lambda": "2015-03-31",
+    "sqs": "2012-11-05",
+    "kinesis": "2013-12-02",
+    "scheduler": "2021-06-30",
+}
 
 
 @dataclass(frozen=True, slots=True)

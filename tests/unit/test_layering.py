@@ -66,14 +66,20 @@ def test_spawner_does_not_import_trio() -> None:
 ALLOWED: dict[str, set[str]] = {
     "cli": {"daemon", "auth", "registry", "config", "errors"},
     "daemon": {
-        "endpoint", "host", "urls", "api", "sqs", "events", "invoke", "control", "network",
-        "registry", "journal", "runtime", "auth", "shapes", "config", "errors", "sandbox",
+        "endpoint", "host", "urls", "api", "sources", "scheduler", "sqs", "kinesis", "events",
+        "invoke", "control", "network", "registry", "journal", "runtime", "auth", "shapes",
+        "config", "errors", "sandbox",
     },
     "endpoint": set(),
     "host": {"invoke", "config", "errors", "sandbox"},
     "urls": {"api", "invoke", "control", "model", "shapes", "auth", "errors"},
     "api": {"events", "invoke", "control", "network", "runtime", "model", "shapes", "errors"},
+    "sources": {
+        "sqs", "kinesis", "invoke", "control", "journal", "runtime", "model", "config", "errors",
+    },
+    "scheduler": {"journal", "model", "shapes", "config", "errors"},
     "sqs": {"journal", "model", "shapes", "config", "errors"},
+    "kinesis": {"journal", "model", "shapes", "config", "errors"},
     "events": {"invoke", "control", "journal", "runtime", "model", "config", "errors"},
     "invoke": {"control", "network", "runtime", "model", "config", "errors", "sandbox", "netns"},
     "control": {"registry", "model", "errors"},
