@@ -78,6 +78,8 @@ from engine.runtime.catalog import (
     stage_exec_python,
     stage_runtime_dirs,
 )
+from engine.scheduler.api import SchedulerApp
+from engine.scheduler.service import open_schedules
 from engine.sqs.api import SqsApp
 from engine.sqs.service import open_queues
 from engine.urls.api import UrlApi, url_routes
@@ -142,9 +144,18 @@ async def serve(
                     time_scale=config.events.time_scale,
                 )
             )
+            schedules = await stack.enter_async_context(
+                open_schedules(
+                    config.state_dir,
+                    region=config.region,
+                    fire=events.accept,
+                    dead_letters=queues,
+                )
+            )
             app = Endpoint(
                 build_lambda_app(services, events, runtimes, network, region=config.region),
                 {b"AmazonSQS": SqsApp(queues, region=config.region)},
+                {"scheduler": SchedulerApp(schedules, region=config.region)},
             )
             if config.examples_dir is not None:
                 names = await deploy_examples(
