@@ -36,6 +36,7 @@ from engine.api.body import MAX_CONTROL_BODY_BYTES
 from engine.api.common import guard
 from engine.api.concurrency import ConcurrencyApi, concurrency_routes
 from engine.api.event_invoke import EventInvokeApi, event_invoke_routes
+from engine.api.event_source_mappings import EventSourceMappingApi, event_source_mapping_routes
 from engine.api.functions import FunctionApi, function_routes
 from engine.api.invoke import InvokeApi, invoke_routes
 from engine.api.layers import LayerApi, layer_routes
@@ -46,6 +47,7 @@ from engine.auth.credentials import credentials_for
 from engine.auth.gate import SigV4Middleware
 from engine.config import Config, parse_listen
 from engine.control.event_invoke import EventInvokeConfigService
+from engine.control.event_source_mappings import EventSourceMappingService, SourceCheck
 from engine.control.examples import deploy_examples
 from engine.control.functions import FunctionService
 from engine.control.layers import LayerService
@@ -235,11 +237,22 @@ class Services:
     provisioner: Provisioner
     urls: UrlService
     event_invoke: EventInvokeConfigService
+    event_source_mappings: EventSourceMappingService
 
     @classmethod
     def wire(
-        cls, config: Config, registry: Registry, pool: Pool, network: NetworkService | None
+        cls,
+        config: Config,
+        registry: Registry,
+        pool: Pool,
+        network: NetworkService | None,
+        *,
+        source_exists: SourceCheck = lambda arn: False,
+        fifo: SourceCheck = lambda arn: False,
     ) -> Services:
+        """`source_exists` / `fifo`: whether a queue's or stream's ARN exists / is a FIFO
+        queue's, from the queue and stream services (placeholders until serve() passes them:
+        every source is missing, so CreateEventSourceMapping refuses every source)."""
         functions = FunctionService(
             registry, resolve_vpc=network.resolve if network is not None else None
         )
@@ -277,6 +290,9 @@ class Services:
             provisioner=provisioner,
             urls=urls,
             event_invoke=EventInvokeConfigService(functions, region=config.region),
+            event_source_mappings=EventSourceMappingService(
+                functions, region=config.region, source_exists=source_exists, fifo=fifo
+            ),
         )
 
 
@@ -313,6 +329,9 @@ def build_lambda_app(
             *concurrency_routes(concurrency, guard),
             *url_routes(UrlApi(services.urls), guard),
             *event_invoke_routes(EventInvokeApi(services.event_invoke), guard),
+            *event_source_mapping_routes(
+                EventSourceMappingApi(services.event_source_mappings), guard
+            ),
             *network_routes(NetworkApi(network), guard),
         ],
         region=region,

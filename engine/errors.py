@@ -69,6 +69,14 @@ class ResourceConflictException(_UserError):
     status = 409
 
 
+class ResourceInUseException(_UserError):
+    """The resource is between states (an event source mapping being created, updated or
+    deleted) and cannot take this change yet."""
+
+    error_type = "ResourceInUseException"
+    status = 400
+
+
 class ProvisionedConcurrencyConfigNotFoundException(_UserError):
     error_type = "ProvisionedConcurrencyConfigNotFoundException"
     status = 404

@@ -27,6 +27,10 @@ SCHEMA_VERSION: Final = 3
 DB_NAME: Final = "registry.sqlite3"
 LOCK_NAME: Final = "registry.lock"
 EVENT_INVOKE_KIND: Final = "event-invoke"  # EventInvokeConfig, id "<name>/<qualifier>"
+# Event source mappings, id the UUID, and their tags. Not a function's documents: a mapping
+# outlives its function, as on AWS (it fails until a function of that name exists again).
+EVENT_SOURCE_MAPPING_KIND: Final = "event-source-mapping"
+EVENT_SOURCE_MAPPING_TAGS_KIND: Final = "event-source-mapping-tags"
 # Kinds of documents that belong to one function (id "<name>" or "<name>/<qualifier>").
 FUNCTION_DOCUMENT_KINDS: Final = (
     "alias", "concurrency", "provisioned", "url", "tags", "policy", EVENT_INVOKE_KIND,
