@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.cli import args as a
 from engine.cli.client import Client, ClientError, HttpResponse
+from engine.cli.mapping_options import MAPPING, mapping_options
 from engine.cli.paging import paginate
 from engine.cli.request import (
     Command,
@@ -117,6 +118,7 @@ PROVISIONED = "/2019-09-30/functions/{FunctionName}/provisioned-concurrency"
 URL = "/2021-10-31/functions/{FunctionName}/url"
 TAGS = "/2017-03-31/tags/{Resource}"
 EVENT_INVOKE = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
+MAPPINGS = "/2015-03-31/event-source-mappings"
 
 COMMAND_LIST = (
     # versions and aliases
@@ -248,6 +250,31 @@ COMMAND_LIST = (
         "list-function-event-invoke-configs", f"GET {EVENT_INVOKE}/list",
         "list a function's asynchronous invoke settings",
         FUNCTION, pages="FunctionEventInvokeConfigs",
+    ),
+    # event source mappings
+    cmd(
+        "create-event-source-mapping", f"POST {MAPPINGS}",
+        "invoke a function with batches from an SQS queue or a Kinesis stream",
+        *mapping_options(create=True),
+    ),
+    cmd(
+        "update-event-source-mapping", f"PUT {MAPPINGS}/{{UUID}}",
+        "change, pause or resume an event source mapping (keeps what is left out)",
+        *mapping_options(create=False),
+    ),
+    cmd(
+        "get-event-source-mapping", f"GET {MAPPINGS}/{{UUID}}", "show an event source mapping",
+        MAPPING,
+    ),
+    cmd(
+        "delete-event-source-mapping", f"DELETE {MAPPINGS}/{{UUID}}",
+        "stop and delete an event source mapping", MAPPING,
+    ),
+    cmd(
+        "list-event-source-mappings", f"GET {MAPPINGS}", "list event source mappings",
+        in_query("--event-source-arn", "only those of this queue or stream"),
+        in_query("--function-name", "only those of this function (name or ARN)"),
+        pages="EventSourceMappings",
     ),
     # tags
     cmd(

@@ -186,6 +186,10 @@ def case(argv: str, method: str, path: str, query: Any = (), body: Any = None, *
 
 F = "/2015-03-31/functions/my-fn"
 EIC = "/2019-09-25/functions/my-fn/event-invoke-config"
+ESM = "/2015-03-31/event-source-mappings"
+ESM_UUID = "6c5e2a0e-1b7d-4d0c-9b1e-2f3a4b5c6d7e"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:q"
+STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/s"
 CASES = [
     case("publish-version --function-name my-fn", "POST", F + "/versions", body={}),
     case(
@@ -462,6 +466,67 @@ CASES = [
         "list-function-event-invoke-configs --function-name my-fn --marker m --max-items 2",
         "GET", EIC + "/list", [("Marker", "m"), ("MaxItems", "2")],
     ),
+    case(
+        f"create-event-source-mapping --function-name my-fn --event-source-arn {QUEUE_ARN} "
+        "--batch-size 50 --maximum-batching-window-in-seconds 2 --no-enabled "
+        "--scaling-config MaximumConcurrency=5 --function-response-types ReportBatchItemFailures "
+        "--tags Team=a",
+        "POST", ESM,
+        body={
+            "FunctionName": "my-fn", "EventSourceArn": QUEUE_ARN, "BatchSize": 50,
+            "MaximumBatchingWindowInSeconds": 2, "Enabled": False,
+            "ScalingConfig": {"MaximumConcurrency": 5},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"], "Tags": {"Team": "a"},
+        },
+    ),
+    case(
+        f"create-event-source-mapping --function-name {FN_ARN}:live "
+        f"--event-source-arn {STREAM_ARN} --starting-position AT_TIMESTAMP "
+        "--starting-position-timestamp 2024-01-01T00:00:00Z --parallelization-factor 2 "
+        "--maximum-record-age-in-seconds 60 --bisect-batch-on-function-error "
+        "--maximum-retry-attempts 3 --tumbling-window-in-seconds 10 "
+        f"--destination-config OnFailure={{Destination={QUEUE_ARN}}} "
+        """--filter-criteria '{"Filters": [{"Pattern": "{\\"data\\": {\\"a\\": [1]}}"}]}'""",
+        "POST", ESM,
+        body={
+            "FunctionName": f"{FN_ARN}:live", "EventSourceArn": STREAM_ARN,
+            "StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": 1704067200,
+            "ParallelizationFactor": 2, "MaximumRecordAgeInSeconds": 60,
+            "BisectBatchOnFunctionError": True, "MaximumRetryAttempts": 3,
+            "TumblingWindowInSeconds": 10,
+            "DestinationConfig": {"OnFailure": {"Destination": QUEUE_ARN}},
+            "FilterCriteria": {"Filters": [{"Pattern": '{"data": {"a": [1]}}'}]},
+        },
+    ),
+    case(
+        f"create-event-source-mapping --function-name my-fn --event-source-arn {STREAM_ARN} "
+        "--starting-position AT_TIMESTAMP --starting-position-timestamp 1704067200 "
+        """--filter-criteria "Filters=[{Pattern='{\\"a\\": [1]}'}]" """,
+        "POST", ESM,
+        body={
+            "FunctionName": "my-fn", "EventSourceArn": STREAM_ARN,
+            "StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": 1704067200,
+            "FilterCriteria": {"Filters": [{"Pattern": '{"a": [1]}'}]},
+        },
+    ),
+    case(
+        f"update-event-source-mapping --uuid {ESM_UUID} --function-name other --enabled "
+        "--batch-size 20 --function-response-types [] --filter-criteria '{}'",
+        "PUT", f"{ESM}/{ESM_UUID}",
+        body={
+            "FunctionName": "other", "Enabled": True, "BatchSize": 20,
+            "FunctionResponseTypes": [], "FilterCriteria": {},
+        },
+    ),
+    case(f"get-event-source-mapping --uuid {ESM_UUID}", "GET", f"{ESM}/{ESM_UUID}"),
+    case(f"delete-event-source-mapping --uuid {ESM_UUID}", "DELETE", f"{ESM}/{ESM_UUID}"),
+    case(
+        f"list-event-source-mappings --event-source-arn {QUEUE_ARN} --function-name my-fn "
+        "--marker m --max-items 3",
+        "GET", ESM,
+        [("EventSourceArn", QUEUE_ARN), ("FunctionName", "my-fn"), ("Marker", "m"),
+         ("MaxItems", "3")],
+    ),
 ]  # fmt: skip
 
 
@@ -676,6 +741,7 @@ def _botocore_kind(shape: Any) -> str:
         "map": "structure or map",
         "long": "integer",
         "blob": "string",  # a zip: base64 text in the JSON body
+        "timestamp": "string",  # typed as text (epoch seconds or ISO 8601), sent as a number
     }.get(name, name)
 
 
