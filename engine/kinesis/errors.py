@@ -70,3 +70,7 @@ def not_implemented(operation: str) -> InvalidArgumentException:
     return InvalidArgumentException(
         f"lambdalet does not implement the Kinesis operation {operation}."
     )
+
+
+class DryRunOperationException(KinesisError):
+    error_type = "DryRunOperationException"

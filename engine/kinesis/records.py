@@ -1,4 +1,5 @@
-"""One record of a shard as consumers see it (the pollers of event source mappings, GetRecords)."""
+"""A record as consumers see it (the pollers of event source mappings, GetRecords), one to
+put, and where a put one went."""
 
 from __future__ import annotations
 
@@ -11,3 +12,20 @@ class StreamRecord:
     partition_key: str
     data: bytes
     arrival_s: float  # ApproximateArrivalTimestamp, epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A record to put: its partition key, its data and the hash key that places it."""
+
+    partition_key: str
+    data: bytes
+    hash_key: int
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """Where a put record went."""
+
+    shard_id: str
+    sequence_number: str
