@@ -105,6 +105,23 @@ class Daemon:
             config=botocore.config.Config(retries={"max_attempts": 0}, read_timeout=60),
         )
 
+    def kinesis_client(
+        self, *, key: str | None = None, secret: str | None = None, region: str = "us-east-1"
+    ) -> Any:
+        """A real boto3 Kinesis client for this daemon's TCP API (the same endpoint as
+        Lambda's), signing with the test key, without retries."""
+        import boto3
+        import botocore.config
+
+        return boto3.client(
+            "kinesis",
+            endpoint_url=self.endpoint,
+            region_name=region,
+            aws_access_key_id=key or ACCESS_KEY_ID,
+            aws_secret_access_key=secret or SECRET_ACCESS_KEY,
+            config=botocore.config.Config(retries={"max_attempts": 0}, read_timeout=60),
+        )
+
     def scheduler_client(
         self, *, key: str | None = None, secret: str | None = None, region: str = "us-east-1"
     ) -> Any:
