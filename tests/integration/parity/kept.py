@@ -67,6 +67,10 @@ _ENVIRONMENT = (
 )
 _STREAMING = "lambdalet does not stream responses: InvokeMode RESPONSE_STREAM is refused"
 _TLS = "the function URL listener speaks plain HTTP: no x-amzn-tls-* headers"
+_NO_DYNAMODB = (
+    "lambdalet has no DynamoDB Streams: a mapping on a DynamoDB stream is refused for its "
+    "source (saying so) before its StartingPosition is looked at"
+)
 
 KNOWN_DIFFERENCES: Final = (
     ("*::test_invocation_type_event_error", "creation_response", _STALE),
@@ -81,4 +85,6 @@ KNOWN_DIFFERENCES: Final = (
     ("*::test_lambda_update_function_url_config", "modify_lambda_url_config*", _STREAMING),
     ("*::test_lambda_update_function_url_config", "get_url_config_[23]", _STREAMING),
     ("*::test_lambda_url_echo_http_fixture_default", "url_response", _TLS),
+    ("*::test_create_event_source_validation", "no_starting_position", _NO_DYNAMODB),
+    ("*::test_create_event_source_validation", "incompatible_starting_position", _NO_DYNAMODB),
 )

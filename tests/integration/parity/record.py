@@ -1,9 +1,12 @@
 """Write ``recorded/<module>.json``: the answers real AWS gave, for the scenarios we replay.
 
 The answers come from LocalStack's snapshot files, which LocalStack records against real AWS
-(``tests/aws/services/lambda_/*.snapshot.json`` in localstack/localstack). We keep, per test
-that a scenario module names (``parity("test_lambda_api::TestLambdaAlias::test_alias_naming")``),
-each labelled answer's HTTP status and parsed body, placeholders as recorded.
+(``tests/aws/services/lambda_/*.snapshot.json`` in localstack/localstack, and those of its
+subfolders). We keep, per test that a scenario module names
+(``parity("test_lambda_api::TestLambdaAlias::test_alias_naming")``,
+``parity("event_source_mapping/test_lambda_integration_sqs::test_esm_with_not_existing_sqs_queue")``
+for a test outside a class), each labelled answer's HTTP status and parsed body, placeholders as
+recorded.
 
     python -m tests.integration.parity.record /path/to/localstack/checkout
 
@@ -23,9 +26,9 @@ from typing import Any
 HERE = Path(__file__).parent
 SNAPSHOTS = "tests/aws/services/lambda_"
 # `parity("stem::Class::test")`, or `parity(f"stem::Class::test[{…}]")` for every variant of a
-# parametrized test.
+# parametrized test; the stem may be in a subfolder (`dir/stem`), the class may be absent.
 _NAMED = re.compile(
-    r"""parity\(\s*f?["']([A-Za-z0-9_]+)::([A-Za-z0-9_]+)::([A-Za-z0-9_-]+)(\[[^"']*)?["']"""
+    r"""parity\(\s*f?["']([A-Za-z0-9_/]+)::(?:([A-Za-z0-9_]+)::)?([A-Za-z0-9_-]+)(\[[^"']*)?["']"""
 )
 
 
@@ -70,12 +73,12 @@ def main(checkout: Path) -> None:
         for stem, cls, test, variant in wanted:
             if stem not in loaded:
                 loaded[stem] = json.loads(_snapshot(checkout, f"{SNAPSHOTS}/{stem}.snapshot.json"))
-            prefix = f"{SNAPSHOTS}/{stem}.py::{cls}::{test}"
+            prefix = f"{SNAPSHOTS}/{stem}.py::{cls + '::' if cls else ''}{test}"
             keys = (
                 [prefix] if not variant else [k for k in loaded[stem] if k.startswith(prefix + "[")]
             )
             if not keys or keys[0] not in loaded[stem]:
-                sys.exit(f"{module.name}: no recording for {stem}::{cls}::{test}{variant}")
+                sys.exit(f"{module.name}: no recording for {prefix}{variant}")
             for key in keys:
                 entry = loaded[stem][key]
                 recorded[key.removeprefix(f"{SNAPSHOTS}/").replace(".py::", "::", 1)] = {
