@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
@@ -21,6 +22,8 @@ from engine.journal.journal import Journal
 from engine.scheduler import store
 from engine.scheduler.errors import ConflictException
 from engine.scheduler.schedule import DEFAULT_GROUP, Group, Schedule, build_schedule, group_arn
+
+logger = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (group, name)
 DEFAULT_PAGE: Final = 100
@@ -54,14 +57,19 @@ class Catalog:
             self.groups[name] = Group.from_document(name, doc)
         for row in snapshot.schedules:
             doc = row.document
-            self.schedules[(row.group, row.name)] = build_schedule(
-                {"Name": row.name, **doc["request"]},
-                group=row.group,
-                region=self.region,
-                created_s=doc["created"],
-                modified_s=doc["modified"],
-                last_fired=row.last_fired,
-            )
+            try:
+                schedule = build_schedule(
+                    {"Name": row.name, **doc["request"]},
+                    group=row.group,
+                    region=self.region,
+                    created_s=doc["created"],
+                    modified_s=doc["modified"],
+                    last_fired=row.last_fired,
+                )
+            except ValidationException as exc:  # e.g. the daemon's region changed since
+                logger.warning("schedule %s/%s not loaded: %s", row.group, row.name, exc.message)
+                continue
+            self.schedules[(row.group, row.name)] = schedule
 
     def ensure_default_group(self) -> None:
         if DEFAULT_GROUP not in self.groups:

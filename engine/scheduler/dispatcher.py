@@ -70,6 +70,7 @@ class SchedulerStats:
     dead_lettered: int = 0
     dropped: int = 0  # ended without delivery and without a dead-letter queue taking it
     missed: int = 0  # ticks passed over: more than CATCH_UP_S late
+    wakeups: int = 0  # the timer's turns (no polling: about one per fire)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -162,6 +163,7 @@ class Dispatcher:
                 nursery.start_soon(self._guarded, self.catalog.remove(schedule))
             task_status.started()
             while True:
+                self.stats.wakeups += 1
                 now = self.clock()
                 while self._heap and self._heap[0][0] <= now:
                     _, _, key, plan = heapq.heappop(self._heap)

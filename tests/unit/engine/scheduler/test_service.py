@@ -357,3 +357,16 @@ async def test_groups_survive_a_restart_and_take_their_schedules_with_them(
         assert set(service.catalog.groups) == {"default"}
         assert service.catalog.schedules == {}
     assert len(harness.fire.calls) == 1  # its tick at creation only
+
+
+async def test_the_timer_sleeps_between_ticks(
+    harness: Harness, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with harness.open() as service:
+        await service.catalog.create(schedule_params("hourly", "rate(1 hour)"))
+        await service.catalog.create(schedule_params("off", "rate(1 minute)", State="DISABLED"))
+        start = service.stats.wakeups
+        await trio.sleep(86_400 - 1)
+        assert service.stats.fired == 24
+        # one turn per tick: no polling, and the disabled schedule costs nothing
+        assert service.stats.wakeups - start <= 24 + 1
