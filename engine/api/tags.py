@@ -1,4 +1,4 @@
-"""Lambda API handlers for tags.
+"""Lambda API handlers for tags, on functions and event source mappings.
 
 POST|DELETE|GET   /2017-03-31/tags/{arn}      TagResource / UntagResource (?tagKeys=) / ListTags
 """
@@ -31,6 +31,7 @@ _NOT_FOUND: Final = {
     "event-source-mapping": "Event source mapping not found: {arn}",
     "capacity-provider": "Capacity provider not found: {arn}",
 }
+MAPPING: Final = "event-source-mapping"
 MSG_EMPTY_TAGS: Final = "An error occurred and the request cannot be processed."
 
 
@@ -38,6 +39,19 @@ class TagApi:
     def __init__(self, tags: TagService, *, region: str) -> None:
         self.tags = tags
         self.region = region
+
+    def _mapping_tags(self, request: Request) -> tuple[str, dict[str, str]] | None:
+        """The event source mapping the path's ARN names and its tags; None for another
+        kind of resource."""
+        arn = unquote(request.path_params["arn"])
+        match = _TAGGABLE_RE.fullmatch(arn)
+        if match is None or match["kind"] != MAPPING or match["qualifier"] is not None:
+            return None
+        ours = match["region"] == self.region and match["account"] == ACCOUNT_ID
+        tags = self.tags.mapping_tags(match["name"]) if ours else None
+        if tags is None:
+            raise ResourceNotFoundException(_NOT_FOUND[MAPPING].format(arn=arn))
+        return match["name"], tags
 
     def _tagged_function(self, request: Request) -> str:
         """The function the path's ARN names (which must exist)."""
@@ -60,23 +74,32 @@ class TagApi:
         return name
 
     async def tag_resource(self, request: Request) -> Response:
-        name = self._tagged_function(request)
+        mapping = self._mapping_tags(request)
+        name = None if mapping is not None else self._tagged_function(request)
         body = await read_json(request, "TagResource")
         tags = parse_tags(body.get("Tags") or {})
         if not tags:
             raise InvalidParameterValueException(MSG_EMPTY_TAGS)
-        await self.tags.tag(name, tags)
+        if mapping is not None:
+            await self.tags.tag_mapping(*mapping, tags)
+        elif name is not None:
+            await self.tags.tag(name, tags)
         return Response(status_code=204)
 
     async def untag_resource(self, request: Request) -> Response:
-        name = self._tagged_function(request)
         keys = request.query_params.getlist("tagKeys")  # required: checked by the model
-        await self.tags.untag(name, keys)
+        mapping = self._mapping_tags(request)
+        if mapping is not None:
+            await self.tags.untag_mapping(*mapping, keys)
+        else:
+            await self.tags.untag(self._tagged_function(request), keys)
         return Response(status_code=204)
 
     async def list_tags(self, request: Request) -> Response:
-        name = self._tagged_function(request)
-        return JSONResponse({"Tags": self.tags.get(name)})
+        mapping = self._mapping_tags(request)
+        if mapping is not None:
+            return JSONResponse({"Tags": mapping[1]})
+        return JSONResponse({"Tags": self.tags.get(self._tagged_function(request))})
 
 
 def tag_routes(api: TagApi, guard: Callable[[Handler], Handler]) -> list[Route]:

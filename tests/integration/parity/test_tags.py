@@ -1,21 +1,23 @@
 """Tags on functions: tag, untag and list, their limits and errors, as AWS answers them.
 
-Not replayed: `TestLambdaTag::test_create_tag_on_esm_create` and the event-source-mapping
-variant of `TestLambdaTag::test_tag_lifecycle` (they need an event source mapping, which
-lambdalet does not have). The event-source-mapping and capacity-provider variants of
-`TestLambdaTag::test_tag_exceptions` are replayed: they name resources that do not exist,
-so only the tag API's validation and not-found answers are asked for.
+Tags on event source mappings (`TestLambdaTag::test_create_tag_on_esm_create` and the
+event-source-mapping variant of `TestLambdaTag::test_tag_lifecycle`) need an SQS queue the
+mapping service knows of: they are skipped until the daemon wires the queue service into
+`Services.wire`. The event-source-mapping and capacity-provider variants of
+`TestLambdaTag::test_tag_exceptions` name resources that do not exist, so only the tag API's
+validation and not-found answers are asked for.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import ROLE
+from tests.integration.conftest import ROLE, Daemon
 from tests.integration.parity.conftest import RUNTIME, Maker, Scenario
 from tests.integration.parity.findings import Findings
 
@@ -47,6 +49,54 @@ def _function_arn(name: str) -> str:
     return f"{ARN_PREFIX}function:{name}"
 
 
+class MappingMaker:
+    """Event source mappings on new SQS queues, as the recordings' `esm_arn` made them."""
+
+    def __init__(self, lam: Any, sqs: Any) -> None:
+        self.lam = lam
+        self.sqs = sqs
+        self.urls: list[str] = []
+        self.uuids: list[str] = []
+
+    def create(self, function: str, **settings: Any) -> dict[str, Any]:
+        url = self.sqs.create_queue(QueueName=f"queue-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        self.urls.append(url)
+        queue = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        try:
+            made: dict[str, Any] = self.lam.create_event_source_mapping(
+                EventSourceArn=queue["Attributes"]["QueueArn"], FunctionName=function, **settings
+            )
+        except self.lam.exceptions.InvalidParameterValueException as exc:
+            if "ReceiveMessage" in str(exc):
+                pytest.skip("the daemon does not wire the queue service into Services.wire yet")
+            raise
+        self.uuids.append(made["UUID"])
+        return made
+
+    def settled(self, mapping_uuid: str) -> bool:
+        """`wait_until(State != "Creating")`, as the recording waited."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.lam.get_event_source_mapping(UUID=mapping_uuid)["State"] != "Creating":
+                return True
+            time.sleep(0.05)
+        return False
+
+    def cleanup(self) -> None:
+        for mapping_uuid in self.uuids:
+            self.settled(mapping_uuid)
+            self.lam.delete_event_source_mapping(UUID=mapping_uuid)
+        for url in self.urls:
+            self.sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture
+def esm(lam: Any, daemon: Daemon) -> Iterator[MappingMaker]:
+    made = MappingMaker(lam, daemon.sqs_client())
+    yield made
+    made.cleanup()
+
+
 # TestLambdaTag
 
 
@@ -61,15 +111,34 @@ def test_create_tag_on_fn_create(parity: Parity, lam: Any, maker: Maker) -> None
     found.done(p)
 
 
+def test_create_tag_on_esm_create(
+    parity: Parity, lam: Any, maker: Maker, esm: MappingMaker
+) -> None:
+    p = parity("test_lambda_api::TestLambdaTag::test_create_tag_on_esm_create")
+    found = Findings(ignore=REVISIONS)
+    name = maker.name()
+    maker.function(name)
+    tag = f"tag-{uuid.uuid4().hex[:8]}"
+    p.replace("<custom-tag>", tag)
+    made = esm.create(name, BatchSize=1, Tags={"testtag": tag})
+    # "get_event_source_mapping_with_tag" (True: the mapping left Creating) is not a dict, so
+    # not on record: checked here.
+    found.check(esm.settled(made["UUID"]), "the mapping stayed Creating")
+    p.call("list_tags_result", lam.list_tags, Resource=made["EventSourceMappingArn"])
+    found.done(p)
+
+
 @pytest.mark.parametrize("resource", ["lambda_function", "event_source_mapping"])
-def test_tag_lifecycle_resource(parity: Parity, lam: Any, maker: Maker, resource: str) -> None:
-    if resource == "event_source_mapping":
-        pytest.skip("needs an event source mapping; lambdalet has none")
+def test_tag_lifecycle_resource(
+    parity: Parity, lam: Any, maker: Maker, esm: MappingMaker, resource: str
+) -> None:
     p = parity(f"test_lambda_api::TestLambdaTag::test_tag_lifecycle[{resource}]")
     found = Findings(ignore=REVISIONS)
     name = maker.name()
     maker.function(name)
     arn = _function_arn(name)
+    if resource == "event_source_mapping":
+        arn = esm.create(arn, BatchSize=1)["EventSourceMappingArn"]
     steps: list[tuple[str, Callable[..., Any], dict[str, Any]]] = [
         ("tag_single", lam.tag_resource, {"Tags": {"A": "tag-a"}}),
         ("tag_multiple", lam.tag_resource, {"Tags": {"B": "tag-b", "C": "tag-c"}}),

@@ -14,6 +14,7 @@ import pytest
 
 from engine.control.event_source_mappings import EventSourceMappingService
 from engine.control.functions import FunctionService
+from engine.control.tags import TagService
 from engine.errors import (
     InvalidParameterValueException,
     ResourceConflictException,
@@ -33,7 +34,7 @@ from engine.model.event_source_mapping import (
 from engine.model.event_source_requests import parse_create, parse_update
 from engine.model.function_requests import CreateFunctionRequest
 from engine.registry.registry import Registry
-from engine.registry.store import EVENT_SOURCE_MAPPING_KIND
+from engine.registry.store import EVENT_SOURCE_MAPPING_KIND, EVENT_SOURCE_MAPPING_TAGS_KIND
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
@@ -321,3 +322,21 @@ async def test_runtime_writes_only_what_changed(
     with pytest.raises(ValueError, match="Running"):
         service.set_state(uuid, "Running")
     service.set_state("00000000-0000-0000-0000-000000000000", ENABLED)  # gone: nothing to do
+
+
+async def test_tags_live_beside_the_mapping_and_go_with_it(
+    functions: FunctionService, service: EventSourceMappingService, runtime: Runtime
+) -> None:
+    tags = TagService(functions)
+    await create_function(functions)
+    uuid = (await create(service, EventSourceArn=QUEUE, Tags={"a": "1"})).uuid
+    assert tags.mapping_tags(uuid) == {"a": "1"} == service.tags(uuid)
+    await tags.tag_mapping(uuid, {"a": "1"}, {"b": "2"})
+    await tags.untag_mapping(uuid, {"a": "1", "b": "2"}, ["a", "c"])
+    assert tags.mapping_tags(uuid) == {"b": "2"}
+    assert tags.mapping_tags("00000000-0000-0000-0000-000000000000") is None
+    runtime.settle()
+    await service.delete(uuid)
+    runtime.settle()
+    assert tags.mapping_tags(uuid) is None
+    assert functions.registry.get_document(EVENT_SOURCE_MAPPING_TAGS_KIND, uuid) is None
