@@ -3,11 +3,11 @@ answers them (the control-plane answers of LocalStack's recordings; the invocati
 recordings also made are the pollers' and are not replayed here).
 
 Not replayed: the DynamoDB-stream lifecycles (`test_event_source_mapping_lifecycle*`,
-`test_create_event_filter_criteria_validation`: this host has no DynamoDB), the answers that
-need a Kinesis stream (until the daemon has its stream service wired), and the SQS filter
-scenarios' create answers (the recording shows each pattern parsed to an object; boto3 gives
-the string sent). Scenarios on queues are skipped until the daemon tells the mappings service
-which queues exist (engine/daemon.py `Services.wire(source_exists=…)`).
+`test_create_event_filter_criteria_validation`: this host has no DynamoDB), and the SQS and
+Kinesis filter scenarios' create answers (the recording shows each pattern parsed to an
+object; boto3 gives the string sent). Scenarios on queues and streams are skipped until the
+daemon tells the mappings service which queues and streams exist (engine/daemon.py
+`Services.wire(source_exists=…)`).
 """
 
 from __future__ import annotations
@@ -488,3 +488,187 @@ def test_esm_with_not_existing_kinesis_stream(parity: Parity, lam: Any, maker: M
         FunctionName=name,
         StartingPosition="LATEST",
     )
+
+
+@pytest.fixture
+def streams(daemon: Daemon, lam: Any, wired: bool) -> Iterator[Callable[[], str]]:
+    """Makes one-shard Kinesis streams as the recordings' `kinesis_create_stream` did (deleted
+    after); skips unless the daemon serves Kinesis and its mappings service knows streams."""
+    if not wired:
+        pytest.skip("the daemon does not wire the queue service into Services.wire yet")
+    kinesis = daemon.kinesis_client()
+    names: list[str] = []
+
+    def make() -> str:
+        name = f"test-stream-{short_uid()}"
+        try:
+            kinesis.create_stream(StreamName=name, ShardCount=1)
+        except kinesis.exceptions.ClientError as exc:
+            pytest.skip(f"the daemon serves no Kinesis yet ({exc.response['Error']['Code']})")
+        names.append(name)
+        kinesis.get_waiter("stream_exists").wait(StreamName=name)
+        arn: str = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
+            "StreamARN"
+        ]
+        if not names[1:]:  # the first: does the mappings service know streams?
+            probe = f"probe-{short_uid()}"
+            assert (
+                daemon.create(probe, "def handler(event, context):\n    return event\n").status
+                == 201
+            )
+            try:
+                made = lam.create_event_source_mapping(
+                    FunctionName=probe, EventSourceArn=arn, StartingPosition="LATEST"
+                )
+            except lam.exceptions.InvalidParameterValueException as exc:
+                if "Stream not found" not in str(exc):
+                    raise
+                pytest.skip("the daemon does not wire the stream service into Services.wire yet")
+            else:
+                settled(lam, made["UUID"])
+                lam.delete_event_source_mapping(UUID=made["UUID"])
+                gone(lam, made["UUID"])
+            finally:
+                lam.delete_function(FunctionName=probe)
+        return arn
+
+    yield make
+    for name in names:
+        kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+
+
+def _create_on_stream(
+    p: Scenario, label: str, lam: Any, mappings: Mappings, **kwargs: Any
+) -> dict[str, Any]:
+    return mappings.track(p.call(label, lam.create_event_source_mapping, **kwargs))
+
+
+def test_create_kinesis_event_source_mapping(
+    parity: Parity, lam: Any, maker: Maker, streams: Callable[[], str], mappings: Mappings
+) -> None:
+    p = parity(
+        "event_source_mapping/test_lambda_integration_kinesis::TestKinesisSource::test_create_kinesis_event_source_mapping"
+    )
+    name = f"lambda_func-{short_uid()}"
+    maker.function(name)
+    stream = streams()
+    _create_on_stream(
+        p, "create_event_source_mapping_response", lam, mappings,
+        EventSourceArn=stream, FunctionName=name, StartingPosition="LATEST",
+    )  # fmt: skip
+
+
+def test_kinesis_duplicate_event_source_mappings(
+    parity: Parity, lam: Any, maker: Maker, streams: Callable[[], str], mappings: Mappings
+) -> None:
+    p = parity(
+        "event_source_mapping/test_lambda_integration_kinesis::TestKinesisSource::test_duplicate_event_source_mappings"
+    )
+    name = f"lambda_func-{short_uid()}"
+    maker.function(name)
+    stream = streams()
+    args = {"FunctionName": name, "EventSourceArn": stream, "StartingPosition": "LATEST"}
+    _create_on_stream(p, "create", lam, mappings, **args)
+    _create_on_stream(p, "error", lam, mappings, **args)
+
+
+def test_kinesis_event_source_mapping_with_on_failure_destination_config(
+    parity: Parity,
+    lam: Any,
+    maker: Maker,
+    streams: Callable[[], str],
+    queues: Queues,
+    mappings: Mappings,
+) -> None:
+    p = parity(
+        "event_source_mapping/test_lambda_integration_kinesis::TestKinesisSource::test_kinesis_event_source_mapping_with_on_failure_destination_config"
+    )
+    name = f"lambda_func-{short_uid()}"
+    maker.function(name)
+    failures = queues.make()
+    stream = streams()
+    _create_on_stream(
+        p, "create_event_source_mapping_response", lam, mappings,
+        FunctionName=name, BatchSize=1, StartingPosition="TRIM_HORIZON", EventSourceArn=stream,
+        MaximumBatchingWindowInSeconds=1, MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": failures}},
+    )  # fmt: skip
+
+
+def test_create_kinesis_event_source_mapping_multiple_lambdas_single_kinesis_event_stream(
+    parity: Parity, lam: Any, maker: Maker, streams: Callable[[], str], mappings: Mappings
+) -> None:
+    p = parity(
+        "event_source_mapping/test_lambda_integration_kinesis::TestKinesisSource::test_create_kinesis_event_source_mapping_multiple_lambdas_single_kinesis_event_stream"
+    )
+    stream = streams()
+    for suffix in ("a", "b"):
+        name = f"lambda_func-{short_uid()}"
+        maker.function(name)
+        _create_on_stream(
+            p, f"create_event_source_mapping_response-{suffix}", lam, mappings,
+            EventSourceArn=stream, FunctionName=name, StartingPosition="TRIM_HORIZON",
+        )  # fmt: skip
+
+
+def test_disable_kinesis_event_source_mapping(
+    parity: Parity, lam: Any, maker: Maker, streams: Callable[[], str], mappings: Mappings
+) -> None:
+    """Its create answer (the recording then disables it while records flow)."""
+    p = parity(
+        "event_source_mapping/test_lambda_integration_kinesis::TestKinesisSource::test_disable_kinesis_event_source_mapping"
+    )
+    name = f"lambda_func-{short_uid()}"
+    maker.function(name)
+    stream = streams()
+    made = _create_on_stream(
+        p, "create_event_source_mapping_response", lam, mappings,
+        EventSourceArn=stream, FunctionName=name, StartingPosition="LATEST", BatchSize=10,
+    )  # fmt: skip
+    settled(lam, made["UUID"])
+    assert lam.update_event_source_mapping(UUID=made["UUID"], Enabled=False)["State"] == (
+        "Disabling"
+    )
+    assert settled(lam, made["UUID"])["State"] == "Disabled"
+
+
+def test_kinesis_report_batch_item_failures(
+    parity: Parity,
+    lam: Any,
+    maker: Maker,
+    streams: Callable[[], str],
+    queues: Queues,
+    mappings: Mappings,
+) -> None:
+    p = parity(
+        "event_source_mapping/test_lambda_integration_kinesis::TestKinesisSource::test_kinesis_report_batch_item_failures"
+    )
+    name = f"lambda_func-{short_uid()}"
+    maker.function(name)
+    failures = queues.make()
+    stream = streams()
+    _create_on_stream(
+        p, "create_event_source_mapping_response", lam, mappings,
+        FunctionName=name, BatchSize=3, StartingPosition="TRIM_HORIZON", EventSourceArn=stream,
+        MaximumBatchingWindowInSeconds=1, MaximumRetryAttempts=3,
+        DestinationConfig={"OnFailure": {"Destination": failures}},
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )  # fmt: skip
+
+
+def test_kinesis_empty_provided(
+    parity: Parity, lam: Any, maker: Maker, streams: Callable[[], str], mappings: Mappings
+) -> None:
+    """Its create answer (the recording's later Get shows LastProcessingResult OK, after a
+    batch: the pollers' part)."""
+    p = parity(
+        "event_source_mapping/test_lambda_integration_kinesis::TestKinesisSource::test_kinesis_empty_provided"
+    )
+    name = f"lambda_func-{short_uid()}"
+    maker.function(name)
+    stream = streams()
+    _create_on_stream(
+        p, "create_event_source_mapping_response", lam, mappings,
+        EventSourceArn=stream, FunctionName=name, StartingPosition="TRIM_HORIZON",
+        BatchSize=1, MaximumBatchingWindowInSeconds=1, MaximumRetryAttempts=2,
+    )  # fmt: skip
