@@ -62,6 +62,7 @@ class FirewallSync:
         self._generation = 0
         self._applied = -1
         self._lock = trio.Lock()
+        self._closed = False
 
     def attach(self, attachment: firewall.Attachment) -> None:
         """Add or replace an attachment (applied by the next `apply`)."""
@@ -85,11 +86,17 @@ class FirewallSync:
         self._generation += 1
         wanted = self._generation
         async with self._lock:
+            if self._closed:
+                return  # the table is gone for good: a late apply must not bring it back
             if self._applied >= wanted:
                 return  # another caller's apply already included our change
             generation = self._generation
             await self.run_nft(firewall.render(self.state()))
             self._applied = generation
 
-    async def delete_table(self) -> None:
-        await self.run_nft(firewall.render_delete(self.table))
+    async def delete_table(self, *, final: bool = False) -> None:
+        """Delete the table; `final`: for good (the daemon is closing), so that an apply still
+        under way or started later (a pool task not yet cancelled) cannot recreate it."""
+        async with self._lock:
+            self._closed = self._closed or final
+            await self.run_nft(firewall.render_delete(self.table))

@@ -93,7 +93,7 @@ class NetworkService:
     async def close(self) -> None:
         self.enis.close()
         with trio.CancelScope(shield=True), trio.move_on_after(5):
-            await self.firewall.delete_table()
+            await self.firewall.delete_table(final=True)
 
     async def _sweep(self, *, keep: list[AttachedHost]) -> None:
         """Remove what a previous daemon with this configuration left behind."""
