@@ -72,6 +72,8 @@ from engine.invoke.invoker import Invoker
 from engine.invoke.pool import Pool, open_pool
 from engine.invoke.provisioned import Provisioner
 from engine.invoke.reservations import Reservations
+from engine.kinesis.api import KinesisApp
+from engine.kinesis.service import open_streams
 from engine.network.service import NetworkService, open_network
 from engine.registry.registry import Registry
 from engine.runtime.catalog import (
@@ -82,6 +84,7 @@ from engine.runtime.catalog import (
 )
 from engine.scheduler.api import SchedulerApp
 from engine.scheduler.service import open_schedules
+from engine.sources.service import open_sources
 from engine.sqs.api import SqsApp
 from engine.sqs.service import open_queues
 from engine.urls.api import UrlApi, url_routes
@@ -130,9 +133,19 @@ async def serve(
             trio.open_nursery() as nursery,
             contextlib.AsyncExitStack() as stack,
         ):
-            services = Services.wire(config, registry, pool, network)
             queues = await stack.enter_async_context(
                 open_queues(config.state_dir, region=config.region)
+            )
+            streams = await stack.enter_async_context(
+                open_streams(config.state_dir, region=config.region)
+            )
+            services = Services.wire(
+                config,
+                registry,
+                pool,
+                network,
+                source_exists=lambda arn: queues.queue_exists(arn) or streams.stream_exists(arn),
+                fifo=queues.is_fifo,
             )
             events = await stack.enter_async_context(
                 open_events(
@@ -154,9 +167,26 @@ async def serve(
                     dead_letters=queues,
                 )
             )
+            await stack.enter_async_context(
+                open_sources(
+                    config.state_dir,
+                    mappings=services.event_source_mappings,
+                    invoker=services.invoker,
+                    queues=queues,
+                    streams=streams,
+                    role_of=lambda name, qualifier: (
+                        services.functions.resolve(name, qualifier).config.role
+                    ),
+                    region=config.region,
+                    time_scale=config.events.time_scale,
+                )
+            )
             app = Endpoint(
                 build_lambda_app(services, events, runtimes, network, region=config.region),
-                {b"AmazonSQS": SqsApp(queues, region=config.region)},
+                {
+                    b"AmazonSQS": SqsApp(queues, region=config.region),
+                    b"Kinesis_20131202": KinesisApp(streams, region=config.region),
+                },
                 {"scheduler": SchedulerApp(schedules, region=config.region)},
             )
             if config.examples_dir is not None:

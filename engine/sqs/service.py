@@ -80,6 +80,10 @@ class QueueService:
     def queue_exists(self, arn: str) -> bool:
         return arn in self.catalog.by_arn
 
+    def is_fifo(self, arn: str) -> bool:
+        queue = self.catalog.by_arn.get(arn)
+        return queue is not None and queue.fifo
+
     async def send_message(
         self, queue_arn: str, body: str, attributes: dict[str, dict[str, str]] | None = None
     ) -> str:

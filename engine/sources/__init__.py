@@ -1,0 +1,1 @@
+"""Event source mappings at work: pollers that read queues and streams and invoke functions."""
