@@ -166,7 +166,7 @@ def check_create(req: CreateMappingRequest, *, fifo: bool) -> str:
         record_age_s=changes.max_record_age_s,
         fifo=fifo,
     )
-    _check_filters(changes.filters)
+    _check_filters(changes.filters, kind)
     return kind
 
 
@@ -183,7 +183,7 @@ def check_update(current: EventSourceMapping, changes: MappingChanges, *, fifo: 
         record_age_s=changes.max_record_age_s,
         fifo=fifo,
     )
-    _check_filters(changes.filters)
+    _check_filters(changes.filters, current.source_kind)
 
 
 def new_mapping(
@@ -395,9 +395,11 @@ def _check_settings(
         raise InvalidParameterValueException(MSG_RECORD_AGE)
 
 
-def _check_filters(filters: tuple[str, ...] | None) -> None:
+def _check_filters(filters: tuple[str, ...] | None, kind: str) -> None:
     if filters:
-        parse_filter_criteria(list(filters))
+        criteria = parse_filter_criteria(list(filters))
+        if kind == KINESIS:  # a stream's data is matched as JSON only
+            criteria.check_json_data_patterns("data")
 
 
 def _no_service(what: str, source: str) -> InvalidParameterValueException:

@@ -39,7 +39,6 @@ from engine.model.event_filters import (
     parse_filter_criteria,
 )
 from engine.model.event_source_mapping import EventSourceMapping
-from engine.model.function import LATEST
 from engine.sources.batch_response import AllFailed, SomeFailed
 from engine.sources.checkpoints import Checkpoint, Checkpoints
 from engine.sources.invoking import REPORT_BATCH_ITEM_FAILURES, FunctionInvoker, attempt
@@ -87,7 +86,7 @@ class KinesisPoller:
         self.time_scale = time_scale
         self.clock = clock
         self.criteria: FilterCriteria = parse_filter_criteria(mapping.filters)
-        self.function_arn = function_arn(region, mapping.function_name, mapping.qualifier or LATEST)
+        self.function_arn = function_arn(region, mapping.function_name, mapping.qualifier)
         self.stopping = False
         self._waits: set[trio.CancelScope] = set()
         self._last_report = ""

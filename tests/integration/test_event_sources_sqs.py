@@ -19,11 +19,12 @@ from tests.integration.conftest import Daemon, wait_until
 
 SCALE = 0.02
 RECORDER = """
-import json, os
+import json, os, time
 def handler(event, context):
     records = event["Records"]
     bodies = [r["body"] for r in records]
-    print("BATCH " + json.dumps({"bodies": bodies, "ids": [r["messageId"] for r in records],
+    print("BATCH " + json.dumps({"t": time.time(), "bodies": bodies,
+          "ids": [r["messageId"] for r in records],
           "groups": [r["attributes"].get("MessageGroupId") for r in records],
           "source": records[0]["eventSource"], "arn": records[0]["eventSourceARN"],
           "receives": [r["attributes"]["ApproximateReceiveCount"] for r in records]}))
@@ -53,7 +54,7 @@ def batches(daemon: Daemon, function: str) -> list[dict[str, Any]]:
         for line in path.read_text(errors="replace").splitlines():
             if line.startswith("BATCH "):
                 found.append(json.loads(line[6:]))
-    return found
+    return sorted(found, key=lambda batch: batch["t"])  # environments log to their own files
 
 
 def bodies(daemon: Daemon, function: str) -> list[str]:
