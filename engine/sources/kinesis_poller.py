@@ -48,6 +48,7 @@ from engine.sources.kinesis_records import (
     failure_record,
     kinesis_record,
 )
+from engine.sources.tumbling import Window, window_of
 from engine.sqs.service import QueueService
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,9 @@ class KinesisPoller:
                 self._waits.discard(scope)
 
     async def _read_shard(self, shard: str) -> None:
+        if self.mapping.tumbling_window_s > 0:
+            await self._read_windows(shard)
+            return
         arn, mapping = self.mapping.source_arn, self.mapping
         lanes = max(1, mapping.parallelization_factor)
         limit = mapping.batch_size * lanes
@@ -188,6 +192,75 @@ class KinesisPoller:
                 return  # stopping: what was not checkpointed is read again next time
             self._checkpoint(shard, records[-1])
             position = after
+
+    async def _read_windows(self, shard: str) -> None:
+        """A shard under tumbling windows: records in batches of one window at a time, each
+        invocation carrying the window's state; a final invocation when the window is over.
+        The checkpoint moves only when a window is closed, so a restart replays an open
+        window from its start with an empty state (the state is never half-applied)."""
+        arn, length = self.mapping.source_arn, self.mapping.tumbling_window_s
+        position = self._start_position(shard)
+        window: Window | None = None
+        last: StreamRecord | None = None
+        while not self.stopping:
+            records, _ = self.streams.read(arn, shard, position, self.mapping.batch_size)
+            if window is not None:
+                same = bool(records) and window_of(records[0].arrival_s, length)[0] == window.start
+                if not same and (records or self.clock() >= window.end):
+                    if not await self._close_window(shard, window):
+                        return
+                    if last is not None:
+                        self._checkpoint(shard, last)
+                    window = None
+                    continue
+            if not records:
+                timeout = IDLE_WAIT_S if window is None else max(window.end - self.clock(), 0.01)
+                await self._wait(shard, position, min(timeout, IDLE_WAIT_S))
+                continue
+            if window is None:
+                window = Window(*window_of(records[0].arrival_s, length))
+            batch = _in_window(records, window.start, length)
+            handled = await self._batch(shard, batch, window)
+            if handled < len(batch):
+                return  # stopping: the open window is replayed from its start next time
+            last = batch[-1]
+            position = self.streams.position(
+                arn, shard, "AFTER_SEQUENCE_NUMBER", sequence_number=last.sequence_number
+            )
+            if window.terminated_early:
+                if not await self._close_window(shard, window):
+                    return
+                self._checkpoint(shard, last)
+                window = None
+
+    async def _close_window(self, shard: str, window: Window) -> bool:
+        """The window's final invocation (retried while it fails, within the mapping's retry
+        limit); False when stopping."""
+        event = {
+            "Records": [],
+            **window.envelope(shard_id=shard, stream_arn=self.mapping.source_arn, final=True),
+        }
+        retries = 0
+        while not self.stopping:
+            outcome = await attempt(
+                self.invoker,
+                function=self.mapping.function_name,
+                qualifier=self.mapping.qualifier,
+                event=event,
+                batch_ids=(),
+                report_failures=False,
+            )
+            if not isinstance(outcome.verdict, AllFailed):
+                return True
+            retries += 0 if outcome.throttled else 1
+            if 0 <= self.mapping.max_retry_attempts < retries:
+                logger.info(
+                    "event source mapping %s: a window's final invoke was given up",
+                    self.mapping.uuid,
+                )
+                return True
+            await self._pause(min(RETRY_BASE_S * 2**retries, RETRY_CAP_S))
+        return False
 
     def _checkpoint(self, shard: str, last: StreamRecord) -> None:
         checkpoint = Checkpoint(after_sequence=last.sequence_number)
@@ -232,7 +305,9 @@ class KinesisPoller:
             return False
         return self.clock() - batch[0].arrival_s > limit * self.time_scale
 
-    async def _batch(self, shard: str, batch: list[StreamRecord]) -> int:
+    async def _batch(
+        self, shard: str, batch: list[StreamRecord], window: Window | None = None
+    ) -> int:
         """Handle `batch` (succeed, skip, or give up); how many of its records were handled
         from its start (fewer than all only when stopping)."""
         mapping = self.mapping
@@ -259,7 +334,7 @@ class KinesisPoller:
                 self.invoker,
                 function=mapping.function_name,
                 qualifier=mapping.qualifier,
-                event={"Records": kept},
+                event=self._event(shard, kept, window),
                 batch_ids=[r.sequence_number for r in batch],
                 report_failures=REPORT_BATCH_ITEM_FAILURES in mapping.function_response_types,
             )
@@ -279,6 +354,8 @@ class KinesisPoller:
                     batch = batch[index:]
             elif not isinstance(verdict, AllFailed):
                 self._set_report(OK)
+                if window is not None and outcome.result is not None:
+                    window.take_state(outcome.result.outcome.payload)
                 return handled + len(batch)
             self._set_report(PROBLEM)
             if outcome.throttled:  # before the function ran: retried until the records expire
@@ -287,16 +364,24 @@ class KinesisPoller:
                 continue
             if isinstance(verdict, AllFailed) and mapping.bisect_on_error and len(batch) > 1:
                 half = len(batch) // 2
-                first = await self._batch(shard, batch[:half])
+                first = await self._batch(shard, batch[:half], window)
                 if first < half:
                     return handled + first
-                return handled + half + await self._batch(shard, batch[half:])
+                return handled + half + await self._batch(shard, batch[half:], window)
             retries += 1
             if 0 <= mapping.max_retry_attempts < retries:
                 await self._give_up(shard, batch, RETRIES_EXHAUSTED, invokes, last_error)
                 return handled + len(batch)
             await self._pause(min(RETRY_BASE_S * 2**retries, RETRY_CAP_S))
         return handled
+
+    def _event(
+        self, shard: str, records: list[dict[str, object]], window: Window | None
+    ) -> dict[str, object]:
+        if window is None:
+            return {"Records": records}
+        envelope = window.envelope(shard_id=shard, stream_arn=self.mapping.source_arn, final=False)
+        return {"Records": records, **envelope}
 
     def _event_record(self, shard: str, record: StreamRecord) -> dict[str, object]:
         return kinesis_record(
@@ -347,3 +432,12 @@ class KinesisPoller:
                 destination,
                 exc,
             )
+
+
+def _in_window(records: list[StreamRecord], start: float, length: int) -> list[StreamRecord]:
+    """The leading records of the window starting at `start` (at least the first record: one
+    stamped before its window goes with it)."""
+    count = 1
+    while count < len(records) and window_of(records[count].arrival_s, length)[0] == start:
+        count += 1
+    return records[:count]

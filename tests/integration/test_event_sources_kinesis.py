@@ -319,3 +319,52 @@ def test_kill_9_in_the_middle_of_a_stream_skips_nothing(
         order = [d for d in dict.fromkeys(seen) if d in {d2 for k2, d2 in items if k2 == key}]
         assert order == [d for k2, d in items if k2 == key]
     print(f"kill -9 mid-stream: {len(seen) - len(expected)} records delivered twice, none lost")
+
+
+WINDOWED = """
+import base64, json, time
+def handler(event, context):
+    state = event["state"] or {"sum": 0, "invokes": 0}
+    if event["isFinalInvokeForWindow"]:
+        print("FINAL " + json.dumps({"t": time.time(), "window": event["window"], "state": state,
+                                     "records": len(event["Records"])}))
+        return {}
+    values = [int(base64.b64decode(r["kinesis"]["data"])) for r in event["Records"]]
+    state = {"sum": state["sum"] + sum(values), "invokes": state["invokes"] + 1}
+    print("STEP " + json.dumps({"window": event["window"], "shard": event["shardId"],
+                                "state_in": event["state"]}))
+    return {"state": state}
+"""
+
+
+def log_lines(daemon: Daemon, function: str, prefix: str) -> list[dict[str, Any]]:
+    found = []
+    for path in sorted((daemon.state_dir / "logs" / function).glob("*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith(prefix + " "):
+                found.append(json.loads(line[len(prefix) + 1 :]))
+    return found
+
+
+def test_tumbling_windows_carry_state_and_end_with_a_final_invoke(
+    daemon: Daemon, unique: Callable[[str], str]
+) -> None:
+    stream, name = unique("windows"), unique("windows-fn")
+    arn = make_stream(daemon, stream)
+    resp = daemon.create(name, WINDOWED, Timeout=30)
+    assert resp.status == 201, resp.body
+    map_stream(daemon, name, arn, BatchSize=1, TumblingWindowInSeconds=2)
+    for value in range(1, 6):
+        put(daemon, stream, [("k", str(value))])
+    assert wait_until(
+        lambda: sum(f["state"]["sum"] for f in log_lines(daemon, name, "FINAL")) == 15, 20
+    )
+    finals = log_lines(daemon, name, "FINAL")
+    assert all(f["records"] == 0 for f in finals)
+    assert len({f["window"]["start"] for f in finals}) == len(finals)  # one final per window
+    assert sum(f["state"]["invokes"] for f in finals) == 5  # every record, once
+    steps = log_lines(daemon, name, "STEP")
+    assert any(s["state_in"] for s in steps)  # a window's later invokes got its state
+    assert all(s["shard"] == "shardId-000000000000" for s in steps)
+    start, end = finals[0]["window"]["start"], finals[0]["window"]["end"]
+    assert start.endswith("Z") and end > start
