@@ -505,6 +505,6 @@ def test_resource_policies_are_stored_and_returned_in_aws_shape(lam: Any, fn: An
 
 def test_an_operation_lambdalet_lacks_answers_an_aws_error_naming_it(lam: Any) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as caught:
-        lam.list_event_source_mappings()
+        lam.get_function_code_signing_config(FunctionName="anything")
     assert error_of(caught) == ("NotImplementedException", 501)
-    assert "ListEventSourceMappings" in caught.value.response["Error"]["Message"]
+    assert "GetFunctionCodeSigningConfig" in caught.value.response["Error"]["Message"]
