@@ -117,9 +117,17 @@ class Supervisor:
             if running is not None:
                 running[1].stop()
 
-    def _start(self, mapping: EventSourceMapping) -> tuple[EventSourceMapping, Poller, trio.Event]:
+    def _start(
+        self, mapping: EventSourceMapping
+    ) -> tuple[EventSourceMapping, Poller, trio.Event] | None:
+        """A running poller for `mapping`; None (the mapping is shown Disabled) when none can
+        be made, which a bug or a stored setting this version refuses can cause."""
         assert self._nursery is not None
-        poller = self.make_poller(mapping)
+        try:
+            poller = self.make_poller(mapping)
+        except Exception:
+            logger.exception("event source mapping %s: no poller could be made", mapping.uuid)
+            return None
         done = trio.Event()
         self._nursery.start_soon(_run, mapping.uuid, poller, done)
         return mapping, poller, done
