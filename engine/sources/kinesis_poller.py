@@ -71,7 +71,7 @@ class KinesisPoller:
         queues: QueueService | None,
         checkpoints: Checkpoints,
         region: str,
-        identity_arn: str,
+        identity_arn: str | Callable[[], str],
         report: Callable[[str], None],
         time_scale: float = 1.0,
         clock: Callable[[], float] = time.time,
@@ -82,7 +82,7 @@ class KinesisPoller:
         self.queues = queues
         self.checkpoints = checkpoints
         self.region = region
-        self.identity_arn = identity_arn
+        self.identity_arn = identity_arn  # the role, or how to look it up (per batch)
         self.report = report
         self.time_scale = time_scale
         self.clock = clock
@@ -94,19 +94,17 @@ class KinesisPoller:
 
     async def run(self) -> None:
         while not self.stopping:
+            gone = False
             try:
                 shards = self.streams.shard_ids(self.mapping.source_arn)
-            except StreamNotFound:
-                await self._pause(MISSING_STREAM_BACKOFF_S)
-                continue
-            try:
                 async with trio.open_nursery() as nursery:
                     for shard in shards:
                         nursery.start_soon(self._read_shard, shard)
-            except StreamNotFound:  # deleted while read: wait for it to come back
-                await self._pause(MISSING_STREAM_BACKOFF_S)
-                continue
-            return
+            except* StreamNotFound:  # missing, or deleted while read: wait for it to come back
+                gone = True
+            if not gone:
+                return
+            await self._pause(MISSING_STREAM_BACKOFF_S)
 
     def stop(self) -> None:
         self.stopping = True
@@ -114,6 +112,8 @@ class KinesisPoller:
             scope.cancel()
 
     async def _pause(self, seconds: float) -> None:
+        if self.stopping:
+            return
         with trio.CancelScope() as scope:
             self._waits.add(scope)
             try:
@@ -155,6 +155,8 @@ class KinesisPoller:
         return self.streams.position(arn, shard, "TRIM_HORIZON")
 
     async def _wait(self, shard: str, position: int, timeout_s: float) -> None:
+        if self.stopping:
+            return
         with trio.CancelScope() as scope:
             self._waits.add(scope)
             try:
@@ -383,13 +385,21 @@ class KinesisPoller:
         envelope = window.envelope(shard_id=shard, stream_arn=self.mapping.source_arn, final=False)
         return {"Records": records, **envelope}
 
+    def _identity(self) -> str:
+        if isinstance(self.identity_arn, str):
+            return self.identity_arn
+        try:
+            return self.identity_arn()
+        except Exception:  # the function is gone for now: its batches fail and are retried
+            return ""
+
     def _event_record(self, shard: str, record: StreamRecord) -> dict[str, object]:
         return kinesis_record(
             record,
             shard_id=shard,
             stream_arn=self.mapping.source_arn,
             region=self.region,
-            identity_arn=self.identity_arn,
+            identity_arn=self._identity(),
         )
 
     async def _give_up(

@@ -12,6 +12,7 @@ shard's checkpoint: at least once), then commits the checkpoints and closes thei
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Protocol
@@ -59,7 +60,7 @@ async def open_sources(
                 queues=queues,
                 checkpoints=checkpoints,
                 region=region,
-                identity_arn=role_of(mapping.function_name, mapping.qualifier),
+                identity_arn=functools.partial(role_of, mapping.function_name, mapping.qualifier),
                 report=lambda text: mappings.set_last_processing_result(uuid, text),
                 time_scale=time_scale,
             )

@@ -111,6 +111,8 @@ class SqsPoller:
             self.workers -= 1
 
     async def _pause(self, seconds: float) -> None:
+        if self.stopping:
+            return
         with trio.CancelScope() as scope:
             self._polls.add(scope)
             try:
@@ -122,6 +124,8 @@ class SqsPoller:
 
     async def _receive(self, queue: Queue, count: int, deadline: float) -> list[Message]:
         """One long poll, cut short by `deadline` or by `stop` (nothing is taken then)."""
+        if self.stopping:
+            return []
         with trio.CancelScope(deadline=deadline) as scope:
             self._polls.add(scope)
             try:
@@ -142,7 +146,11 @@ class SqsPoller:
         while len(batch) < size and trio.current_time() < deadline and not self.stopping:
             if _event_bytes(batch, queue) >= MAX_EVENT_BYTES:
                 break
-            batch += await self._receive(queue, min(size - len(batch), MAX_RECEIVE), deadline)
+            more = await self._receive(queue, min(size - len(batch), MAX_RECEIVE), deadline)
+            # A message whose visibility ran out while the window gathered comes again: once
+            # in the batch (its latest receipt is the one the record carries).
+            seen = {message.id for message in batch}
+            batch += [message for message in more if message.id not in seen]
         return batch
 
     async def _process(self, queue: Queue, batch: list[Message]) -> None:

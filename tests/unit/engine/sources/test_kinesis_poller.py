@@ -576,16 +576,6 @@ async def test_a_stream_created_after_its_mapping_is_read_once_it_exists(
     assert call.at == pytest.approx(5, abs=0.01)  # the missing stream's backoff
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine/sources/kinesis_poller.py KinesisPoller.run: `except StreamNotFound` around "
-        "the shard readers' nursery never matches, since trio raises their error wrapped in "
-        "an ExceptionGroup; a stream deleted while it is read ends run() with that group "
-        "(the supervisor logs a failed poller) instead of waiting for the stream to come "
-        "back, so a re-created stream is never read"
-    ),
-)
 async def test_a_stream_deleted_while_read_is_read_again_once_re_created(
     streams: StreamService,
     invoker: FakeInvoker,
@@ -648,16 +638,6 @@ async def test_stop_cancels_the_wait_between_retries(
     assert checkpoints.get(UUID, SHARD0) == Checkpoint()  # nothing handled: read again
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine/sources/kinesis_poller.py KinesisPoller._batch: when stop() comes while a "
-        "batch is being invoked and the invoke fails (or is throttled), the retry backoff "
-        "(0.2 * 2**n s, up to 5 s) is still slept in _pause, whose new cancel scope stop() "
-        "never sees; run() returns only after it, so a disable takes seconds more than the "
-        "invoke under way"
-    ),
-)
 async def test_stop_during_a_failing_invoke_does_not_wait_out_the_retry_backoff(
     streams: StreamService,
     invoker: FakeInvoker,

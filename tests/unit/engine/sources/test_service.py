@@ -8,7 +8,6 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-import pytest
 import trio
 import trio.testing
 
@@ -79,17 +78,6 @@ async def test_each_mapping_polls_its_source_and_checkpoints_are_on_disk_after_c
     assert rows == [("stream-mapping", "shardId-000000000000", placed.sequence_number)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine/sources/service.py open_sources.make_poller: a stream mapping's poller is made "
-        "only if role_of can resolve its function (the daemon's role_of raises "
-        "ResourceNotFoundException for a deleted function), so a stream mapping whose "
-        "function is missing when it starts is shown Disabled by the supervisor and never "
-        "tried again: it does not resume when the function is created again, unlike a queue "
-        "mapping (mappings outlive their function and fail to invoke until it exists again)"
-    ),
-)
 async def test_a_stream_mapping_outlives_its_function_and_resumes_when_it_is_back(
     tmp_path: Path,
     queues: QueueService,

@@ -132,16 +132,6 @@ async def test_a_full_batch_does_not_wait_for_its_window(
     assert second.at - start == pytest.approx(60, abs=0.01)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine/sources/sqs_poller.py SqsPoller._collect: a message whose visibility timeout "
-        "ends while the batching window is gathering is received again and appended to the "
-        "same batch (no check by message id), so with a window longer than the queue's "
-        "visibility timeout the function gets one message several times in one event, the "
-        "earlier copies carrying stale receipt handles"
-    ),
-)
 async def test_a_window_longer_than_the_visibility_timeout_never_repeats_a_message_in_an_event(
     queues: QueueService, invoker: FakeInvoker, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -399,15 +389,6 @@ async def test_stop_lets_the_batch_under_way_finish(
     assert len(invoker.calls) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine/sources/sqs_poller.py SqsPoller._process: a throttle answered after stop() "
-        "still sleeps its backoff (1, 2 then 5 s) in _pause, whose new cancel scope stop() "
-        "never sees; run() returns only after the sleep, so disabling the mapping takes up "
-        "to 5 s more than the invoke under way"
-    ),
-)
 async def test_stop_during_a_throttled_invoke_does_not_wait_out_the_backoff(
     queues: QueueService, invoker: FakeInvoker, autojump_clock: trio.testing.MockClock
 ) -> None:
