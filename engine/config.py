@@ -36,6 +36,8 @@ class SandboxConfig:
     init_boost_s: float = 1.0
     prewarm: int = 2  # stems (prepared, unspecialized sandboxes) kept ready for cold starts
     teardown_timeout_s: float = 10.0  # bound on waiting for a killed sandbox's cgroup to empty
+    # Freeze an idle environment's cgroup between invokes (as Lambda does); thaw on reuse.
+    freeze_idle: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,6 +202,8 @@ def validate(config: Config) -> Config:
         raise ConfigError("sandbox timeouts must be positive")
     if not 0 <= sb.init_boost_s <= sb.init_timeout_s:
         raise ConfigError("sandbox.init_boost_s must be between 0 and sandbox.init_timeout_s")
+    if not isinstance(sb.freeze_idle, bool):  # "false" in quotes would be truthy
+        raise ConfigError("sandbox.freeze_idle must be true or false")
     for key in ("http_listen", "function_url_listen"):
         value = getattr(config, key)
         if value is not None:

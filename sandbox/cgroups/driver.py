@@ -83,7 +83,16 @@ class Driver:
         return False
 
     def freeze(self, name: str, frozen: bool) -> bool:
+        """Freeze (waiting briefly for the kernel to finish) or thaw; False: no freezer."""
         return False
+
+    def request_freeze(self, name: str, frozen: bool) -> bool:
+        """Ask for frozen/thawed without waiting for it to complete; False: no freezer."""
+        return False
+
+    def freezer_state(self, name: str) -> str | None:
+        """``THAWED``, ``FREEZING`` or ``FROZEN``; None without a freezer here."""
+        return None
 
     def memory_peak_bytes(self, name: str) -> int:
         raise NotImplementedError

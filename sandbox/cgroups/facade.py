@@ -11,7 +11,7 @@ from sandbox.cgroups.driver import Driver
 from sandbox.cgroups.files import HostOps, setup_step, write
 from sandbox.cgroups.mounts import REQUIRED_CONTROLLERS, parse_mountinfo
 from sandbox.cgroups.v1 import V1Driver
-from sandbox.cgroups.v2 import V2Driver, delegated_path
+from sandbox.cgroups.v2 import V2Driver, V2FreezeDriver, delegated_path
 from sandbox.errors import SandboxSetupError
 from sandbox.limits import CgroupLimits
 
@@ -42,7 +42,14 @@ class Cgroups:
         self._ops = ops
         self._memory = next(d for d in drivers if d.owns("memory"))
         # v1 cpuacct when mounted, else the v2 group's cpu.stat (detect() ensures one exists).
-        self._usage = next(d for d in drivers if d.owns("cpuacct") or isinstance(d, V2Driver))
+        self._usage = next(
+            d
+            for d in drivers
+            if d.owns("cpuacct") or (isinstance(d, V2Driver) and not isinstance(d, V2FreezeDriver))
+        )
+        # cgroup.freeze (whose frozen tasks still die of SIGKILL) where there is a v2 group,
+        # else the v1 freezer; None: no way to freeze.
+        self._freezer = self._choose_freezer()
 
     @classmethod
     def detect(
@@ -76,16 +83,35 @@ class Cgroups:
                 str(mountinfo),
                 "mount the cpuacct hierarchy (mount -t cgroup -o cpuacct cgroup <dir>)",
             )
+        elif mounts.v2 is not None:  # hybrid: the unified hierarchy, for cgroup.freeze alone
+            own = delegated_path(mounts, mountinfo, proc_self_cgroup, [])
+            parent = f"{own}/{parent_name}"
+            drivers.append(V2FreezeDriver(delegated=own, parent=parent, ops=ops))
         return cls(parent_name=parent_name, drivers=drivers, ops=ops)
 
     def describe(self) -> dict[str, str]:
         """controller -> ``"v1:<parent dir>"`` / ``"v2:<parent dir>"``, for logs and docs."""
         return {c: p for driver in self._drivers for c, p in driver.describe().items()}
 
+    def _choose_freezer(self) -> Driver | None:
+        v2: list[Driver] = [d for d in self._drivers if isinstance(d, V2Driver)]
+        return next(iter(v2 or [d for d in self._drivers if d.owns("freezer")]), None)
+
     def prepare(self) -> None:
-        """Create the parent group(s); v2: enable the controllers below them. Idempotent."""
-        for driver in self._drivers:
-            driver.prepare()
+        """Create the parent group(s); v2: enable the controllers below them. Idempotent.
+
+        A hybrid host's unified hierarchy that refuses a group (read-only, say) is done
+        without: sandboxes are then frozen by the v1 freezer, if any.
+        """
+        for driver in list(self._drivers):
+            try:
+                driver.prepare()
+            except SandboxSetupError as exc:
+                if not isinstance(driver, V2FreezeDriver):
+                    raise
+                log.warning("cgroups: not freezing through the unified hierarchy: %s", exc)
+                self._drivers.remove(driver)
+                self._freezer = self._choose_freezer()
 
     def create(self, name: str, limits: CgroupLimits | None) -> None:
         """Create group ``name`` in every hierarchy and write its limits; all or nothing.
@@ -200,6 +226,28 @@ class Cgroups:
         finally:
             if frozen_by is not None:
                 frozen_by.freeze(name, False)
+
+    @property
+    def can_freeze(self) -> bool:
+        """Whether a freezer (v1 freezer hierarchy or v2 cgroup.freeze) holds the groups."""
+        return self._freezer is not None
+
+    def set_frozen(self, name: str, frozen: bool) -> bool:
+        """Freeze or thaw the group (v1 ``freezer.state``, v2 ``cgroup.freeze``); False when
+        there is no freezer, or the kernel lacks the file.
+
+        It never waits for the kernel to finish freezing (v1 FREEZING, v2 ``frozen 0``): one
+        write of tens of us (v1, measured), so it may run on an event loop. A frozen task acts
+        on no signal, not even SIGKILL on v1, until thawed: thaw before killing (``kill_all``
+        thaws after).
+        """
+        _check_name(name)
+        return self._freezer is not None and self._freezer.request_freeze(name, frozen)
+
+    def freezer_state(self, name: str) -> str | None:
+        """``THAWED``, ``FREEZING`` or ``FROZEN``; None without a freezer."""
+        _check_name(name)
+        return None if self._freezer is None else self._freezer.freezer_state(name)
 
     def destroy(self, name: str) -> None:
         """Remove the group from every hierarchy; already missing is fine; busy raises."""

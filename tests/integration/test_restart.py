@@ -147,13 +147,21 @@ def test_sigkill_leftovers_are_swept_at_the_next_start(
     daemon_factory: Callable[[], Daemon],
 ) -> None:
     marker = f"{900 + secrets.randbelow(99)}.{secrets.randbelow(10**9):09d}"
+    # The handler waits for its child's exec: an idle environment is frozen (freeze_idle),
+    # and a child still between fork and exec would stay a python until the next invoke.
     code = f"""
-import os
+import os, time
 def handler(event, context):
     if event.get("spawn"):
-        if os.fork() == 0:
+        child = os.fork()
+        if child == 0:
             os.setsid()
             os.execv("/bin/sleep", ["sleep", "{marker}"])
+        for _ in range(500):
+            with open(f"/proc/{{child}}/cmdline", "rb") as f:
+                if f.read().startswith(b"sleep"):
+                    break
+            time.sleep(0.01)
     return os.uname().nodename
 """
     d = daemon_factory()

@@ -77,8 +77,11 @@ def test_cpu_quota_scales_with_memory(daemon: Daemon, deploy: Callable[..., str]
 
 def _cgroup_cpu_usage_ns(daemon: Daemon) -> int:
     total = 0
-    for path in Path("/sys/fs/cgroup").glob(f"*/{daemon.cgroup_parent}/sb-*/cpuacct.usage"):
+    v1 = list(Path("/sys/fs/cgroup").glob(f"*/{daemon.cgroup_parent}/sb-*/cpuacct.usage"))
+    for path in v1:
         total += int(path.read_text())
+    if v1:  # a hybrid host's unified groups (freezing only) count the same CPU again
+        return total
     for path in Path("/sys/fs/cgroup").glob(f"*/{daemon.cgroup_parent}/sb-*/cpu.stat"):
         for line in path.read_text().splitlines():
             if line.startswith("usage_usec"):

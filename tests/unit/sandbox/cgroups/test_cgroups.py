@@ -290,7 +290,7 @@ def test_parse_own_cgroup_and_flat_keyed() -> None:
 # --- detection ---------------------------------------------------------------------------------
 
 
-def test_detect_hybrid_uses_v1_for_everything(tmp_path: Path) -> None:
+def test_detect_hybrid_uses_v1_controllers_and_freezes_in_the_unified_tree(tmp_path: Path) -> None:
     kernel = hybrid(tmp_path)
     mnt = tmp_path / "cgroup"
     assert kernel.detect().describe() == {
@@ -299,6 +299,7 @@ def test_detect_hybrid_uses_v1_for_everything(tmp_path: Path) -> None:
         "freezer": f"v1:{mnt}/freezer/{PARENT}",
         "memory": f"v1:{mnt}/memory/{PARENT}",
         "pids": f"v1:{mnt}/pids/{PARENT}",
+        "freeze": f"v2:{mnt}/unified/{PARENT}",
     }
 
 
