@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import trio
-from hypercorn.config import Config as HypercornConfig
 from starlette.applications import Starlette
 
 from engine.api.aliases import AliasApi, alias_routes
@@ -62,7 +61,7 @@ from engine.host.connections import (
     UNIX_KEEP_ALIVE_S,
     UNIX_LIMITS,
 )
-from engine.host.http_serve import Binding, serve_bindings
+from engine.host.http_serve import Binding, HttpSettings, serve_bindings
 from engine.host.preflight import check_host, open_cgroups, raise_nofile_limit, sweep_leftovers
 from engine.host.sockets import bind_api_socket, bind_tcp, listen_hosts
 from engine.host.state_dir import prepare_state_dir
@@ -398,9 +397,7 @@ def _close(
 async def _serve_http(
     bindings: list[Binding], config: Config, task_status: trio.TaskStatus[Path]
 ) -> None:
-    hc = HypercornConfig()
-    hc.accesslog = None
-    hc.errorlog = logging.getLogger("hypercorn.error")
+    settings = HttpSettings()
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
 
@@ -413,7 +410,9 @@ async def _serve_http(
                     return
 
         nursery.start_soon(watch_signals)
-        await nursery.start(functools.partial(serve_bindings, bindings, hc, shutdown=stop.wait))
+        await nursery.start(
+            functools.partial(serve_bindings, bindings, settings, shutdown=stop.wait)
+        )
         sd_notify("READY=1")
         logger.info("lambdalet listening on %s", config.socket_path)
         for name in ("http_listen", "function_url_listen"):

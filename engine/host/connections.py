@@ -6,12 +6,12 @@ at a time). Each listener therefore holds at most `max_connections`, and on the 
 most `max_per_peer` per uid (`SO_PEERCRED`). When a listener is full, a new connection
 evicts the connection that has waited longest for its next request head (idle, or sending a
 head slowly) if that wait has lasted `evict_after_s`; if every connection is busy with a
-request, the new one is closed instead. The deadline for a request head itself is hypercorn's
-keep-alive timeout, which runs from accept (and from each response) until a whole head has
-been parsed: the binding sets it per listener.
+request, the new one is closed instead. The deadline for a request head itself is the
+binding's keep-alive timeout, which runs from accept (and from each answer) until a whole
+head has been parsed.
 
-Connections are tracked by a thin stream wrapper that only watches for the blank line ending a
-request head, and for responses going out; hypercorn parses everything.
+Connections are tracked by a thin stream wrapper; the HTTP server (`engine.host.http1`) tells
+it when the client owes a request head and when one has been parsed.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import trio
 logger = logging.getLogger(__name__)
 
 _PEERCRED: Final = struct.Struct("3i")  # struct ucred: pid, uid, gid
-_HEAD_END: Final = b"\r\n\r\n"
 _WARN_EVERY_S: Final = 10.0
 
 
@@ -48,37 +47,34 @@ TCP_KEEP_ALIVE_S: Final = 5.0
 
 
 class GuardedStream(trio.abc.HalfCloseableStream):
-    """A `trio.SocketStream` that knows whether its client owes the server a request head."""
+    """A `trio.SocketStream` that knows whether its client owes the server a request head:
+    the HTTP server says so (`owes_head` when it waits for one, `head_received` once parsed)."""
 
     def __init__(self, inner: trio.SocketStream, guard: GuardedListener, peer: int | None):
         self.inner = inner
         self.guard = guard
         self.peer = peer  # the peer's uid on a unix socket
-        self.waiting_since = trio.current_time()  # None while a request is being served
-        self.waiting = True
-        self._tail = b""
+        self.waiting_since = trio.current_time()
+        self.waiting = True  # False while a request is being served
         self.evicted = False
 
     @property
-    def socket(self) -> trio.socket.SocketType:  # hypercorn reads the peer's address here
+    def socket(self) -> trio.socket.SocketType:  # the server reads the peer's address here
         return self.inner.socket
 
+    def owes_head(self) -> None:
+        if not self.waiting:
+            self.waiting = True
+            self.waiting_since = trio.current_time()
+
+    def head_received(self) -> None:
+        self.waiting = False
+
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        data = await self.inner.receive_some(max_bytes)
-        if self.waiting and data:
-            if _HEAD_END in self._tail + bytes(data[:3]) or _HEAD_END in data:
-                self.waiting = False
-                self._tail = b""
-            else:
-                self._tail = (self._tail + bytes(data[-3:]))[-3:]  # a head end may straddle
-        return data
+        return await self.inner.receive_some(max_bytes)
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         await self.inner.send_all(data)
-        # A response is going out: whatever the client sends next starts a new head.
-        self.waiting = True
-        self.waiting_since = trio.current_time()
-        self._tail = b""
 
     async def wait_send_all_might_not_block(self) -> None:
         await self.inner.wait_send_all_might_not_block()
@@ -91,7 +87,7 @@ class GuardedStream(trio.abc.HalfCloseableStream):
         await self.inner.aclose()
 
     async def evict(self) -> None:
-        """Close this connection under hypercorn (its reader sees the stream closed)."""
+        """Close this connection under its server (whose reader sees the stream closed)."""
         self.evicted = True
         self.guard.forget(self)
         await self.inner.aclose()

@@ -78,6 +78,7 @@ async def test_busy_connections_are_not_evicted_and_a_newcomer_is_refused() -> N
         await busy.send_all(HEAD)
         accepted = await listener.accept()
         assert await accepted.receive_some(1024) == HEAD
+        accepted.head_received()  # as the HTTP server says once it has parsed the head
         assert owes_a_head(accepted) is False  # a request is being served: no response yet
         await trio.sleep(EVICT_AFTER_S * 2)
         late = await connect(listener)
@@ -87,25 +88,10 @@ async def test_busy_connections_are_not_evicted_and_a_newcomer_is_refused() -> N
             nursery.cancel_scope.cancel()
         assert listener.refused == 1 and listener.active == {accepted}
         await accepted.send_all(b"HTTP/1.1 200 OK\r\n\r\n")
-        assert owes_a_head(accepted) is True  # the response went out: the next head is owed
+        accepted.owes_head()  # the response went out: the next head is owed
+        assert owes_a_head(accepted) is True
         for s in (busy, late):
             await s.aclose()
-
-
-async def test_the_end_of_a_head_is_seen_across_reads() -> None:
-    async with tcp_listener(ConnectionLimits(max_connections=4)) as listener:
-        client = await connect(listener)
-        server = await listener.accept()
-        for piece in (b"GET / HTTP/1.1\r\nHost: x\r", b"\n\r", b"\n"):
-            assert server.waiting is True
-            await client.send_all(piece)
-            got = b""
-            while len(got) < len(piece):
-                got += await server.receive_some(64)
-        assert server.waiting is False
-        await client.aclose()
-        await server.aclose()
-        assert listener.active == set()
 
 
 async def test_unix_peers_are_capped_per_uid(tmp_path: Path) -> None:
