@@ -35,7 +35,7 @@ async def read_body(
     too_large = error(f"Request must be smaller than {limit} bytes for the {operation} operation")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large
-    if declared is not None:  # hypercorn enforces Content-Length: the body is that long
+    if declared is not None:  # the HTTP server enforces Content-Length: the body is that long
         return await request.body()
     chunks = bytearray()
     async for chunk in request.stream():  # chunked: count as it comes

@@ -84,8 +84,12 @@ class ServerState:
 class HttpConnection:
     def __init__(self, state: ServerState, stream: trio.abc.HalfCloseableStream) -> None:
         self.state = state
-        self.stream = stream
+        self.stream = stream  # closed through it (a GuardedStream forgets itself then)
         self.guard = stream if isinstance(stream, GuardedStream) else None
+        # Reads and writes skip the guard's wrapper (the server tells it what it needs).
+        self.io: trio.abc.HalfCloseableStream = (
+            self.guard.inner if self.guard is not None else stream
+        )
         settings = state.settings
         self.parser = RequestParser(
             max_head_bytes=settings.max_head_bytes, max_body_bytes=settings.max_body_bytes
@@ -131,7 +135,7 @@ class HttpConnection:
                     return None
                 with trio.CancelScope(deadline=deadline) as idle:
                     self._idle = idle
-                    data = await self.stream.receive_some(RECEIVE_BYTES)
+                    data = await self.io.receive_some(RECEIVE_BYTES)
                 self._idle = None
                 if idle.cancelled_caught:
                     return None  # the keep-alive (or head) deadline passed, or shutdown
@@ -188,7 +192,7 @@ class HttpConnection:
                 except RemoteProtocolError:
                     return False
                 if event is NEED_DATA:
-                    data = await self.stream.receive_some(RECEIVE_BYTES)
+                    data = await self.io.receive_some(RECEIVE_BYTES)
                     parser.receive_data(data)
                 elif type(event) is Data:
                     left -= len(event.data)
@@ -207,23 +211,30 @@ class HttpConnection:
 
     async def _send_error(self, status: int, reason: str) -> None:
         self._linger = True
-        await self.stream.send_all(framing.error_response(status, reason))
+        await self.io.send_all(framing.error_response(status, reason))
 
     async def _close(self) -> None:
-        if self._linger:
-            with trio.move_on_after(LINGER_S):
-                try:
-                    await self.stream.send_eof()
-                    read = 0
-                    while read < _LINGER_BYTES:
-                        data = await self.stream.receive_some(RECEIVE_BYTES)
-                        if not data:
-                            break
-                        read += len(data)
-                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                    pass
-        with trio.CancelScope(shield=True):
-            await self.stream.aclose()
+        try:
+            if self._linger:
+                await self._linger_a_moment()
+        finally:
+            with trio.CancelScope(shield=True):
+                await self.stream.aclose()
+
+    async def _linger_a_moment(self) -> None:
+        """Shut our side, then read what the client still sends for a moment: closing with
+        unread bytes would reset a TCP connection under an answer not yet read."""
+        with trio.move_on_after(LINGER_S):
+            try:
+                await self.io.send_eof()
+                read = 0
+                while read < _LINGER_BYTES:
+                    data = await self.io.receive_some(RECEIVE_BYTES)
+                    if not data:
+                        break
+                    read += len(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                pass
 
 
 class Exchange:
@@ -277,7 +288,7 @@ class Exchange:
         if self.continue_owed:
             self.continue_owed = False
             if not self.started:
-                await connection.stream.send_all(framing.CONTINUE)
+                await connection.io.send_all(framing.CONTINUE)
         parts: list[bytes] = []
         while True:
             try:
@@ -290,7 +301,7 @@ class Exchange:
                 if parts:
                     return {"type": "http.request", "body": b"".join(parts), "more_body": True}
                 try:
-                    data = await connection.stream.receive_some(RECEIVE_BYTES)
+                    data = await connection.io.receive_some(RECEIVE_BYTES)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     data = b""
                 parser.receive_data(data)
@@ -313,7 +324,7 @@ class Exchange:
             if not more:
                 self.complete = True
             if data:
-                await self.connection.stream.send_all(data)
+                await self.connection.io.send_all(data)
             if self.complete and self._done is not None:
                 self._done.set()
         elif kind == "http.response.start":
