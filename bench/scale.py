@@ -55,7 +55,7 @@ from sandbox.cgroups import Cgroups
 
 PHASES = ("burst", "concurrent", "warm", "throughput", "url", "density", "churn")
 POOLED = {"concurrent", "throughput", "density"}
-MAX_ENVIRONMENTS = 900  # below the daemon's default uid_count (1,000 sandboxes at once)
+MAX_ENVIRONMENTS = 4000  # below the daemon's default uid_count (4,096 sandboxes at once)
 # The benchmark network's /24 holds ~250 environments; a /16 like the daemon's default, on
 # addresses of our own.
 BENCH_CIDR = 'default_cidr = "10.253.0.0/24"'

@@ -28,13 +28,14 @@ class SandboxConfig:
     pids_max: int = 1024  # processes + threads per sandbox (Lambda's quota)
     nofile: int = 1024  # RLIMIT_NOFILE per sandbox (Lambda's quota)
     uid_base: int = 200000  # first uid/gid handed to sandboxes; one per live sandbox
-    uid_count: int = 1000  # how many uids, hence the most sandboxes alive at once
+    uid_count: int = 4096  # how many uids, hence the most sandboxes alive at once
     cgroup_parent: str = "lambdalet"  # name of the parent cgroup (must contain "lambdalet")
     init_timeout_s: float = 10.0  # Lambda's init phase limit
     # Init may use every vCPU a function may have (Lambda boosts init) for at most this long;
     # then, or at Ready, the memory-proportional quota applies. 0 turns the boost off.
     init_boost_s: float = 1.0
     prewarm: int = 2  # stems (prepared, unspecialized sandboxes) kept ready for cold starts
+    prewarm_max: int = 16  # ready stems at most while cold starts come fast (see Stems)
     teardown_timeout_s: float = 10.0  # bound on waiting for a killed sandbox's cgroup to empty
     # Freeze an idle environment's cgroup between invokes (as Lambda does); thaw on reuse.
     freeze_idle: bool = True
@@ -45,6 +46,7 @@ class NetworkConfig:
     enabled: bool = True  # false: sandboxes get a loopback-only network namespace
     default_cidr: str = "10.254.0.0/16"  # addresses of functions without VpcConfig (NATed)
     eni_pool: int = 2  # ready ENIs kept per network (default network, each VpcConfig in use)
+    eni_pool_max: int = 16  # ready ENIs per network at most while cold starts come fast
     if_prefix: str = "lb-"  # host-side veth names: "lb" + up to 3 characters + "-"
     nft_table: str = "lambdalet"  # the one nftables table (family inet) the daemon owns
     netns_prefix: str = "lambdalet-"  # /run/netns/<prefix><name> for attached hosts
@@ -198,6 +200,8 @@ def validate(config: Config) -> Config:
         raise ConfigError("sandbox.mb_per_vcpu/max_vcpus must be > 0, pids_max >= 16, nofile >= 64")
     if not 0 <= sb.prewarm <= 64:
         raise ConfigError("sandbox.prewarm must be between 0 and 64")
+    if not sb.prewarm <= sb.prewarm_max <= 256:
+        raise ConfigError("sandbox.prewarm_max must be between sandbox.prewarm and 256")
     if sb.keep_warm_s < 0 or sb.init_timeout_s <= 0 or sb.teardown_timeout_s <= 0:
         raise ConfigError("sandbox timeouts must be positive")
     if not 0 <= sb.init_boost_s <= sb.init_timeout_s:
@@ -260,6 +264,8 @@ def _validate_network(config: Config) -> None:
             raise ConfigError(f"network.nameservers: {exc}") from exc
     if not 0 <= net.eni_pool <= 64:
         raise ConfigError("network.eni_pool must be between 0 and 64")
+    if not net.eni_pool <= net.eni_pool_max <= 256:
+        raise ConfigError("network.eni_pool_max must be between network.eni_pool and 256")
     try:
         check_vpc_set(config.vpcs, reserved=(default,))
     except VpcConfigError as exc:

@@ -41,6 +41,7 @@ from engine.api.invoke import InvokeApi, invoke_routes
 from engine.api.layers import LayerApi, layer_routes
 from engine.api.network import NetworkApi, network_routes
 from engine.api.policies import PolicyApi, policy_routes
+from engine.api.pool_view import PoolViewApi, pool_view_routes
 from engine.api.tags import TagApi, tag_routes
 from engine.auth.credentials import credentials_for
 from engine.auth.gate import SigV4Middleware
@@ -362,6 +363,7 @@ def build_lambda_app(
                 EventSourceMappingApi(services.event_source_mappings), guard
             ),
             *network_routes(NetworkApi(network), guard),
+            *pool_view_routes(PoolViewApi(services.invoker.pool), guard),
         ],
         region=region,
     )

@@ -202,28 +202,24 @@ def render(state: FirewallState) -> Json:
     _check(state)
     vpcs = {v.id: v for v in state.vpcs}
     atts = sorted(state.attachments, key=lambda a: a.ifname)
-    egress = {a.ifname: _egress_of(a, vpcs) for a in atts if a.vpc_id is not None}
-    ingress = {a.ifname: _ingress_of(a) for a in atts if a.vpc_id is not None}
+    egress, ingress = _profiles(atts, vpcs)
     eg_index = {p: i for i, p in enumerate(sorted(set(egress.values())))}
     in_index = {p: i for i, p in enumerate(sorted(set(ingress.values())))}
     wild = state.if_prefix + "*"
 
+    elements = _elements(atts, egress, ingress, eg_index, in_index)
     doc = _Doc(state.table)
     doc.delete_table()
     doc.add_table()
-    _sets(doc, state, atts)
+    _sets(doc, state, elements)
 
     for name, type_, prio in BASE_CHAINS:
         doc.base_chain(name, type_, prio)
     profile_chains = [f"eg_{i}" for i in eg_index.values()] + [f"in_{i}" for i in in_index.values()]
     for name in [*FIXED_CHAINS, *profile_chains]:
         doc.add("chain", name=name)
-    eg_chains = {
-        a.ifname: f"eg_{eg_index[egress[a.ifname]]}" if a.ifname in egress else "eg_default"
-        for a in atts
-    }
-    doc.verdict_map(MAP_EGRESS, [[n, _goto(c)] for n, c in eg_chains.items()])
-    doc.verdict_map(MAP_INGRESS, [[n, _goto(f"in_{in_index[p]}")] for n, p in ingress.items()])
+    doc.verdict_map(MAP_EGRESS, list(elements[MAP_EGRESS].values()))
+    doc.verdict_map(MAP_INGRESS, list(elements[MAP_INGRESS].values()))
 
     _base_rules(doc, wild)
     _guard_rules(doc)
@@ -237,11 +233,83 @@ def render(state: FirewallState) -> Json:
     return {"nftables": doc.commands}
 
 
-def _sets(doc: _Doc, state: FirewallState, atts: list[Attachment]) -> None:
+def render_delta(old: FirewallState, new: FirewallState) -> Json | None:
+    """The elements to add and delete that turn the table rendered for `old` (and loaded) into
+    the one `render(new)` gives, or None when chains would change too (VPCs, the table's
+    settings, or the set of egress or ingress profiles differ): then render the whole table.
+
+    An ENI or host coming or going only changes elements of named sets and maps, so the common
+    change is a few elements in one small transaction instead of the whole table again."""
+    _check(new)
+    if (old.table, old.if_prefix, old.default_cidr, old.vpcs) != (
+        new.table,
+        new.if_prefix,
+        new.default_cidr,
+        new.vpcs,
+    ):
+        return None
+    vpcs = {v.id: v for v in new.vpcs}
+    old_atts = sorted(old.attachments, key=lambda a: a.ifname)
+    new_atts = sorted(new.attachments, key=lambda a: a.ifname)
+    old_eg, old_in = _profiles(old_atts, vpcs)
+    new_eg, new_in = _profiles(new_atts, vpcs)
+    if set(old_eg.values()) != set(new_eg.values()) or set(old_in.values()) != set(new_in.values()):
+        return None
+    eg_index = {p: i for i, p in enumerate(sorted(set(new_eg.values())))}
+    in_index = {p: i for i, p in enumerate(sorted(set(new_in.values())))}
+    before = _elements(old_atts, old_eg, old_in, eg_index, in_index)
+    after = _elements(new_atts, new_eg, new_in, eg_index, in_index)
+    doc = _Doc(new.table)
+    for name in sorted(before.keys() | after.keys()):
+        was, now = before.get(name, {}), after.get(name, {})
+        gone = [was[k] for k in sorted(was) if k not in now or now[k] != was[k]]
+        if gone:
+            doc.commands.append({"delete": {"element": doc._obj(name=name, elem=gone)}})
+    for name in sorted(before.keys() | after.keys()):
+        was, now = before.get(name, {}), after.get(name, {})
+        came = [now[k] for k in sorted(now) if k not in was or was[k] != now[k]]
+        if came:
+            doc.add("element", name=name, elem=came)
+    return {"nftables": doc.commands}
+
+
+def _profiles(
+    atts: list[Attachment], vpcs: dict[str, Vpc]
+) -> tuple[dict[str, _Egress], dict[str, _Ingress]]:
+    egress = {a.ifname: _egress_of(a, vpcs) for a in atts if a.vpc_id is not None}
+    ingress = {a.ifname: _ingress_of(a) for a in atts if a.vpc_id is not None}
+    return egress, ingress
+
+
+def _elements(
+    atts: list[Attachment],
+    egress: dict[str, _Egress],
+    ingress: dict[str, _Ingress],
+    eg_index: dict[_Egress, int],
+    in_index: dict[_Ingress, int],
+) -> dict[str, dict[str, Any]]:
+    """The per-attachment elements of the named sets and maps, by set and by element key, as
+    `render` writes them (one source of truth for both renders)."""
+    out: dict[str, dict[str, Any]] = {SET_ATTACHMENTS: {}, SET_HOSTS: {}, MAP_EGRESS: {}}
+    out[MAP_INGRESS] = {}
+    for a in atts:
+        pair = {"concat": [a.ifname, str(a.address)]}
+        out[SET_ATTACHMENTS][a.ifname] = pair
+        if a.kind == "host":
+            out[SET_HOSTS][a.ifname] = pair
+        chain = f"eg_{eg_index[egress[a.ifname]]}" if a.ifname in egress else "eg_default"
+        out[MAP_EGRESS][a.ifname] = [a.ifname, _goto(chain)]
+        if a.ifname in ingress:
+            out[MAP_INGRESS][a.ifname] = [a.ifname, _goto(f"in_{in_index[ingress[a.ifname]]}")]
+        for group_id in a.security_groups:
+            out.setdefault(_sg_set(group_id), {})[str(a.address)] = str(a.address)
+    return out
+
+
+def _sets(doc: _Doc, state: FirewallState, elements: dict[str, dict[str, Any]]) -> None:
     pair = ["ifname", "ipv4_addr"]
-    doc.set(SET_ATTACHMENTS, pair, [{"concat": [a.ifname, str(a.address)]} for a in atts])
-    hosts = [{"concat": [a.ifname, str(a.address)]} for a in atts if a.kind == "host"]
-    doc.set(SET_HOSTS, pair, hosts)
+    doc.set(SET_ATTACHMENTS, pair, list(elements[SET_ATTACHMENTS].values()))
+    doc.set(SET_HOSTS, pair, list(elements[SET_HOSTS].values()))
     nat = [state.default_cidr]
     nat += [s.cidr for v in state.vpcs for s in v.subnets if s.nat_gateway]
     doc.set(SET_NAT, "ipv4_addr", [_net(n) for n in sorted(nat)], interval=True)
@@ -249,8 +317,8 @@ def _sets(doc: _Doc, state: FirewallState, atts: list[Attachment]) -> None:
     doc.set(SET_LOCAL, "ipv4_addr", [_net(n) for n in local], interval=True)
     groups = sorted(g.id for v in state.vpcs for g in v.security_groups)
     for group_id in groups:
-        members = sorted(a.address for a in atts if group_id in a.security_groups)
-        doc.set(_sg_set(group_id), "ipv4_addr", [str(m) for m in members])
+        members = elements.get(_sg_set(group_id), {})
+        doc.set(_sg_set(group_id), "ipv4_addr", [members[k] for k in sorted(members)])
 
 
 def _base_rules(doc: _Doc, wild: str) -> None:

@@ -1,6 +1,12 @@
 """Stems: sandboxes prepared ahead of demand (namespaces, cgroup joined, root filesystem, runtime
-forked) that a cold start only has to specialize. `Stems` keeps `prewarm` of them ready and
-makes one on the spot when none is.
+forked) that a cold start only has to specialize. `Stems` keeps ``prewarm`` ready, more while
+cold starts come fast (`engine.model.demand`: enough for the next 100 ms at the last second's
+rate, at most ``prewarm_max``); a cold start that finds none makes one on the spot.
+
+Stems are made in parallel: asking the spawner to fork one is a quick round trip, and each
+stem's init then prepares its own sandbox while the next is forked, so a burst has several
+being prepared at once. When cold starts stop, the target falls back to ``prewarm`` and the
+extra stems are torn down.
 
 Resource handling: a stem that dies while waiting, and every ready stem at close, goes to the
 teardown; a stem whose making failed has its cgroup removed before the error propagates.
@@ -17,6 +23,7 @@ import trio
 from engine.config import Config
 from engine.invoke.plan import PoolPaths, cgroup_name
 from engine.invoke.teardown import Teardowns
+from engine.model.demand import Demand
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
 from sandbox.launcher import Spawner, Stem
@@ -26,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 STEM_RETRY_S = 1.0
 STEM_REFILL_DELAY_S = 0.005
+STEMS_IN_PARALLEL = 4  # forks asked of the spawner at once while the pool is short
 
 
 class Stems:
@@ -47,6 +55,12 @@ class Stems:
         self.pending = 0  # being made by `keep` right now
         self.closing = False
         self._wanted = trio.Event()
+        sb = config.sandbox
+        # prewarm = 0 turns stems off: every sandbox is built on demand.
+        self.demand = Demand(floor=sb.prewarm, ceiling=sb.prewarm_max if sb.prewarm else 0)
+        # Cold starts that found a ready stem, and those that made one on the spot.
+        self.taken_ready = 0
+        self.made_on_demand = 0
 
     def __len__(self) -> int:
         return len(self.ready)
@@ -71,48 +85,64 @@ class Stems:
             raise
 
     def take(self) -> Stem | None:
-        """The oldest ready stem that is still alive, or None."""
+        """The oldest ready stem that is still alive, or None (then the caller makes one)."""
+        self.demand.took(trio.current_time())
+        self.want()
         ready = self.ready
         while ready:
             stem = ready.pop(0)
             if not stem.exited.is_set():
+                self.taken_ready += 1
                 return stem
             self.teardowns.start(stem, uid=None)  # died while waiting (see the daemon log)
+        self.made_on_demand += 1
         return None
 
     def want(self) -> None:
-        """Wake `keep`: a stem was used (or the pool is closing)."""
+        """Wake `keep`: a stem was taken (or the pool is closing)."""
         self._wanted.set()
 
     def refill_if_short(self) -> None:
-        if len(self.ready) < self.config.sandbox.prewarm:
+        if len(self.ready) + self.pending < self.demand.target(trio.current_time()):
             self.want()
 
     async def keep(self) -> None:
-        """Keep `prewarm` stems ready (stems serve every runtime), until closed."""
-        wanted = self.config.sandbox.prewarm
-        while wanted and not self.closing:
-            while len(self.ready) < wanted and not self.closing:
-                await self._add()
-            await self._wanted.wait()
-            self._wanted = trio.Event()
-            # Let the invoke that used the last stem answer its caller first: making a stem
-            # competes for the two things a cold start needs, the CPU and the spawner.
-            await trio.sleep(STEM_REFILL_DELAY_S)
+        """Keep the target number of stems ready (stems serve every runtime), until closed."""
+        if not self.demand.ceiling:
+            return
+        async with trio.open_nursery() as nursery:
+            while not self.closing:
+                now = trio.current_time()
+                target = self.demand.target(now)
+                while len(self.ready) > target:  # demand fell: the oldest go first
+                    self.teardowns.start(self.ready.pop(0), uid=None)
+                short = target - len(self.ready) - self.pending
+                for _ in range(min(short, STEMS_IN_PARALLEL - self.pending)):
+                    nursery.start_soon(self._add)
+                    self.pending += 1  # counted now, so the next round sees it
+                settles = self.demand.settles_at()
+                with trio.move_on_at(settles if settles is not None else float("inf")):
+                    await self._wanted.wait()
+                self._wanted = trio.Event()
+                if not self.demand.busy(trio.current_time()):
+                    # A lone cold start: let it answer its caller first, since making a stem
+                    # competes for the CPU and the spawner. In a burst, make them at once.
+                    await trio.sleep(STEM_REFILL_DELAY_S)
 
     async def _add(self) -> None:
-        self.pending += 1
+        """Make one stem (`pending` was counted by the caller) and wake `keep` when done."""
         try:
             # Shielded: a half-made stem (forked, reply not read) would leak.
             with trio.CancelScope(shield=True):
                 stem = await self.make()
         except (SandboxError, OSError) as exc:
             logger.error("could not prepare a sandbox stem: %s", exc)
-            await trio.sleep(STEM_RETRY_S)
+            await trio.sleep(STEM_RETRY_S)  # pending meanwhile: keep does not retry at once
             return
         finally:
             self.pending -= 1
             self.teardowns.notify()  # close() may be waiting for this stem
+            self.want()
         if self.closing:
             self.teardowns.start(stem, uid=None)
         else:

@@ -1,5 +1,11 @@
 """ENIs: network namespaces with a routed veth (`netns.links`), built ahead of demand and kept
 ready per (subnets, security groups) in use, so that a cold start only hands one over.
+
+How many are kept ready follows demand per network (`engine.model.demand`): ``eni_pool``, more
+while cold starts come fast (enough for the next 100 ms at the last second's rate, at most
+``eni_pool_max``). Ready ENIs
+are made in batches that share one firewall update (an update costs more than making the
+namespace and veth), and go again, oldest first, when demand falls.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from engine.errors import (
     ServiceException,
     SubnetIPAddressLimitReachedException,
 )
+from engine.model.demand import Demand
 from engine.model.function import FunctionConfig
 from engine.network.firewall_sync import FirewallSync
 from engine.network.naming import IfnameCounter
@@ -32,6 +39,7 @@ PoolKey = tuple[tuple[str, ...], tuple[str, ...]]  # (subnet ids, security group
 DEFAULT_KEY: PoolKey = ((), ())
 RETRY_S = 1.0
 REFILL_DELAY_S = 0.005
+ENI_BATCH = 8  # ready ENIs made per firewall update at most
 
 
 @dataclass(eq=False, slots=True, kw_only=True)
@@ -54,6 +62,7 @@ class EniPool:
         self,
         *,
         eni_pool: int,
+        eni_pool_max: int | None = None,
         vpcs: Vpcs,
         firewall: FirewallSync,
         ifnames: IfnameCounter,
@@ -61,6 +70,9 @@ class EniPool:
         functions: Callable[[], Iterable[FunctionConfig]],
     ) -> None:
         self.eni_pool = eni_pool
+        # eni_pool = 0 turns ready ENIs off: each is built on demand.
+        self.eni_pool_max = 0 if not eni_pool else max(eni_pool, eni_pool_max or eni_pool)
+        self.demand: dict[PoolKey, Demand] = {}
         self.vpcs = vpcs
         self.firewall = firewall
         self.ifnames = ifnames
@@ -86,12 +98,23 @@ class EniPool:
         self.vpcs.check_still_valid(*key)
         ready = self.ready.get(key)
         eni = ready.pop(0) if ready else None
-        # Refill after the invoke that used it (`invoke_done`): building an ENI now would
-        # compete with this cold start for the CPU.
-        self._short = True
+        demand = self._demand(key)
+        demand.took(trio.current_time())
+        if demand.busy(trio.current_time()):
+            self._refill.set()  # a burst: make more at once
+        else:
+            # A lone cold start: refill after its invoke (`invoke_done`), since building an
+            # ENI now would compete with it for the CPU.
+            self._short = True
         if eni is None:
             eni = await self._build(key)
         return eni
+
+    def _demand(self, key: PoolKey) -> Demand:
+        demand = self.demand.get(key)
+        if demand is None:
+            demand = self.demand[key] = Demand(floor=self.eni_pool, ceiling=self.eni_pool_max)
+        return demand
 
     def invoke_done(self) -> None:
         """An invoke finished: refill the ready ENIs if a cold start took one."""
@@ -115,6 +138,16 @@ class EniPool:
             pool.release(eni.address)
 
     async def _build(self, key: PoolKey) -> Eni:
+        eni = await self._make(key)
+        try:
+            await self.firewall.apply()
+        except BaseException:
+            self._forget(eni)
+            raise
+        return eni
+
+    async def _make(self, key: PoolKey) -> Eni:
+        """A namespace with its veth, attached in the firewall's state; the caller applies."""
         vpc_id = self.vpcs.check_still_valid(*key)
         subnet_id, address = self.vpcs.pick_subnet(key[0])
         n, ifname = self.ifnames.take()
@@ -139,11 +172,6 @@ class EniPool:
                 kind="eni",
             )
         )
-        try:
-            await self.firewall.apply()
-        except BaseException:
-            self._forget(eni)
-            raise
         return eni
 
     def _wanted_keys(self) -> set[PoolKey]:
@@ -159,31 +187,65 @@ class EniPool:
         self._refill.set()
 
     async def keep_pools(self) -> None:
-        """Keep `eni_pool` ready ENIs per network in use, until the pool closes."""
+        """Keep the target number of ready ENIs per network in use, until the pool closes."""
         while not self.closing:
             wanted = self._wanted_keys() if self.eni_pool else set()
             for key in list(self.ready):
                 if key not in wanted:
                     for eni in self.ready.pop(key):
                         await self.release(eni)
+            settles: float | None = None
             for key in sorted(wanted):
-                ready = self.ready.setdefault(key, [])
-                while len(ready) < self.eni_pool and not self.closing:
-                    try:
-                        with trio.CancelScope(shield=True):
-                            eni = await self._build(key)
-                    except (NetnsError, OSError) as exc:
-                        logger.error("could not prepare an ENI: %s", exc)
-                        await trio.sleep(RETRY_S)
-                        break
-                    except (InvalidSubnetIDException, InvalidSecurityGroupIDException):
-                        break
-                    except (SubnetIPAddressLimitReachedException, ServiceException):
-                        break  # a full subnet: invokes will say so
-                    ready.append(eni)  # close() forgets every ENI, ready ones too
-            await self._refill.wait()
+                demand = self._demand(key)
+                if not await self._fill(key, demand.target(trio.current_time())):
+                    break
+                at = demand.settles_at()
+                if at is not None:
+                    settles = at if settles is None else min(settles, at)
+            with trio.move_on_at(settles if settles is not None else float("inf")):
+                await self._refill.wait()
             self._refill = trio.Event()
             await trio.sleep(REFILL_DELAY_S)  # let the invoke that woke us answer first
+
+    async def _fill(self, key: PoolKey, target: int) -> bool:
+        """Bring `key`'s ready ENIs towards `target` (one batch); False after an error."""
+        ready = self.ready.setdefault(key, [])
+        if len(ready) > target:  # demand fell: the oldest go, in one firewall update
+            extra, ready[:] = ready[: len(ready) - target], ready[len(ready) - target :]
+            for eni in extra:
+                self._forget(eni)
+            await self.firewall.apply()
+            return True
+        made: list[Eni] = []
+        ok = True
+        # Shielded: a namespace made but not yet in `ready` or applied would leak.
+        with trio.CancelScope(shield=True):
+            try:
+                while len(ready) + len(made) < target and len(made) < ENI_BATCH:
+                    if self.closing:
+                        break
+                    made.append(await self._make(key))
+            except (NetnsError, OSError) as exc:
+                logger.error("could not prepare an ENI: %s", exc)
+                ok = False
+            except (InvalidSubnetIDException, InvalidSecurityGroupIDException):
+                pass
+            except (SubnetIPAddressLimitReachedException, ServiceException):
+                pass  # a full subnet: invokes will say so
+            if made:
+                try:
+                    await self.firewall.apply()
+                except (NetnsError, OSError) as exc:
+                    logger.error("could not prepare an ENI: %s", exc)
+                    for eni in made:
+                        self._forget(eni)
+                    made, ok = [], False
+        ready.extend(made)  # close() forgets every ENI, ready ones too
+        if len(ready) < target and made and ok:
+            self._refill.set()  # the batch was not all: another round
+        if not ok:
+            await trio.sleep(RETRY_S)
+        return ok
 
     def discard_ready(self) -> None:
         """VPCs changed: ENIs built for the old shape are not handed out."""

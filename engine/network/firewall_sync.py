@@ -36,9 +36,11 @@ async def run_nft_cli(doc: dict[str, Any]) -> None:
 
 
 class FirewallSync:
-    """The firewall is data: any change of VPCs, ENIs or attached hosts renders the whole
-    table again and replaces it in one nft transaction. Renders coalesce: a caller waits for
-    the first apply that includes its change.
+    """The firewall is data: a change of VPCs renders the whole table again and replaces it
+    in one nft transaction; an ENI or host coming or going changes only the elements that
+    differ from the last table loaded (`firewall.render_delta`, also one transaction; the whole
+    table again when profile chains would change or a load failed). Applies coalesce: a caller
+    waits for the first apply that includes its change.
 
     The attachments (ENIs and attached hosts, by host ifname) are kept here; the VPCs are
     read from `vpcs` at each render.
@@ -63,6 +65,7 @@ class FirewallSync:
         self._applied = -1
         self._lock = trio.Lock()
         self._closed = False
+        self._loaded: firewall.FirewallState | None = None  # what the kernel has, if known
 
     def attach(self, attachment: firewall.Attachment) -> None:
         """Add or replace an attachment (applied by the next `apply`)."""
@@ -91,7 +94,14 @@ class FirewallSync:
             if self._applied >= wanted:
                 return  # another caller's apply already included our change
             generation = self._generation
-            await self.run_nft(firewall.render(self.state()))
+            state = self.state()
+            loaded, self._loaded = self._loaded, None  # unknown until this load succeeds
+            doc = None if loaded is None else firewall.render_delta(loaded, state)
+            if doc is None:
+                doc = firewall.render(state)
+            if doc["nftables"]:
+                await self.run_nft(doc)
+            self._loaded = state
             self._applied = generation
 
     async def delete_table(self, *, final: bool = False) -> None:
@@ -99,4 +109,5 @@ class FirewallSync:
         under way or started later (a pool task not yet cancelled) cannot recreate it."""
         async with self._lock:
             self._closed = self._closed or final
+            self._loaded = None
             await self.run_nft(firewall.render_delete(self.table))

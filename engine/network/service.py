@@ -63,6 +63,7 @@ class NetworkService:
         )
         self.enis = EniPool(
             eni_pool=self.net.eni_pool,
+            eni_pool_max=self.net.eni_pool_max,
             vpcs=self.vpcs,
             firewall=self.firewall,
             ifnames=self.ifnames,
