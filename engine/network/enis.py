@@ -83,6 +83,7 @@ class EniPool:
         self._refill = trio.Event()
         self._short = False  # a ready ENI was handed out since the last refill
         self._wanted: set[PoolKey] | None = None  # see _wanted_keys
+        self._stale = False  # released ENIs are still in the kernel's firewall
         self.closing = False
 
     def close(self) -> None:
@@ -123,10 +124,17 @@ class EniPool:
             self._refill.set()
 
     async def release(self, eni: Eni) -> None:
-        """The environment is gone: drop the ENI (the kernel finishes in the background)."""
+        """The environment is gone: drop the ENI (the kernel finishes in the background).
+
+        Its firewall elements go with the next update, which `keep_pools` makes at once: a
+        teardown never waits for the firewall, nor does a cold start wait behind a teardown's
+        update, and many teardowns share one. Until then the elements name an interface that
+        no longer exists (and an ENI reusing its name or address comes with an update that
+        replaces them before it is handed out)."""
         self._forget(eni)
         if not self.closing:
-            await self.firewall.apply()
+            self._stale = True
+            self._refill.set()
 
     def _forget(self, eni: Eni) -> None:
         if self.enis.pop(eni.ifname, None) is None:
@@ -194,6 +202,14 @@ class EniPool:
                 if key not in wanted:
                     for eni in self.ready.pop(key):
                         await self.release(eni)
+            if self._stale:
+                self._stale = False
+                try:
+                    await self.firewall.apply()
+                except (NetnsError, OSError) as exc:
+                    logger.error("could not update the firewall: %s", exc)
+                    self._stale = True
+                    await trio.sleep(RETRY_S)
             settles: float | None = None
             for key in sorted(wanted):
                 demand = self._demand(key)
