@@ -39,6 +39,10 @@ class SandboxConfig:
     teardown_timeout_s: float = 10.0  # bound on waiting for a killed sandbox's cgroup to empty
     # Freeze an idle environment's cgroup between invokes (as Lambda does); thaw on reuse.
     freeze_idle: bool = True
+    # MB of host memory kept free (MemAvailable): a cold start needs this plus its MemorySize,
+    # reclaiming least recently used idle environments first, else a 429; idle ones are also
+    # reclaimed whenever the host falls below it. None: 5 % of MemTotal, at most 1024; 0: off.
+    memory_reserve_mb: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,6 +212,11 @@ def validate(config: Config) -> Config:
         raise ConfigError("sandbox.init_boost_s must be between 0 and sandbox.init_timeout_s")
     if not isinstance(sb.freeze_idle, bool):  # "false" in quotes would be truthy
         raise ConfigError("sandbox.freeze_idle must be true or false")
+    reserve = sb.memory_reserve_mb
+    if reserve is not None and (
+        isinstance(reserve, bool) or not isinstance(reserve, int) or not 0 <= reserve <= 2**20
+    ):
+        raise ConfigError("sandbox.memory_reserve_mb must be a whole number of MB, 0 to 1048576")
     for key in ("http_listen", "function_url_listen"):
         value = getattr(config, key)
         if value is not None:

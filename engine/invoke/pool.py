@@ -17,6 +17,10 @@ Idle environments are frozen (``sandbox.freeze_idle``): a pool task freezes each
 once it has been idle ``FREEZE_AFTER_S``; `acquire` thaws it before its next invoke, and
 `discard` before its teardown (on cgroup v1 a frozen task does not even die of SIGKILL until
 thawed), which covers reaping, retiring, unprovisioning and closing alike.
+
+Under memory pressure (`engine.invoke.pressure`) a cold start first reclaims the least
+recently used idle environments, and is refused with a 429 only if the host is still short;
+a pool task reclaims idle ones whenever the host falls under ``sandbox.memory_reserve_mb``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import trio
 from engine.config import Config
 from engine.errors import InvalidRuntimeException, TooManyRequestsException
 from engine.invoke.plan import PoolPaths, cgroup_name, plan_limits, plan_spec
+from engine.invoke.pressure import MemoryGuard
 from engine.invoke.stems import Stems
 from engine.invoke.teardown import Teardowns
 from engine.invoke.uids import UidAllocator
@@ -123,6 +128,7 @@ class Pool:
         # (when, environment, its idle_since then): parked environments the freezer awaits.
         self._to_freeze: deque[tuple[float, Environment, float]] = deque()
         self._freeze_wanted = trio.Event()
+        self.memory = MemoryGuard(pool=self, cgroups=cgroups, reserve_mb=sb.memory_reserve_mb)
 
     # -- acquiring ----------------------------------------------------------------------
 
@@ -204,6 +210,7 @@ class Pool:
         """runtime → uid → ENI → stem → init limits → log → spec → specialize → wait for
         Ready → run limits. Whatever was taken is given back if a step fails."""
         kind = self._runtime_kind(function)
+        await self.memory.admit(function.memory_mb)  # may reclaim idle ones, or refuse (429)
         uid = self._allocate_uid()
         key = (function.name, function.revision_id)
         started = trio.current_time()
@@ -360,6 +367,13 @@ class Pool:
             envs.remove(env)
         self._start_teardown(env.proc.stem, uid=env.uid, env=env)
 
+    def reclaimable(self) -> list[Environment]:
+        """Idle on-demand environments: what memory pressure may reclaim."""
+        return [env for envs in self.idle.values() for env in envs]
+
+    async def wait_teardowns(self) -> None:
+        await self.teardowns.wait_changed()
+
     def _start_teardown(
         self, stem: Stem, *, uid: int | None, env: Environment | None = None
     ) -> None:
@@ -418,6 +432,11 @@ class Pool:
                 for env in list(envs):
                     if now - env.idle_since >= keep:
                         self.discard(env)
+            # Versions whose environments all went leave no entry behind (bounded by what
+            # is alive, not by how many versions ever ran).
+            for parked in (self.idle, self.provisioned_idle):
+                for key in [k for k, envs in parked.items() if not envs]:
+                    del parked[key]
 
     async def close(self) -> None:
         self.closing = True
@@ -428,6 +447,7 @@ class Pool:
         with trio.move_on_after(self.config.sandbox.teardown_timeout_s + 2):
             while self.live or self.teardowns.in_progress or self.stems.pending:
                 await self.teardowns.wait_changed()
+        self.memory.close()
 
 
 @asynccontextmanager
@@ -457,6 +477,8 @@ async def open_pool(
         nursery.start_soon(pool.reap_idle)
         if pool.freeze_idle:
             nursery.start_soon(pool.freeze_parked)
+        if pool.memory.enabled:
+            nursery.start_soon(pool.memory.watch)
         nursery.start_soon(pool.stems.keep)
         try:
             yield pool

@@ -100,6 +100,9 @@ class Driver:
     def memory_peak_file(self, name: str) -> str:
         raise NotImplementedError
 
+    def memory_usage_bytes(self, name: str) -> int:
+        raise NotImplementedError
+
     def oom_kill_count(self, name: str) -> int:
         raise NotImplementedError
 

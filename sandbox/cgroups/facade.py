@@ -172,6 +172,11 @@ class Cgroups:
     def read_memory_peak(fd: int) -> int:
         return int(os.pread(fd, 32, 0))
 
+    def memory_usage_bytes(self, name: str) -> int:
+        """Memory charged to the group now: v1 memory.usage_in_bytes, v2 memory.current."""
+        _check_name(name)
+        return self._memory.memory_usage_bytes(name)
+
     def oom_kill_count(self, name: str) -> int:
         """Processes the kernel OOM-killed in the group (0 when the kernel does not count)."""
         _check_name(name)

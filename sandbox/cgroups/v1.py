@@ -97,6 +97,11 @@ class V1Driver(Driver):
         with setup_step("read memory.max_usage_in_bytes", path):
             return int(_MemoryFiles(_node(path)).max_usage_in_bytes or 0)
 
+    def memory_usage_bytes(self, name: str) -> int:
+        path = f"{self._dir('memory', name)}/memory.usage_in_bytes"
+        with setup_step("read memory.usage_in_bytes", path):
+            return int(read(path))
+
     def oom_kill_count(self, name: str) -> int:
         # "oom_kill N" exists since Linux 4.13; without it there is no count, and memory.failcnt
         # is no proxy: it counts every time usage hit the limit and was reclaimed, not kills.

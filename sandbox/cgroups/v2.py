@@ -156,6 +156,9 @@ class V2Driver(Driver):
         except OSError as err:
             raise setup_error("read memory.peak", path, err) from err
 
+    def memory_usage_bytes(self, name: str) -> int:
+        return int(self._read_file(name, "memory.current"))
+
     def oom_kill_count(self, name: str) -> int:
         return parse_flat_keyed(self._read_file(name, "memory.events")).get("oom_kill", 0)
 

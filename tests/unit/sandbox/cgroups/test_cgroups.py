@@ -578,7 +578,9 @@ def test_readings_v1(tmp_path: Path) -> None:
     oom_control = mnt / "memory" / PARENT / "fn1/memory.oom_control"
     oom_control.write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
     (mnt / "cpuacct" / PARENT / "fn1/cpuacct.usage").write_text("123456789\n")
+    (mnt / "memory" / PARENT / "fn1/memory.usage_in_bytes").write_text("6291456\n")
     assert cg.memory_peak_bytes("fn1") == 52_428_800
+    assert cg.memory_usage_bytes("fn1") == 6_291_456
     assert cg.oom_kill_count("fn1") == 2
     assert cg.cpu_usage_ns("fn1") == 123_456_789
     oom_control.write_text("oom_kill_disable 0\nunder_oom 0\n")  # before Linux 4.13: unknown
@@ -603,6 +605,7 @@ def test_readings_v2(tmp_path: Path) -> None:
     (group / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n")
     (group / "cpu.stat").write_text("usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n")
     assert cg.memory_peak_bytes("fn1") == 7_340_032
+    assert cg.memory_usage_bytes("fn1") == 4096
     assert cg.oom_kill_count("fn1") == 1
     assert cg.cpu_usage_ns("fn1") == 1_500_000
     (group / "memory.peak").unlink()  # before Linux 5.19
@@ -611,7 +614,7 @@ def test_readings_v2(tmp_path: Path) -> None:
 
 def test_reading_a_missing_group_is_a_setup_error(kernel: FakeKernel) -> None:
     cg = kernel.detect()
-    for read in (cg.memory_peak_bytes, cg.oom_kill_count, cg.cpu_usage_ns):
+    for read in (cg.memory_peak_bytes, cg.memory_usage_bytes, cg.oom_kill_count, cg.cpu_usage_ns):
         with pytest.raises(SandboxSetupError) as info:
             read("nope")
         assert isinstance(info.value.__cause__, FileNotFoundError)

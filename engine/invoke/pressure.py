@@ -1,0 +1,229 @@
+"""Memory pressure, the machinery: the host's MemAvailable, idle environments' usage, the
+cold-start admission and the background reclaim (the policy is `engine.invoke.memory`).
+
+A cold start the host has no memory for reclaims least recently used idle environments and
+waits (at most RECLAIM_WAIT_S) for their teardowns; only if memory is still short is it refused
+with a 429, so an invoke fails cleanly instead of the host (or the daemon) running out. A pool
+task checks the host every WATCH_INTERVAL_S and reclaims idle environments while MemAvailable
+is under the reserve. Provisioned and busy environments are never reclaimed.
+
+Resources: one descriptor on /proc/meminfo (read with pread), closed by `close()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final, NoReturn, Protocol
+
+import trio
+
+from engine.invoke.memory import (
+    MIB,
+    choose_victims,
+    cold_start_deficit,
+    default_reserve_mb,
+    parse_meminfo,
+    refusal,
+    watermark_deficit,
+)
+from engine.runtime.environment import Environment
+from sandbox.cgroups import Cgroups
+from sandbox.errors import SandboxError
+
+logger = logging.getLogger(__name__)
+
+MEMINFO: Final = Path("/proc/meminfo")
+WATCH_INTERVAL_S: Final = 1.0  # one pread of /proc/meminfo (~20 us) per second
+# How long a cold start waits for the environments it reclaimed to be torn down (a killed
+# sandbox's memory is free once its cgroup is empty: ~10-300 ms, more for GBs of pages).
+RECLAIM_WAIT_S: Final = 2.0
+REFUSAL_LOG_EVERY_S: Final = 1.0  # under sustained pressure, one warning a second at most
+
+
+class IdlePool(Protocol):
+    """What the guard needs of the pool (`engine.invoke.pool.Pool`)."""
+
+    live: set[Environment]
+
+    def reclaimable(self) -> Iterable[Environment]:
+        """Idle on-demand environments (never provisioned, never busy)."""
+        ...
+
+    def discard(self, env: Environment) -> None: ...
+
+    async def wait_teardowns(self) -> None:
+        """Return after the next teardown ends."""
+        ...
+
+
+class HostMemory:
+    """/proc/meminfo through one descriptor kept open: a pread per reading."""
+
+    def __init__(self, path: Path = MEMINFO) -> None:
+        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self.total_bytes = parse_meminfo(self._read(), "MemTotal")
+
+    def _read(self) -> str:
+        return os.pread(self._fd, 8192, 0).decode("ascii", "replace")
+
+    def available_bytes(self) -> int:
+        return parse_meminfo(self._read(), "MemAvailable")
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class MemoryGuard:
+    def __init__(
+        self,
+        *,
+        pool: IdlePool,
+        cgroups: Cgroups,
+        reserve_mb: int | None,
+        meminfo: Path = MEMINFO,
+    ) -> None:
+        self.pool = pool
+        self.cgroups = cgroups
+        self.host: HostMemory | None = None
+        # Environments reclaimed in the background and not yet torn down: the next check
+        # waits for their memory rather than reclaiming more for the same shortage.
+        self._reclaiming: set[Environment] = set()
+        self._refusals_unlogged = 0
+        self._next_refusal_log = 0.0
+        if reserve_mb == 0:
+            self.reserve_mb = 0
+            return
+        try:
+            self.host = HostMemory(meminfo)
+        except (OSError, ValueError) as exc:
+            logger.warning("no MemAvailable (%s): cold starts are not admitted by memory", exc)
+            self.reserve_mb = 0
+            return
+        self.reserve_mb = (
+            default_reserve_mb(self.host.total_bytes) if reserve_mb is None else reserve_mb
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.host is not None and self.reserve_mb > 0
+
+    def available_bytes(self) -> int:
+        assert self.host is not None
+        return self.host.available_bytes()
+
+    def _usage_bytes(self, env: Environment) -> int:
+        try:
+            return self.cgroups.memory_usage_bytes(env.cgroup_name)
+        except (OSError, ValueError, SandboxError):
+            return 0  # a group going away frees what it holds anyway
+
+    def _deficit(self, memory_mb: int) -> int:
+        try:
+            available = self.available_bytes()
+        except (OSError, ValueError) as exc:  # never seen; admit rather than refuse blind
+            logger.warning("reading MemAvailable failed: %s", exc)
+            return 0
+        return cold_start_deficit(
+            available_bytes=available, reserve_mb=self.reserve_mb, memory_mb=memory_mb
+        )
+
+    async def admit(self, memory_mb: int) -> None:
+        """Return when the host has memory for a cold start of `memory_mb` (reclaiming
+        least recently used idle environments if needed); else raise the 429."""
+        if not self.enabled:
+            return
+        deficit = self._deficit(memory_mb)
+        if deficit == 0:
+            return
+        plan = choose_victims(
+            deficit,
+            self.pool.reclaimable(),
+            idle_since=lambda env: env.idle_since,
+            usage_bytes=self._usage_bytes,
+        )
+        if plan.freed_bytes < deficit:
+            self._refused(
+                f"{deficit // MIB} MB short of the {self.reserve_mb} MB reserve plus its"
+                f" memory, idle environments hold {plan.freed_bytes // MIB} MB",
+                memory_mb,
+            )
+        started = trio.current_time()
+        for env in plan.victims:
+            self.pool.discard(env)
+        with trio.move_on_after(RECLAIM_WAIT_S):
+            while any(env in self.pool.live for env in plan.victims):
+                await self.pool.wait_teardowns()
+        waited_ms = (trio.current_time() - started) * 1000
+        short = self._deficit(memory_mb)
+        if short > 0:
+            self._refused(
+                f"still {short // MIB} MB short after reclaiming {len(plan.victims)} idle"
+                f" environment(s) and waiting {waited_ms:.0f} ms",
+                memory_mb,
+            )
+        logger.info(
+            "cold start of %d MB: was %d MB short, reclaimed %d idle environment(s) (%d MB)"
+            " in %.0f ms",
+            memory_mb,
+            deficit // MIB,
+            len(plan.victims),
+            plan.freed_bytes // MIB,
+            waited_ms,
+        )
+
+    def _refused(self, why: str, memory_mb: int) -> NoReturn:
+        now = trio.current_time()
+        if now >= self._next_refusal_log:
+            more = self._refusals_unlogged
+            also = f" ({more} more refused since the last warning)" if more else ""
+            logger.warning("cold start of %d MB refused: %s%s", memory_mb, why, also)
+            self._refusals_unlogged = 0
+            self._next_refusal_log = now + REFUSAL_LOG_EVERY_S
+        else:
+            self._refusals_unlogged += 1
+        raise refusal(memory_mb=memory_mb)
+
+    async def watch(self) -> None:
+        """Reclaim idle environments while the host is under the reserve (runs forever)."""
+        while True:
+            await trio.sleep(WATCH_INTERVAL_S)
+            try:
+                self.reclaim_under_reserve()
+            except (OSError, ValueError) as exc:
+                logger.warning("memory pressure check failed: %s", exc)
+
+    def reclaim_under_reserve(self) -> None:
+        self._reclaiming = {env for env in self._reclaiming if env in self.pool.live}
+        if self._reclaiming:
+            return  # what the last round reclaimed is not free yet
+        available = self.available_bytes()
+        deficit = watermark_deficit(available_bytes=available, reserve_mb=self.reserve_mb)
+        if deficit == 0:
+            return
+        plan = choose_victims(
+            deficit,
+            self.pool.reclaimable(),
+            idle_since=lambda env: env.idle_since,
+            usage_bytes=self._usage_bytes,
+        )
+        if plan.victims:
+            logger.warning(
+                "host memory under the %d MB reserve (%d MB available): reclaiming %d idle"
+                " environment(s) (%d MB)",
+                self.reserve_mb,
+                available // MIB,
+                len(plan.victims),
+                plan.freed_bytes // MIB,
+            )
+        for env in plan.victims:
+            self.pool.discard(env)
+            self._reclaiming.add(env)
+
+    def close(self) -> None:
+        if self.host is not None:
+            self.host.close()
