@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -45,8 +46,10 @@ class Stems:
         spawner: Spawner,
         paths: PoolPaths,
         teardowns: Teardowns,
+        offload: Callable[[Callable[[], None]], Awaitable[None]] = trio.to_thread.run_sync,
     ) -> None:
         self.config = config
+        self.offload = offload  # runs blocking kernel work off the event loop
         self.cgroups = cgroups
         self.spawner = spawner
         self.paths = paths
@@ -68,8 +71,16 @@ class Stems:
     async def make(self) -> Stem:
         sandbox_id = secrets.token_hex(6)
         name = cgroup_name(sandbox_id)
-        self.cgroups.create(name, None)  # limits come with the function, at specialization
+        created: list[bool] = []
+
+        def create() -> None:  # limits come with the function, at specialization
+            self.cgroups.create(name, None)
+            created.append(True)
+
         try:
+            # In a thread: under a burst, cgroup directories wait on kernel locks that stem
+            # inits and teardowns hold, and the event loop must go on serving meanwhile.
+            await self.offload(create)
             return await self.spawner.make_stem(
                 StemSpec(
                     sandbox_id=sandbox_id,
@@ -80,8 +91,9 @@ class Stems:
                 )
             )
         except BaseException:
-            with trio.CancelScope(shield=True):
-                await self.teardowns.remove_cgroup(name)
+            if created:
+                with trio.CancelScope(shield=True):
+                    await self.teardowns.remove_cgroup(name)
             raise
 
     def take(self) -> Stem | None:

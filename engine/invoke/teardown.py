@@ -123,7 +123,8 @@ class Teardowns:
     async def remove_cgroup(self, name: str) -> bool:
         for _ in range(50):
             try:
-                self.cgroups.destroy(name)
+                # In a thread: removing a memory cgroup can wait on kernel locks.
+                await trio.to_thread.run_sync(self.cgroups.destroy, name)
                 return True
             except SandboxError:
                 # memory cgroups can stay busy for a moment after their last task exits

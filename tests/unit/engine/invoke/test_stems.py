@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -17,6 +18,10 @@ from engine.model.demand import Demand
 from sandbox.launcher import Stem
 
 MAKE_S = 0.03
+
+
+async def inline(fn: Callable[[], None]) -> None:
+    fn()
 
 
 class FakeSpawner:
@@ -69,6 +74,7 @@ def make_stems(prewarm: int = 2, prewarm_max: int = 32) -> tuple[Stems, FakeSpaw
         spawner=spawner,  # type: ignore[arg-type]
         paths=PoolPaths(rootfs_dir="/r", etc_dir="/e", logs_dir="/l"),  # type: ignore[arg-type]
         teardowns=teardowns,  # type: ignore[arg-type]
+        offload=inline,  # no threads: the autojump clock would jump while one runs
     )
     return stems, spawner, teardowns
 
