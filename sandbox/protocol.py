@@ -307,8 +307,9 @@ class Connection:
             )
         return _HEADER.pack(len(body)) + body
 
-    def receive_data(self, data: bytes) -> None:
-        """Buffer bytes from the peer; ``b""`` means the peer closed the stream."""
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Buffer bytes from the peer (copied: the caller may reuse `data`); ``b""`` means
+        the peer closed the stream."""
         if self._eof and data:
             raise LocalProtocolError("received data after end of stream")
         if data:

@@ -2,6 +2,7 @@
 
 `engine.api.validation` parses a JSON body to check it before the handler runs; the handler's
 `read_json` then gets the same object back instead of parsing (maybe 70 MB) again.
+`read_asgi_body` is the same bound for a handler that speaks raw ASGI (Invoke's hot path).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive
 
 from engine.errors import (
     ApiError,
@@ -43,6 +45,35 @@ async def read_body(
         if len(chunks) > limit:
             raise too_large
     return bytes(chunks)
+
+
+async def read_asgi_body(
+    receive: Receive,
+    declared: str | None,
+    limit: int,
+    operation: str,
+    error: type[ApiError] = RequestTooLargeException,
+) -> bytes:
+    """`read_body` for a raw ASGI handler: `declared` is the request's Content-Length header
+    (None: chunked). A client gone before the body ended is starlette's `ClientDisconnect`."""
+    too_large = f"Request must be smaller than {limit} bytes for the {operation} operation"
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise error(too_large)
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        if message["type"] != "http.request":
+            continue
+        body: bytes = message.get("body", b"")
+        parts.append(body)
+        size += len(body)
+        if declared is None and size > limit:  # chunked: count as it comes
+            raise error(too_large)
+        if not message.get("more_body", False):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 async def read_json(request: Request, operation: str) -> dict[str, Any]:

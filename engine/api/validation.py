@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote
@@ -47,6 +47,7 @@ RULES: Final = {
     ),
 }
 _NO_RULES: Final = Rules()
+_MEMO_MAX_CHARS: Final = 256  # longer values (a client context) are checked every time
 
 
 def lambda_model() -> ServiceModel:
@@ -102,27 +103,73 @@ async def validate_input(request: Request, operation: Operation, labels: Mapping
     plan = _plan(operation)
     if plan is None:
         return
+    query = request.query_params.multi_items() if request.scope.get("query_string") else ()
+    body = await read_json(request, operation.name) if plan.body else None
+    _check(operation, plan, _params(plan, labels, query, request.headers, body))
+
+
+def check_bodiless_input(
+    operation: Operation,
+    labels: Mapping[str, str],
+    query: Sequence[tuple[str, str]],
+    headers: Mapping[str, str],
+) -> bool:
+    """`validate_input` for a raw ASGI handler, without a `Request`: `query` is the parsed
+    query string, `headers` the request's headers by lower-case name (the first of a repeated
+    one). False (and nothing checked) if the operation's input has JSON body members: use
+    `validate_input` for those."""
+    plan = _plan(operation)
+    if plan is None:
+        return True
+    if plan.body:
+        return False
+    _check(operation, plan, _params(plan, labels, query, headers, None))
+    return True
+
+
+def _params(
+    plan: _Plan,
+    labels: Mapping[str, str],
+    query: Sequence[tuple[str, str]],
+    headers: Mapping[str, str],
+    body: Mapping[str, Any] | None,
+) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for member, label in plan.uri:
         raw = labels.get(label)
         if raw is not None:
             params[member] = unquote(raw)
-    if plan.query and request.scope.get("query_string"):
+    if query:
         for member, key, shape in plan.query:
-            values = request.query_params.getlist(key)
+            values = [value for name, value in query if name == key]
             if values:
                 params[member] = _typed(shape, values)
-    if plan.header:
-        for member, name, shape in plan.header:
-            value = request.headers.get(name)
-            if value is not None:
-                params[member] = _typed(shape, [value])
-    if plan.body:
-        body = await read_json(request, operation.name)
+    for member, name, shape in plan.header:
+        value = headers.get(name)
+        if value is not None:
+            params[member] = _typed(shape, [value])
+    if body is not None:
         for member in plan.body:
             if member in body:
                 params[member] = body[member]
-    check(lambda_model(), plan.input, params, plan.rules)
+    return params
+
+
+def _check(operation: Operation, plan: _Plan, params: dict[str, Any]) -> None:
+    """`check`, remembered for requests made only of short strings: a busy function's
+    invokes repeat the same members (name, qualifier, invocation type), and the model's
+    verdict on them is always the same. Refusals are not remembered (they raise)."""
+    if all(type(v) is str and len(v) <= _MEMO_MAX_CHARS for v in params.values()):
+        _check_strings(operation.name, tuple(params.items()))
+    else:
+        check(lambda_model(), plan.input, params, plan.rules)
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_strings(operation: str, params: tuple[tuple[str, str], ...]) -> None:
+    plan = _plan(lambda_model().operations[operation])
+    assert plan is not None
+    check(lambda_model(), plan.input, dict(params), plan.rules)
 
 
 def _typed(shape: Shape, values: list[str]) -> Any:

@@ -236,7 +236,6 @@ class Environment:
             result = await self._run(inv, timeout_s=timeout_s)
         duration_ms = (trio.current_time() - started) * 1000
         self.drain_log_pipe()
-        log.write_line(end_line(inv.request_id))
         report = Report(
             request_id=inv.request_id,
             duration_ms=duration_ms,
@@ -245,7 +244,7 @@ class Environment:
             init_duration_ms=init_ms,
             status=result.status,
         )
-        log.write_line(report.line())
+        log.write_line(end_line(inv.request_id) + report.line())  # one write for both
         tail = log.end_capture()
         error = result.error
         if error is not None:

@@ -37,18 +37,17 @@ class Report:
     status: str | None = None  # "timeout" / "error" when the environment was reset
 
     def line(self) -> str:
-        parts = [
-            f"REPORT RequestId: {self.request_id}",
-            f"Duration: {self.duration_ms:.2f} ms",
-            f"Billed Duration: {billed_ms(self.duration_ms)} ms",
-            f"Memory Size: {self.memory_size_mb} MB",
-            f"Max Memory Used: {memory_used_mb(self.max_memory_used_bytes)} MB",
-        ]
+        duration = self.duration_ms
+        line = (
+            f"REPORT RequestId: {self.request_id}\tDuration: {duration:.2f} ms\t"
+            f"Billed Duration: {billed_ms(duration)} ms\tMemory Size: {self.memory_size_mb} MB\t"
+            f"Max Memory Used: {memory_used_mb(self.max_memory_used_bytes)} MB\t"
+        )
         if self.init_duration_ms is not None:
-            parts.append(f"Init Duration: {self.init_duration_ms:.2f} ms")
+            line += f"Init Duration: {self.init_duration_ms:.2f} ms\t"
         if self.status is not None:
-            parts.append(f"Status: {self.status}")
-        return "\t".join(parts) + "\t\n"  # AWS ends the line with a tab too
+            line += f"Status: {self.status}\t"
+        return line + "\n"  # AWS ends the line with a tab too
 
 
 def timeout_message(timeout_s: float) -> str:
