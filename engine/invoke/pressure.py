@@ -36,7 +36,7 @@ from sandbox.errors import SandboxError
 logger = logging.getLogger(__name__)
 
 MEMINFO: Final = Path("/proc/meminfo")
-WATCH_INTERVAL_S: Final = 1.0  # one pread of /proc/meminfo (~20 us) per second
+WATCH_INTERVAL_S: Final = 1.0  # one pread of /proc/meminfo (~14 us with the parse) a second
 # How long a cold start waits for the environments it reclaimed to be torn down (a killed
 # sandbox's memory is free once its cgroup is empty: ~10-300 ms, more for GBs of pages).
 RECLAIM_WAIT_S: Final = 2.0
