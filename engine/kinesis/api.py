@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import Final
 
 from engine.errors import ApiError
 from engine.kinesis.context import Body, Context, Handler
@@ -31,6 +30,7 @@ from engine.kinesis.record_operations import RECORD_HANDLERS
 from engine.kinesis.requests import check_input
 from engine.kinesis.service import StreamService
 from engine.kinesis.stream_operations import STREAM_HANDLERS
+from engine.shapes.json_protocol import Receive, Scope, Send, read_json_object
 from engine.shapes.model import ServiceModel, load_service
 
 logger = logging.getLogger(__name__)
@@ -40,10 +40,6 @@ MAX_REQUEST_BYTES: Final = 16 * 1024 * 1024
 _CONTENT_TYPE: Final = (b"content-type", b"application/x-amz-json-1.1")
 HANDLERS: Final[dict[str, Handler]] = {**STREAM_HANDLERS, **RECORD_HANDLERS}
 _PREFIX: Final = "Kinesis_20131202."
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class KinesisApp:
@@ -89,39 +85,17 @@ class KinesisApp:
         handler = HANDLERS.get(operation.name)
         if handler is None:
             raise not_implemented(operation.name)
-        body = _parse(await _read_body(receive))
+        body = await read_json_object(
+            receive,
+            max_bytes=MAX_REQUEST_BYTES,
+            too_large=RequestTooLarge,
+            malformed=SerializationException,
+        )
         if operation.input is not None:
             check_input(self.model, operation.input, body)
         if body.get("DryRun") is True:
             raise DryRunOperationException("Request would have succeeded, but DryRun flag is set.")
         return await handler(Context(self.service), body)
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_REQUEST_BYTES:
-            raise RequestTooLarge(f"Request must be smaller than {MAX_REQUEST_BYTES} bytes.")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _parse(raw: bytes) -> Body:
-    try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        raise SerializationException("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise SerializationException("The request body must be a JSON object.")
-    return body
 
 
 def _error_body(exc: ApiError) -> bytes:

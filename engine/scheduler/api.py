@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import parse_qs
 
@@ -28,6 +27,7 @@ from engine.scheduler.errors import (
 from engine.scheduler.operations import HANDLERS
 from engine.scheduler.service import ScheduleService
 from engine.shapes.json_input import problems
+from engine.shapes.json_protocol import Receive, Scope, Send, read_json_object
 from engine.shapes.model import ServiceModel, load_service
 from engine.shapes.rest_input import RestRoutes, input_layout, read_input
 from engine.shapes.validate import check
@@ -37,10 +37,6 @@ logger = logging.getLogger(__name__)
 # A schedule with a 1 MiB Input (the asynchronous invoke's limit), JSON-escaped at worst.
 MAX_REQUEST_BYTES: Final = 6 * 1024 * 1024 + 65_536
 _CONTENT_TYPE: Final = (b"content-type", b"application/json")
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class SchedulerApp:
@@ -82,7 +78,16 @@ class SchedulerApp:
         layout = input_layout(self.model, operation)
         params: dict[str, Any] = {}
         if layout is not None:
-            body = _parse(await _read_body(receive)) if layout.body else {}
+            body = (
+                await read_json_object(
+                    receive,
+                    max_bytes=MAX_REQUEST_BYTES,
+                    too_large=RequestTooLargeException,
+                    malformed=SerializationException,
+                )
+                if layout.body
+                else {}
+            )
             mistyped = [p for p in problems(self.model, layout.shape, body) if p.kind == "type"]
             if mistyped:
                 raise SerializationException(
@@ -94,35 +99,6 @@ class SchedulerApp:
             params = read_input(layout, labels=labels, query=query, headers=headers, body=body)
             check(self.model, layout.shape, params)
         return operation.success_status, await handler(self.service, params)
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_REQUEST_BYTES:
-            raise RequestTooLargeException(
-                f"Request must be smaller than {MAX_REQUEST_BYTES} bytes."
-            )
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _parse(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        raise SerializationException("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise SerializationException("The request body must be a JSON object.")
-    return body
 
 
 def _error_body(exc: ApiError) -> bytes:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import Final
 
+from engine.shapes.json_protocol import Receive, Scope, Send, read_json_object
 from engine.shapes.model import ServiceModel, load_service
 from engine.sqs.context import Body, Context, Handler
 from engine.sqs.errors import (
@@ -38,10 +38,6 @@ MAX_REQUEST_BYTES: Final = 6 * 1024 * 1024 + 65_536
 _CONTENT_TYPE: Final = (b"content-type", b"application/x-amz-json-1.0")
 HANDLERS: Final[dict[str, Handler]] = {**QUEUE_HANDLERS, **MESSAGE_HANDLERS}
 _PREFIX: Final = "AmazonSQS."
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class SqsApp:
@@ -90,37 +86,15 @@ class SqsApp:
             raise UnsupportedOperation(
                 f"lambdalet does not implement the SQS operation {operation.name} yet."
             )
-        body = _parse(await _read_body(receive))
+        body = await read_json_object(
+            receive,
+            max_bytes=MAX_REQUEST_BYTES,
+            too_large=RequestTooLarge,
+            malformed=SerializationException,
+        )
         if operation.input is not None:
             check_input(self.model, operation.input, body)
         return await handler(Context(self.service, host), body)
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_REQUEST_BYTES:
-            raise RequestTooLarge(f"Request must be smaller than {MAX_REQUEST_BYTES} bytes.")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _parse(raw: bytes) -> Body:
-    try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        raise SerializationException("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise SerializationException("The request body must be a JSON object.")
-    return body
 
 
 def _error_body(exc: SqsError) -> bytes:
