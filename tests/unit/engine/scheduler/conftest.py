@@ -100,9 +100,10 @@ def harness(tmp_path: Path) -> Harness:
 
 @pytest.fixture
 def autojump_clock() -> trio.testing.MockClock:
-    """Autojump only after 50 ms of real idleness: journal commits run in a thread (a few ms
-    each), and a zero threshold would jump the clock to the timer's next deadline during them."""
-    return trio.testing.MockClock(autojump_threshold=0.05)
+    """Autojump only after 250 ms of real idleness: journal commits run in a thread (a few ms
+    each, but an fsync on a busy host can take far longer), and a zero threshold would jump
+    the clock to the timer's next deadline during them."""
+    return trio.testing.MockClock(autojump_threshold=0.25)
 
 
 def schedule_params(name: str, expression: str, **extra: object) -> dict[str, object]:

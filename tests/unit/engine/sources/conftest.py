@@ -62,4 +62,4 @@ def autojump_clock() -> trio.testing.MockClock:
     """Autojump only after real idleness: journal commits run in a thread, and a zero
     threshold would jump the clock to the next deadline (a batching window, a backoff, a
     visibility timeout) during each of them."""
-    return trio.testing.MockClock(autojump_threshold=0.1)
+    return trio.testing.MockClock(autojump_threshold=0.25)
