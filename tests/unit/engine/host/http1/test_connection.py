@@ -478,3 +478,40 @@ async def test_tcp_scopes_name_client_and_server() -> None:
         stop.set()
     assert scopes[0]["server"] == ("127.0.0.1", port)
     assert scopes[0]["client"] == ("127.0.0.1", own[1])
+
+
+async def test_http_1_0_keep_alive_is_kept(tmp_path: Path) -> None:
+    async with serving(tmp_path, echo) as served:
+        stream = await served.connect()
+        request = b"GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+        await stream.send_all(request * 2)
+        reader = Reader(stream)
+        for _ in range(2):
+            status, headers, body = await reader.response()
+            assert (status, headers[b"connection"], body) == (200, b"keep-alive", b"GET /k ")
+
+
+async def test_a_chunked_request_body_reaches_the_app_whole(tmp_path: Path) -> None:
+    async with serving(tmp_path, echo) as served:
+        stream = await served.connect()
+        await stream.send_all(b"PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for piece in (b"3\r\nabc\r\n", b"2\r\nde\r\n", b"0\r\nX-T: 1\r\n\r\n"):
+            await trio.sleep(0.01)
+            await stream.send_all(piece)
+        assert (await Reader(stream).response())[2] == b"PUT /c abcde"
+
+
+async def test_a_streamed_answer_to_http_1_0_ends_with_the_connection(tmp_path: Path) -> None:
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ab", "more_body": True})
+        await send({"type": "http.response.body", "body": b"cd"})
+
+    async with serving(tmp_path, app) as served:
+        stream = await served.connect()
+        await stream.send_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        reader = Reader(stream)
+        assert await reader.closed()
+        head, _, body = reader.buf.partition(b"\r\n\r\n")
+        assert b"connection: close" in head and b"transfer-encoding" not in head
+        assert body == b"abcd"
