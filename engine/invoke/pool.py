@@ -129,6 +129,7 @@ class Pool:
         self._to_freeze: deque[tuple[float, Environment, float]] = deque()
         self._freeze_wanted = trio.Event()
         self.memory = MemoryGuard(pool=self, cgroups=cgroups, reserve_mb=sb.memory_reserve_mb)
+        self.stems.spare_bytes = self.memory.spare_bytes  # stems grow only into spare memory
 
     # -- acquiring ----------------------------------------------------------------------
 

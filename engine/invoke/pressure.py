@@ -116,6 +116,15 @@ class MemoryGuard:
         assert self.host is not None
         return self.host.available_bytes()
 
+    def spare_bytes(self) -> int | None:
+        """Host memory beyond the reserve now (None: not watched); what extra stems may use."""
+        if not self.enabled:
+            return None
+        try:
+            return max(0, self.available_bytes() - self.reserve_mb * MIB)
+        except (OSError, ValueError):
+            return None
+
     def _usage_bytes(self, env: Environment) -> int:
         try:
             return self.cgroups.memory_usage_bytes(env.cgroup_name)

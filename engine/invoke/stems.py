@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 STEM_RETRY_S = 1.0
 STEM_REFILL_DELAY_S = 0.005
 STEMS_IN_PARALLEL = 4  # forks asked of the spawner at once while the pool is short
+# Host memory one ready stem holds (bench.stem_cost: ~3 MB charged to its cgroup, ~10 MB of
+# MemAvailable with its namespaces and page tables), rounded up.
+STEM_BYTES = 16 * 1024 * 1024
 
 
 class Stems:
@@ -50,6 +53,9 @@ class Stems:
     ) -> None:
         self.config = config
         self.offload = offload  # runs blocking kernel work off the event loop
+        # Host memory beyond the pool's reserve (None: not known); stems beyond `prewarm`
+        # are made only while it holds them (the pool wires its MemoryGuard in here).
+        self.spare_bytes: Callable[[], int | None] = lambda: None
         self.cgroups = cgroups
         self.spawner = spawner
         self.paths = paths
@@ -125,7 +131,7 @@ class Stems:
         async with trio.open_nursery() as nursery:
             while not self.closing:
                 now = trio.current_time()
-                target = self.demand.target(now)
+                target = self._affordable(self.demand.target(now))
                 while len(self.ready) > target:  # demand fell: the oldest go first
                     self.teardowns.start(self.ready.pop(0), uid=None)
                 short = target - len(self.ready) - self.pending
@@ -140,6 +146,14 @@ class Stems:
                     # A lone cold start: let it answer its caller first, since making a stem
                     # competes for the CPU and the spawner. In a burst, make them at once.
                     await trio.sleep(STEM_REFILL_DELAY_S)
+
+    def _affordable(self, target: int) -> int:
+        """`target`, less the growth above `prewarm` the host's spare memory cannot hold."""
+        floor = self.demand.floor
+        spare = self.spare_bytes()
+        if target <= floor or spare is None:
+            return target
+        return max(floor, min(target, len(self.ready) + self.pending + spare // STEM_BYTES))
 
     async def _add(self) -> None:
         """Make one stem (`pending` was counted by the caller) and wake `keep` when done."""

@@ -174,3 +174,17 @@ async def test_prewarm_zero_turns_stems_off(autojump_clock: trio.testing.MockClo
         await trio.sleep(2)
         assert spawner.made == 0
         stems.close()
+
+
+async def test_growth_stops_where_host_memory_does(autojump_clock: trio.testing.MockClock) -> None:
+    stems, _, _ = make_stems(prewarm=2, prewarm_max=16)
+    stems.spare_bytes = lambda: 0  # the host is at its reserve
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(stems.keep)
+        await trio.sleep(1)
+        for _ in range(40):
+            if stems.take() is None:
+                await stems.make()
+            assert len(stems) + stems.pending <= 2  # prewarm is kept, no more
+            await trio.sleep(0.010)
+        stems.close()
