@@ -63,7 +63,13 @@ from engine.host.connections import (
     UNIX_LIMITS,
 )
 from engine.host.http_serve import Binding, HttpSettings, serve_bindings
-from engine.host.preflight import check_host, open_cgroups, raise_nofile_limit, sweep_leftovers
+from engine.host.preflight import (
+    check_host,
+    open_cgroups,
+    protect_from_oom_killer,
+    raise_nofile_limit,
+    sweep_leftovers,
+)
 from engine.host.sockets import bind_api_socket, bind_tcp, listen_hosts
 from engine.host.state_dir import prepare_state_dir
 from engine.host.systemd import sd_notify
@@ -102,6 +108,7 @@ async def serve(
     """Run the daemon until SIGTERM/SIGINT (or cancellation)."""
     check_host(config)
     raise_nofile_limit()
+    protect_from_oom_killer()  # before the spawner starts: it inherits the value
     paths = prepare_state_dir(config)
     cgroups = open_cgroups(config)
     swept = sweep_leftovers(cgroups)

@@ -191,6 +191,17 @@ def _protect_from_oom_killer() -> None:
         pass
 
 
+def _ordinary_oom_candidate() -> None:
+    """The runtime inherits the daemon's protection from the OOM killer (-900): back to 0, so
+    that on a host out of memory a function is killed before the daemon (raising the value
+    needs no privilege)."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("0")
+    except OSError:  # a read-only /proc: the function keeps the daemon's value
+        pass
+
+
 def _pack(spec: SandboxSpec) -> bytes:
     import msgpack
 
@@ -218,6 +229,7 @@ def run_stem_runtime(stem: StemSpec, init: socket.socket) -> NoReturn:
     try:
         # Ahead of demand: everything that does not depend on the function.
         os.setsid()
+        _ordinary_oom_candidate()
         set_child_rlimits(nofile=stem.nofile)
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)

@@ -92,3 +92,23 @@ def sweep_leftovers(cgroups: Cgroups) -> int:
         except (OSError, SandboxError) as exc:
             logger.error("could not remove leftover cgroup %s: %s", name, exc)
     return swept
+
+
+DAEMON_OOM_SCORE_ADJ = -900  # as scripts/lambdalet.service's OOMScoreAdjust
+
+
+def protect_from_oom_killer(path: str = "/proc/self/oom_score_adj") -> int | None:
+    """Make the daemon (and the spawner it starts) the host OOM killer's last choice, as the
+    systemd unit does, without raising a lower value it was given; returns the value in force
+    (None: unreadable). Sandboxes' runtimes set their own back to 0 (`sandbox.stem`)."""
+    try:
+        with open(path) as f:
+            current = int(f.read())
+        if current > DAEMON_OOM_SCORE_ADJ:
+            with open(path, "w") as f:
+                f.write(str(DAEMON_OOM_SCORE_ADJ))
+            return DAEMON_OOM_SCORE_ADJ
+        return current
+    except (OSError, ValueError) as exc:  # no CAP_SYS_RESOURCE (some containers)
+        logger.warning("cannot lower the daemon's oom_score_adj: %s", exc)
+        return None
