@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.control.functions import FunctionService
-from engine.errors import ResourceNotFoundException, ServiceException
+from engine.errors import ResourceNotFoundException, ServiceException, TooManyRequestsException
 from engine.invoke.concurrency import Concurrency
 from engine.invoke.pool import Pool
 from engine.model.arns import function_arn
@@ -37,6 +37,10 @@ class Reservation:
 
 
 class Invoker:
+    # A `reserve` was refused (429) since the `on_release` hooks last ran: someone may be
+    # waiting for room. A class default, so subclasses that skip __init__ (fakes) have it.
+    _refused_since_hooks = False
+
     def __init__(
         self,
         *,
@@ -49,7 +53,9 @@ class Invoker:
         self.pool = pool
         self.region = region
         self.concurrency = concurrency
-        # Called after every release of a concurrency unit (the async queue waits for room).
+        # Called after a release of a concurrency unit when a `reserve` was refused for lack
+        # of room since they were last called (the async queue waits for room). Not after
+        # every release: a busy function's invokes would wake the queue's task every time.
         self.on_release: list[Callable[[], None]] = []
 
     def check(self, name: str, qualifier: str | None) -> None:
@@ -72,7 +78,11 @@ class Invoker:
         except ResourceNotFoundException:
             raise self._not_found(name, qualifier) from None
         config = target.config
-        self.concurrency.acquire(name, target.qualifier or LATEST, config.version)
+        try:
+            self.concurrency.acquire(name, target.qualifier or LATEST, config.version)
+        except TooManyRequestsException:
+            self._refused_since_hooks = True
+            raise
         return Reservation(config=config, qualifier=target.qualifier)
 
     async def run(
@@ -95,8 +105,10 @@ class Invoker:
     def release(self, reservation: Reservation) -> None:
         """Give a reservation's unit back (`run` does; call it for one that will not run)."""
         self.concurrency.release(reservation.config.name)
-        for hook in self.on_release:
-            hook()
+        if self._refused_since_hooks:
+            self._refused_since_hooks = False
+            for hook in self.on_release:
+                hook()
 
     async def invoke(
         self,

@@ -178,6 +178,14 @@ async def test_a_payload_that_is_not_json_is_refused() -> None:
     assert (b"x-amzn-errortype", b"InvalidRequestContentException") in headers
 
 
+@pytest.mark.parametrize("payload", [b"", b" \t\r\n\x0b\x0c", b' {"a": 1} '])
+async def test_an_empty_or_blank_payload_is_passed_on(payload: bytes) -> None:
+    invoker = FakeInvoker()
+    status, _, _ = await _call(_app(invoker), PATH.format("fn"), body=[payload])
+    assert status == 200
+    assert invoker.calls[0][2] == payload
+
+
 async def test_a_body_in_pieces_and_a_chunked_body_over_the_limit() -> None:
     invoker = FakeInvoker()
     app = _app(invoker)

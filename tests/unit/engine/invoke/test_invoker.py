@@ -1,0 +1,42 @@
+"""`Invoker.release` calls its `on_release` hooks only when a reservation was refused for lack
+of room since they last ran (a busy function must not wake the async queue every time)."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import TooManyRequestsException
+from tests.unit.engine.events.helpers import FakeFunctions, FakeInvoker
+
+
+def _invoker(limit: int) -> tuple[FakeInvoker, list[int]]:
+    functions = FakeFunctions()
+    functions.add("fn")
+    invoker = FakeInvoker(functions, account_limit=limit)
+    woken: list[int] = []
+    invoker.on_release.append(lambda: woken.append(1))
+    return invoker, woken
+
+
+def test_releases_wake_nobody_while_nothing_was_refused() -> None:
+    invoker, woken = _invoker(2)
+    for _ in range(3):
+        invoker.release(invoker.reserve("fn", None))
+    assert woken == []
+
+
+def test_the_release_after_a_refusal_wakes_the_hooks_once() -> None:
+    invoker, woken = _invoker(1)
+    held = invoker.reserve("fn", None)
+    with pytest.raises(TooManyRequestsException):
+        invoker.reserve("fn", None)
+    invoker.release(held)
+    assert woken == [1]
+    invoker.release(invoker.reserve("fn", None))  # nothing refused since
+    assert woken == [1]
+    held = invoker.reserve("fn", None)
+    for _ in range(2):  # two refusals, one release: one wake (the waiter retries them all)
+        with pytest.raises(TooManyRequestsException):
+            invoker.reserve("fn", None)
+    invoker.release(held)
+    assert woken == [1, 1]
