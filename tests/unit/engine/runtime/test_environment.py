@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,3 +278,38 @@ async def test_response_for_another_request_is_not_accepted(make_env) -> None:  
     outcome = await env.invoke(invoke_msg(), timeout_s=3)
     assert json.loads(outcome.payload)["errorType"] == "Runtime.InvalidResponse"
     assert not outcome.reusable
+
+
+async def test_a_runtime_flooding_its_output_still_times_out(make_env) -> None:  # type: ignore[no-untyped-def]
+    """The channel reads only after a wait, so a stream that always has data cannot starve the
+    event loop and the invoke's timeout fires (a thread floods the socket with Log frames)."""
+    stop = threading.Event()
+    frame = Connection().send(Log(data=b"x" * 200 + b"\n")) * 50
+
+    def flood(fd: int) -> None:
+        view = memoryview(b"")
+        while not stop.is_set():
+            if not view:
+                view = memoryview(frame)
+            select.select([], [fd], [], 0.05)
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                pass
+            except OSError:
+                return
+
+    async def runtime(rt: FakeRuntime, stem: Stem) -> None:
+        await rt.send(Ready())
+        await rt.receive()
+        await trio.to_thread.run_sync(flood, rt.stream.socket.fileno(), abandon_on_cancel=True)
+
+    env = await make_env(runtime, FakeCgroups())
+    try:
+        started = trio.current_time()
+        outcome = await env.invoke(invoke_msg(), timeout_s=0.3)
+        assert trio.current_time() - started < 5
+    finally:
+        stop.set()
+    assert json.loads(outcome.payload)["errorType"] == "Sandbox.Timedout"
+    assert b"x" * 200 in outcome.log_tail
