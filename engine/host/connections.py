@@ -5,10 +5,11 @@ is authenticated (a slowloris: hundreds of connections that send their request h
 at a time). Each listener therefore holds at most `max_connections`, and on the unix socket at
 most `max_per_peer` per uid (`SO_PEERCRED`). When a listener is full, a new connection
 evicts the connection that has waited longest for its next request head (idle, or sending a
-head slowly) if that wait has lasted `evict_after_s`; if every connection is busy with a
-request, the new one is closed instead. The deadline for a request head itself is the
-binding's keep-alive timeout, which runs from accept (and from each answer) until a whole
-head has been parsed.
+head slowly) once that wait has lasted `evict_after_s` (when the waiters are all younger,
+accepting waits up to half a second for the oldest to get there); if every connection is busy
+with a request, or none gets there in time, the new one is closed instead. The deadline for a
+request head itself is the binding's keep-alive timeout, which runs from accept (and from each
+answer) until a whole head has been parsed.
 
 Connections are tracked by a thin stream wrapper; the HTTP server (`engine.host.http1`) tells
 it when the client owes a request head and when one has been parsed.
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 _PEERCRED: Final = struct.Struct("3i")  # struct ucred: pid, uid, gid
 _WARN_EVERY_S: Final = 10.0
+ADMIT_WAIT_MAX_S: Final = 0.5  # how long accepting waits for a waiter to become evictable
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,7 +155,18 @@ class GuardedListener(trio.abc.Listener[GuardedStream]):
         candidates = self.active if not peer_full else {s for s in self.active if s.peer == peer}
         victim = self._longest_waiting(candidates)
         if victim is None:
-            return False
+            # Connections that owe a head but have not waited `evict_after_s` yet (a flood of
+            # fresh ones): wait until the oldest has, rather than refuse a client that may
+            # be the one sending its request at once. At most ADMIT_WAIT_MAX_S.
+            owing = [s for s in candidates if s.waiting]
+            if not owing:
+                return False
+            oldest = min(owing, key=lambda s: s.waiting_since)
+            due = oldest.waiting_since + self.limits.evict_after_s
+            await trio.sleep_until(min(due, trio.current_time() + ADMIT_WAIT_MAX_S))
+            victim = self._longest_waiting(candidates)
+            if victim is None:
+                return False
         self.evictions += 1
         self._warn("evicted a connection that sent no complete request head")
         await victim.evict()

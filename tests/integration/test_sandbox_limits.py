@@ -79,11 +79,18 @@ def _cgroup_cpu_usage_ns(daemon: Daemon) -> int:
     total = 0
     v1 = list(Path("/sys/fs/cgroup").glob(f"*/{daemon.cgroup_parent}/sb-*/cpuacct.usage"))
     for path in v1:
-        total += int(path.read_text())
+        try:
+            total += int(path.read_text())
+        except FileNotFoundError:  # a ready stem torn down as the stem pool shrinks
+            pass
     if v1:  # a hybrid host's unified groups (freezing only) count the same CPU again
         return total
     for path in Path("/sys/fs/cgroup").glob(f"*/{daemon.cgroup_parent}/sb-*/cpu.stat"):
-        for line in path.read_text().splitlines():
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            continue
+        for line in text.splitlines():
             if line.startswith("usage_usec"):
                 total += int(line.split()[1]) * 1000
     return total

@@ -71,6 +71,26 @@ async def test_a_full_listener_evicts_the_connection_that_owes_a_head_the_longes
             await s.aclose()
 
 
+async def test_a_flood_of_fresh_connections_makes_the_newcomer_wait_not_fail() -> None:
+    # A slowloris that fills the listener faster than `evict_after_s`: the next client (who
+    # sends its head at once) is let in once the oldest flooder has waited long enough,
+    # instead of being refused while every flooder is still young.
+    limits = ConnectionLimits(max_connections=2, evict_after_s=0.3)
+    async with tcp_listener(limits) as listener:
+        flood = [await connect(listener) for _ in range(2)]
+        accepted = [await listener.accept() for _ in flood]
+        honest = await connect(listener)
+        await honest.send_all(HEAD)
+        started = trio.current_time()
+        let_in = await listener.accept()
+        assert 0.2 <= trio.current_time() - started <= 0.6
+        assert await let_in.receive_some(1024) == HEAD
+        assert accepted[0].evicted and not accepted[1].evicted
+        assert listener.refused == 0 and listener.evictions == 1
+        for s in (*flood, honest):
+            await s.aclose()
+
+
 async def test_busy_connections_are_not_evicted_and_a_newcomer_is_refused() -> None:
     limits = ConnectionLimits(max_connections=1, evict_after_s=EVICT_AFTER_S)
     async with tcp_listener(limits) as listener:
