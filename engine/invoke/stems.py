@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 STEM_RETRY_S = 1.0
 STEM_REFILL_DELAY_S = 0.005
 STEMS_IN_PARALLEL = 4  # forks asked of the spawner at once while the pool is short
-# Host memory one ready stem holds (bench.stem_cost: ~3 MB charged to its cgroup, ~10 MB of
+# Host memory one ready stem holds (bench.stem_cost: ~3 MB charged to its cgroup, 5.6-10 MB of
 # MemAvailable with its namespaces and page tables), rounded up.
 STEM_BYTES = 16 * 1024 * 1024
 
