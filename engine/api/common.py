@@ -43,15 +43,24 @@ def function_name(request: Request, param: str = "name") -> tuple[str, str | Non
     """The path's FunctionName (name, name:qualifier, full or partial ARN) and ?Qualifier=.
     A qualifier in both places must agree, as AWS requires."""
     region: str = request.app.state.region
-    name, qualifier = parse_function_name(unquote(request.path_params[param]), region)
-    query = request.query_params.get("Qualifier")
-    if query is not None:
-        if qualifier is not None and qualifier != query:
+    return name_and_qualifier(
+        request.path_params[param], request.query_params.get("Qualifier"), region
+    )
+
+
+def name_and_qualifier(
+    path_name: str, query_qualifier: str | None, region: str
+) -> tuple[str, str | None]:
+    """The path's FunctionName (still percent-encoded once) and ?Qualifier=, which must agree
+    with a qualifier in the name."""
+    name, qualifier = parse_function_name(unquote(path_name), region)
+    if query_qualifier is not None:
+        if qualifier is not None and qualifier != query_qualifier:
             raise InvalidParameterValueException(
                 "The derived qualifier from the function name does not match the specified "
                 "qualifier."
             )
-        qualifier = query
+        qualifier = query_qualifier
     return name, qualifier
 
 

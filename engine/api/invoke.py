@@ -25,7 +25,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from typing import Final
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,11 +35,10 @@ from starlette.types import Receive, Scope, Send
 from engine.api.app import FastRoute
 from engine.api.aws_routes import match_operation_labels
 from engine.api.body import read_asgi_body, read_body
-from engine.api.common import Handler, api_error_response, function_name
+from engine.api.common import Handler, api_error_response, function_name, name_and_qualifier
 from engine.api.validation import check_bodiless_input, validate_input
 from engine.errors import (
     ApiError,
-    InvalidParameterValueException,
     InvalidRequestContentException,
     ServiceException,
     ValidationException,
@@ -47,7 +46,6 @@ from engine.errors import (
 from engine.events.queue import EventQueue
 from engine.invoke.invoker import Invoker
 from engine.model.limits import MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES
-from engine.model.names import parse_function_name
 
 logger = logging.getLogger(__name__)
 
@@ -175,16 +173,10 @@ class InvokeEndpoint:
         items = parse_qsl(query, keep_blank_values=True) if query else []
         if found is not None and not check_bodiless_input(*found, items, _headers(scope)):
             await validate_input(Request(scope, receive), *found)
-        # function_name(): the path's name (decoded once more) and the last ?Qualifier=.
-        name, qualifier = parse_function_name(unquote(scope["path_params"]["name"]), self.region)
-        wanted = dict(items).get("Qualifier")
-        if wanted is not None:
-            if qualifier is not None and qualifier != wanted:
-                raise InvalidParameterValueException(
-                    "The derived qualifier from the function name does not match the specified "
-                    "qualifier."
-                )
-            qualifier = wanted
+        # As function_name(): the path's name (decoded once more) and the last ?Qualifier=.
+        name, qualifier = name_and_qualifier(
+            scope["path_params"]["name"], dict(items).get("Qualifier"), self.region
+        )
         return await self.api.invoke(scope, receive, name, qualifier)
 
 

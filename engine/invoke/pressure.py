@@ -22,6 +22,7 @@ import trio
 
 from engine.invoke.memory import (
     MIB,
+    Reclaim,
     choose_victims,
     cold_start_deficit,
     default_reserve_mb,
@@ -125,6 +126,15 @@ class MemoryGuard:
         except (OSError, ValueError):
             return None
 
+    def _victims(self, deficit: int) -> Reclaim[Environment]:
+        """The least recently used idle environments whose memory covers `deficit`."""
+        return choose_victims(
+            deficit,
+            self.pool.reclaimable(),
+            idle_since=lambda env: env.idle_since,
+            usage_bytes=self._usage_bytes,
+        )
+
     def _usage_bytes(self, env: Environment) -> int:
         try:
             return self.cgroups.memory_usage_bytes(env.cgroup_name)
@@ -149,12 +159,7 @@ class MemoryGuard:
         deficit = self._deficit(memory_mb)
         if deficit == 0:
             return
-        plan = choose_victims(
-            deficit,
-            self.pool.reclaimable(),
-            idle_since=lambda env: env.idle_since,
-            usage_bytes=self._usage_bytes,
-        )
+        plan = self._victims(deficit)
         if plan.freed_bytes < deficit:
             self._refused(
                 f"{deficit // MIB} MB short of the {self.reserve_mb} MB reserve plus its"
@@ -214,12 +219,7 @@ class MemoryGuard:
         deficit = watermark_deficit(available_bytes=available, reserve_mb=self.reserve_mb)
         if deficit == 0:
             return
-        plan = choose_victims(
-            deficit,
-            self.pool.reclaimable(),
-            idle_since=lambda env: env.idle_since,
-            usage_bytes=self._usage_bytes,
-        )
+        plan = self._victims(deficit)
         if plan.victims:
             logger.warning(
                 "host memory under the %d MB reserve (%d MB available): reclaiming %d idle"
