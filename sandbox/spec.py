@@ -51,6 +51,10 @@ class StemSpec(_Wire):
     etc_dir: str  # minimal /etc, bind-mounted read-only
     cgroup_procs: tuple[str, ...]  # cgroup.procs files joined before anything else
     nofile: int = 1024  # RLIMIT_NOFILE (processes are limited by the cgroup's pids.max)
+    # False when every specialization brings an ENI: the stem makes no network namespace of
+    # its own (one namespace fewer to make and clean up per sandbox), and init and runtime
+    # join the ENI's before the function's first instruction; a spec without one is refused.
+    own_netns: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

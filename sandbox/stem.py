@@ -62,7 +62,7 @@ from sandbox.spec import (
     StemSpec,
 )
 
-_NAMESPACES = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET
+_NAMESPACES = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
@@ -126,12 +126,13 @@ def run_stem_init(stem: StemSpec, *, layout: HostLayout, control: socket.socket)
     try:
         _join_cgroups(stem.cgroup_procs)  # first: everything below is accounted and limited
         step = "unshare namespaces"
-        sc.unshare(_NAMESPACES)
+        sc.unshare(_NAMESPACES | (sc.CLONE_NEWNET if stem.own_netns else 0))
         sc.unshare(sc.CLONE_NEWCGROUP)  # after the join, so the sandbox sees its group as /
         step = "assemble root filesystem"
         prepare_child_rootfs(stem, layout)
-        step = "bring up loopback"
-        _bring_up_loopback()
+        if stem.own_netns:
+            step = "bring up loopback"
+            _bring_up_loopback()
         step = "fork runtime"
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         runtime_pid = os.fork()
@@ -147,6 +148,13 @@ def run_stem_init(stem: StemSpec, *, layout: HostLayout, control: socket.socket)
         spec, fds = received
         given = InitFds.unpack(spec, fds)
         runtime_fd = given.runtime
+        if not stem.own_netns:
+            # Until now init shared the host's network namespace (nothing of the function
+            # ran); it joins the ENI's before the runtime may start the function.
+            step = "join the ENI's network namespace"
+            if given.netns is None:
+                raise ValueError("this stem has no network namespace of its own: it needs an ENI")
+            sc.setns(given.netns, sc.CLONE_NEWNET)
         step = "hand the spec to the runtime"
         netns_fd = [] if given.netns is None else [given.netns]
         socket.send_fds(ours, [_pack(spec)], [given.runtime, given.log, *netns_fd])
@@ -250,6 +258,8 @@ def run_stem_runtime(stem: StemSpec, init: socket.socket) -> NoReturn:
             step = "join the ENI's network namespace"
             sc.setns(netns_fd[0], sc.CLONE_NEWNET)
             os.close(netns_fd[0])
+        elif not stem.own_netns:  # never run a function in the host's network namespace
+            raise ValueError("this stem has no network namespace of its own: it needs an ENI")
         if spec.api == API_HTTP:
             step = "open the Runtime API listener"
             _hand_over_runtime_api(runtime_fd)

@@ -94,6 +94,8 @@ class Stems:
                     etc_dir=os.fspath(self.paths.etc_dir),
                     cgroup_procs=tuple(self.cgroups.procs_files(name)),
                     nofile=self.config.sandbox.nofile,
+                    # With networking on, every sandbox joins an ENI: no namespace of its own.
+                    own_netns=not self.config.network.enabled,
                 )
             )
         except BaseException:

@@ -180,3 +180,34 @@ def test_environments_leave_no_links_behind_when_they_go(
 
 def list_links(prefix: str) -> list[str]:
     return [n for n in os.listdir("/sys/class/net") if n.startswith(prefix)]
+
+
+def test_every_sandbox_process_is_in_the_enis_namespace_init_included(
+    daemon: Daemon, deploy: Callable[..., str]
+) -> None:
+    # Stems make no network namespace of their own when networking is on: their init and
+    # runtime start in the host's and join the ENI's at specialization. A process left in
+    # the host's would show the host's interfaces in /proc/<pid>/net/dev to the function.
+    name = deploy(
+        """
+        import os
+        def handler(event, context):
+            seen = {}
+            for pid in sorted(p for p in os.listdir("/proc") if p.isdigit()):
+                try:
+                    lines = open(f"/proc/{pid}/net/dev").read().splitlines()[2:]
+                except OSError as exc:
+                    seen[pid] = type(exc).__name__
+                    continue
+                seen[pid] = sorted(line.split(":")[0].strip() for line in lines)
+            return seen
+        """
+    )
+    resp = daemon.invoke(name, {})
+    assert resp.status == 200, resp.body
+    seen = resp.json()
+    assert seen.get("1") == ["eth0", "lo"], seen  # init, readable and in the ENI's namespace
+    assert all(links == ["eth0", "lo"] for links in seen.values()), seen
+    # The control: a process in the host's namespace (this test) shows the host's interfaces
+    # there, the ENIs' host ends among them.
+    assert daemon.if_prefix in Path("/proc/self/net/dev").read_text()
