@@ -43,10 +43,20 @@ _counter = itertools.count(int(os.environ.get("LAMBDALET_TEST_DAEMON_BASE", "1")
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free loopback ports: the sockets are held together while chosen, so
+    the kernel cannot hand the same port out twice (two separate calls sometimes did)."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 @dataclass
@@ -316,11 +326,12 @@ def daemon_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
     def make() -> Daemon:
         n = next(_counter)
         base = tmp_path_factory.mktemp(f"daemon{n}")
+        port, url_port = free_ports(2)
         d = Daemon(
             state_dir=base / "state",
             socket_path=base / "run" / "api.sock",
-            port=free_port(),
-            url_port=free_port(),
+            port=port,
+            url_port=url_port,
             cgroup_parent=f"{TEST_TAG}-{n}",
             n=n,
         )

@@ -79,6 +79,14 @@ def make_stems(prewarm: int = 2, prewarm_max: int = 32) -> tuple[Stems, FakeSpaw
     return stems, spawner, teardowns
 
 
+async def burst(stems: Stems, cold_starts: int = 40) -> None:
+    """A cold start every 10 ms, each taking a ready stem or making one itself."""
+    for _ in range(cold_starts):
+        if stems.take() is None:
+            await stems.make()
+        await trio.sleep(0.010)
+
+
 # -- the target ------------------------------------------------------------------------------
 
 
@@ -131,11 +139,7 @@ async def test_a_burst_grows_the_pool_in_parallel_then_it_drifts_back(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(stems.keep)
         await trio.sleep(1)
-        # A burst: a cold start every 10 ms, each taking a stem (or making one itself).
-        for _ in range(40):
-            if stems.take() is None:
-                await stems.make()
-            await trio.sleep(0.010)
+        await burst(stems)
         assert spawner.most_at_once > 1  # made several at once
         grown = len(stems) + stems.pending
         assert grown > 2
@@ -157,10 +161,7 @@ async def test_without_growth_a_burst_mostly_makes_its_own(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(stems.keep)
         await trio.sleep(1)
-        for _ in range(40):
-            if stems.take() is None:
-                await stems.make()
-            await trio.sleep(0.010)
+        await burst(stems)
         assert stems.made_on_demand >= 10
         stems.close()
 
