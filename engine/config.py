@@ -85,6 +85,21 @@ class EventsConfig:
     time_scale: float = 1.0
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaemonConfig:
+    # SIGTERM: in-flight invokes (and async attempts) get this long to finish before what is
+    # left is cut short; keep it below the unit's TimeoutStopSec (45 s in scripts/).
+    stop_timeout_s: float = 30.0
+    status_interval_s: float = 5.0  # how often systemd's STATUS= line is refreshed
+    # The daemon's log level (`lambdalet serve --log-level` wins), and levels per logger
+    # ({"engine.sources" = "DEBUG"}). Both change on SIGHUP.
+    log_level: str = "INFO"
+    log_levels: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     state_dir: Path = Path("/var/lib/lambdalet")  # registry, code blobs, logs
@@ -106,6 +121,7 @@ class Config:
     runtimes: RuntimesConfig = field(default_factory=RuntimesConfig)
     concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
     vpcs: tuple[Vpc, ...] = ()  # [[vpc]] documents (read-only through the API)
 
     def replace(self, **changes: Any) -> Config:
@@ -141,6 +157,10 @@ def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
             if not isinstance(value, dict):
                 raise ConfigError("[events] must be a table")
             args[name] = _build(EventsConfig, value, "[events]")
+        elif name == "daemon":
+            if not isinstance(value, dict):
+                raise ConfigError("[daemon] must be a table")
+            args[name] = _build(DaemonConfig, value, "[daemon]")
         elif name == "vpc":
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 raise ConfigError("vpc must be an array of tables ([[vpc]])")
@@ -231,12 +251,27 @@ def validate(config: Config) -> Config:
     events = config.events
     if not 1 <= events.workers <= 10_000 or not 0 < events.time_scale <= 1:
         raise ConfigError("events.workers must be 1..10000 and events.time_scale in (0, 1]")
+    _validate_daemon(config.daemon)
     if not config.credentials_file.is_absolute():
         raise ConfigError("credentials_file must be an absolute path")
     if not config.state_dir.is_absolute() or not config.socket_path.is_absolute():
         raise ConfigError("state_dir and socket_path must be absolute paths")
     _validate_network(config)
     return config
+
+
+def _validate_daemon(daemon: DaemonConfig) -> None:
+    for key in ("stop_timeout_s", "status_interval_s"):
+        value = getattr(daemon, key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
+            raise ConfigError(f"daemon.{key} must be a number of seconds, above 0 and <= 3600")
+    if not isinstance(daemon.log_levels, dict):
+        raise ConfigError("[daemon.log_levels] must be a table of logger = level")
+    levels = {"daemon.log_level": daemon.log_level}
+    levels |= {f"daemon.log_levels.{k}": v for k, v in daemon.log_levels.items()}
+    for key, level in levels.items():
+        if not isinstance(level, str) or level.upper() not in LOG_LEVELS:
+            raise ConfigError(f"{key} must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
 
 
 def parse_listen(value: str, key: str = "listen") -> tuple[str, int]:

@@ -2,12 +2,15 @@
 
 check the host → prepare the state directory → sweep a crashed predecessor's leftovers →
 discover runtimes → open the registry → bind the sockets → start the network, the spawner and
-the pool → build the services and the API → deploy examples → serve HTTP until SIGTERM/SIGINT
-→ tear every sandbox down → remove the socket.
+the pool → build the services and the API (`engine.services`) → deploy examples → READY=1 and
+serve HTTP (SIGHUP reloads, `engine.lifecycle`) until SIGTERM/SIGINT → stop gracefully: accept
+nothing new, let what is in flight finish within `daemon.stop_timeout_s` → tear every sandbox
+down → remove the socket. Each step is also systemd's STATUS= line (`engine.host.systemd`).
 
 This module decides nothing itself: what each step does lives in the room that owns it
 (`engine.host` for the machine, `engine.control`, `engine.invoke`, `engine.network`, the API
-rooms), and the hooks that let one room react to another's changes are connected here.
+rooms), and the hooks that let one room react to another's changes are connected in
+`engine.services`.
 
 Resource handling: everything the daemon creates (cgroups under the configured parent, the
 socket, sandboxes) is released on the way out, also on errors; what a SIGKILLed daemon
@@ -17,70 +20,43 @@ leaves behind is removed by the next start's sweep.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
+import math
 import os
-import signal
 import socket
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import trio
-from starlette.applications import Starlette
 
-from engine.api.aliases import AliasApi, alias_routes
-from engine.api.app import build_app
-from engine.api.aws_routes import match_operation
-from engine.api.body import MAX_CONTROL_BODY_BYTES
-from engine.api.common import guard
-from engine.api.concurrency import ConcurrencyApi, concurrency_routes
-from engine.api.event_invoke import EventInvokeApi, event_invoke_routes
-from engine.api.event_source_mappings import EventSourceMappingApi, event_source_mapping_routes
-from engine.api.functions import FunctionApi, function_routes
-from engine.api.invoke import InvokeApi, invoke_routes
-from engine.api.layers import LayerApi, layer_routes
-from engine.api.network import NetworkApi, network_routes
-from engine.api.policies import PolicyApi, policy_routes
-from engine.api.pool_view import PoolViewApi, pool_view_routes
-from engine.api.tags import TagApi, tag_routes
 from engine.auth.credentials import credentials_for
-from engine.auth.gate import SigV4Middleware
-from engine.config import Config, parse_listen
-from engine.control.event_invoke import EventInvokeConfigService
-from engine.control.event_source_mappings import EventSourceMappingService, SourceCheck
+from engine.config import Config
 from engine.control.examples import deploy_examples
-from engine.control.functions import FunctionService
-from engine.control.layers import LayerService
-from engine.control.policies import PolicyService
-from engine.control.tags import TagService
-from engine.endpoint import Endpoint, signing_service
+from engine.endpoint import Endpoint
 from engine.events.queue import EventQueue
 from engine.events.service import open_events
-from engine.host.connections import (
-    TCP_KEEP_ALIVE_S,
-    TCP_LIMITS,
-    UNIX_KEEP_ALIVE_S,
-    UNIX_LIMITS,
-)
 from engine.host.http_serve import Binding, HttpSettings, serve_bindings
 from engine.host.preflight import (
+    cgroup_mode,
     check_host,
     open_cgroups,
     protect_from_oom_killer,
     raise_nofile_limit,
     sweep_leftovers,
 )
-from engine.host.sockets import bind_api_socket, bind_tcp, listen_hosts
+from engine.host.sockets import bind_api_socket, bind_tcp
 from engine.host.state_dir import prepare_state_dir
-from engine.host.systemd import sd_notify
-from engine.invoke.concurrency import Concurrency
+from engine.host.systemd import Notifier
+from engine.host.watchdog import Watchdog
 from engine.invoke.invoker import Invoker
-from engine.invoke.pool import Pool, open_pool
-from engine.invoke.provisioned import Provisioner
-from engine.invoke.reservations import Reservations
+from engine.invoke.pool import open_pool
 from engine.kinesis.api import KinesisApp
 from engine.kinesis.service import open_streams
-from engine.network.service import NetworkService, open_network
+from engine.lifecycle.logs import set_log_levels
+from engine.lifecycle.reload import Reloader
+from engine.lifecycle.signals import HANDLED_SIGNALS, Lifecycle
+from engine.lifecycle.status import StatusReporter
+from engine.network.service import open_network
 from engine.registry.registry import Registry
 from engine.runtime.catalog import (
     RuntimeCatalog,
@@ -90,12 +66,10 @@ from engine.runtime.catalog import (
 )
 from engine.scheduler.api import SchedulerApp
 from engine.scheduler.service import open_schedules
+from engine.services import Services, bindings, build_lambda_app, live_settings
 from engine.sources.service import open_sources
 from engine.sqs.api import SqsApp
 from engine.sqs.service import open_queues
-from engine.urls.api import UrlApi, url_routes
-from engine.urls.server import UrlServer
-from engine.urls.service import UrlService
 from sandbox.errors import SandboxError
 from sandbox.launcher import open_spawner
 
@@ -103,25 +77,62 @@ logger = logging.getLogger(__name__)
 
 
 async def serve(
-    config: Config, *, task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED
+    config: Config,
+    *,
+    load: Callable[[], Config] | None = None,
+    notifier: Notifier | None = None,
+    task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run the daemon until SIGTERM/SIGINT (or cancellation)."""
-    check_host(config)
-    raise_nofile_limit()
-    protect_from_oom_killer()  # before the spawner starts: it inherits the value
-    paths = prepare_state_dir(config)
-    cgroups = open_cgroups(config)
-    swept = sweep_leftovers(cgroups)
-    if swept:
-        logger.warning("removed %d sandbox(es) left by a previous daemon", swept)
-    logger.info("cgroups: %s", cgroups.describe())
-    runtimes = await trio.to_thread.run_sync(discover_runtimes, config)  # runs node --version
-    logger.info("runtimes: %s", ", ".join(runtimes.names()))
-    credentials = credentials_for(config)
-    registry = Registry(config.state_dir, region=config.region)
+    """Run the daemon until SIGTERM/SIGINT (or cancellation). `load` reads the configuration
+    again on SIGHUP (None: the same `config`); `notifier` talks to systemd (default: from
+    `$NOTIFY_SOCKET`)."""
+    notifier = notifier or Notifier()
+    # Signals are caught from here to the end: a stop signal during start-up is acted on once
+    # serving; a second one during teardown cannot kill the daemon half-way.
+    with trio.open_signal_receiver(*HANDLED_SIGNALS) as signals:
+        await _serve(config, signals, load=load, notifier=notifier, task_status=task_status)
+
+
+async def _serve(
+    config: Config,
+    signals: AsyncIterator[int],
+    *,
+    load: Callable[[], Config] | None,
+    notifier: Notifier,
+    task_status: trio.TaskStatus[Path],
+) -> None:
+    step = notifier.status
+    try:
+        step("checking the host")
+        check_host(config)
+        raise_nofile_limit()
+        protect_from_oom_killer()  # before the spawner starts: it inherits the value
+        set_log_levels(config.daemon)
+        step("preparing the state directory")
+        paths = prepare_state_dir(config)
+        step("preparing cgroups")
+        cgroups = open_cgroups(config)
+        swept = sweep_leftovers(cgroups)
+        if swept:
+            logger.warning("removed %d sandbox(es) left by a previous daemon", swept)
+        logger.info("cgroups (%s): %s", cgroup_mode(), cgroups.describe())
+        step("discovering runtimes")
+        runtimes = await trio.to_thread.run_sync(discover_runtimes, config)  # node --version
+        logger.info("runtimes: %s", ", ".join(runtimes.names()))
+        credentials = credentials_for(config)
+        step("opening the registry")
+        registry = Registry(config.state_dir, region=config.region)
+    except BaseException as exc:
+        notifier.status(f"failed to start: {exc}")
+        notifier.close()
+        raise
     listen = bind_api_socket(config.socket_path, config.socket_group)
     tcp = [bind_tcp(address) for address in (config.http_listen, config.function_url_listen)]
+    life = Lifecycle(
+        notifier=notifier, reloader=Reloader(load=load or (lambda: config), config=config)
+    )
     try:
+        step("starting the network, the spawner and the pool")
         async with (
             open_network(
                 config=config, registry=registry, functions=registry.all_functions
@@ -140,6 +151,7 @@ async def serve(
             trio.open_nursery() as nursery,
             contextlib.AsyncExitStack() as stack,
         ):
+            step("opening queues, streams, async events and schedules")
             queues = await stack.enter_async_context(
                 open_queues(config.state_dir, region=config.region)
             )
@@ -174,7 +186,11 @@ async def serve(
                     dead_letters=queues,
                 )
             )
-            await stack.enter_async_context(
+            # Pollers and the provisioner: cancelled as a stop begins (before the invoker
+            # refuses new invokes), and before the services they use close (LIFO).
+            background = await stack.enter_async_context(trio.open_nursery())
+            await background.start(
+                hold,
                 open_sources(
                     config.state_dir,
                     mappings=services.event_source_mappings,
@@ -186,8 +202,9 @@ async def serve(
                     ),
                     region=config.region,
                     time_scale=config.events.time_scale,
-                )
+                ),
             )
+            life.reloader.live += live_settings(services, pool, network, events)
             app = Endpoint(
                 build_lambda_app(services, events, runtimes, network, region=config.region),
                 {
@@ -197,6 +214,7 @@ async def serve(
                 {"scheduler": SchedulerApp(schedules, region=config.region)},
             )
             if config.examples_dir is not None:
+                step("deploying the example functions")
                 names = await deploy_examples(
                     services.functions,
                     config.examples_dir,
@@ -205,52 +223,29 @@ async def serve(
                 )
                 if names:
                     logger.info("deployed example functions: %s", ", ".join(names))
-            nursery.start_soon(services.provisioner.run)
-            bindings = [
-                Binding(
-                    app,
-                    listen,
-                    UNIX_LIMITS,
-                    name="api socket",
-                    keep_alive_timeout_s=UNIX_KEEP_ALIVE_S,
-                    log_peer=True,
-                )
-            ]
-            api_tcp, url_tcp = tcp
-            if api_tcp is not None:
-                assert credentials is not None and config.http_listen is not None
-                signed = SigV4Middleware(
-                    app,
-                    credentials=credentials,
-                    hosts=listen_hosts(config.http_listen),
-                    region=config.region,
-                    max_body=MAX_CONTROL_BODY_BYTES,
-                    operation_of=_operation_name,
-                    service=signing_service,
-                )
-                bindings.append(
-                    Binding(
-                        signed,
-                        api_tcp,
-                        TCP_LIMITS,
-                        name="api tcp",
-                        keep_alive_timeout_s=TCP_KEEP_ALIVE_S,
-                    )
-                )
-            if url_tcp is not None:
-                server = UrlServer(
-                    services.urls, services.invoker, credentials=credentials, region=config.region
-                )
-                bindings.append(
-                    Binding(
-                        server,
-                        url_tcp,
-                        TCP_LIMITS,
-                        name="function urls",
-                        keep_alive_timeout_s=TCP_KEEP_ALIVE_S,
-                    )
-                )
-            await _serve_http(bindings, config, task_status)
+            background.start_soon(services.provisioner.run)
+            served = bindings(app, services, config, credentials, listen, tcp)
+            await _serve_until_stopped(
+                life,
+                signals,
+                served,
+                config,
+                nursery=nursery,
+                stop_first=background.cancel_scope.cancel,
+                invoker=services.invoker,
+                events=events,
+                status=StatusReporter(
+                    send=notifier.status,
+                    functions=lambda: len(registry.all_functions()),
+                    environments=lambda: len(pool.live),
+                    invocations=lambda: services.invoker.runs,
+                    async_backlog=lambda: events.backlog,
+                    needs_restart=lambda: life.reloader.needs_restart,
+                    interval_s=lambda: life.reloader.config.daemon.status_interval_s,
+                ),
+                task_status=task_status,
+            )
+            step("stopping: tearing sandboxes down")
             nursery.cancel_scope.cancel()
     finally:
         _close(listen, tcp, registry, config)
@@ -258,122 +253,19 @@ async def serve(
             cgroups.remove_parent()
         except (OSError, SandboxError) as exc:
             logger.warning("could not remove the cgroup parent: %s", exc)
+        notifier.status("stopped")
+        notifier.close()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Services:
-    """The services the API and the listeners call, wired to each other's changes."""
-
-    functions: FunctionService
-    layers: LayerService
-    tags: TagService
-    policies: PolicyService
-    concurrency: Concurrency
-    reservations: Reservations
-    invoker: Invoker
-    provisioner: Provisioner
-    urls: UrlService
-    event_invoke: EventInvokeConfigService
-    event_source_mappings: EventSourceMappingService
-
-    @classmethod
-    def wire(
-        cls,
-        config: Config,
-        registry: Registry,
-        pool: Pool,
-        network: NetworkService | None,
-        *,
-        source_exists: SourceCheck = lambda arn: False,
-        fifo: SourceCheck = lambda arn: False,
-    ) -> Services:
-        """`source_exists` / `fifo`: whether a queue's or stream's ARN exists / is a FIFO
-        queue's, from the queue and stream services (placeholders until serve() passes them:
-        every source is missing, so CreateEventSourceMapping refuses every source)."""
-        functions = FunctionService(
-            registry, resolve_vpc=network.resolve if network is not None else None
-        )
-        # Published versions are immutable: a change makes only that version's (mostly
-        # $LATEST's) environments stale; a change of functions may change the ENI pools.
-        functions.on_change.append(pool.retire)
-        if network is not None:
-            functions.on_change.append(lambda _name, _version: network.wake())
-        concurrency = Concurrency(
-            account_limit=config.concurrency.account_limit,
-            unreserved_minimum=config.concurrency.unreserved_minimum,
-        )
-        invoker = Invoker(
-            functions=functions, pool=pool, region=config.region, concurrency=concurrency
-        )
-        provisioner = Provisioner(functions, pool, concurrency, region=config.region)
-        functions.on_alias_change.append(lambda _name, _alias: provisioner.wake())
-        url_port = (
-            parse_listen(config.function_url_listen)[1] if config.function_url_listen else None
-        )
-        urls = UrlService(functions, region=config.region, port=url_port)
-        functions.on_delete += [
-            concurrency.forget,
-            provisioner.forget_function,
-            urls.forget_function,
-        ]
-        return cls(
-            functions=functions,
-            layers=LayerService(registry),
-            tags=TagService(functions),
-            policies=PolicyService(functions),
-            concurrency=concurrency,
-            reservations=Reservations(functions, concurrency, provisioner),
-            invoker=invoker,
-            provisioner=provisioner,
-            urls=urls,
-            event_invoke=EventInvokeConfigService(functions, region=config.region),
-            event_source_mappings=EventSourceMappingService(
-                functions, region=config.region, source_exists=source_exists, fifo=fifo
-            ),
-        )
-
-
-def _operation_name(method: str, raw_path: str, query: str) -> str | None:
-    operation = match_operation(method, raw_path, query)
-    return None if operation is None else operation.name
-
-
-def build_lambda_app(
-    services: Services,
-    events: EventQueue,
-    runtimes: RuntimeCatalog,
-    network: NetworkService | None,
+async def hold(
+    context: contextlib.AbstractAsyncContextManager[object],
     *,
-    region: str,
-) -> Starlette:
-    """The Lambda REST API and lambdalet's network API, the data plane first."""
-    functions = FunctionApi(
-        functions=services.functions,
-        tags=services.tags,
-        concurrency=services.concurrency,
-        runtimes=runtimes,
-        region=region,
-    )
-    concurrency = ConcurrencyApi(services.functions, services.reservations, services.provisioner)
-    return build_app(
-        [
-            *invoke_routes(InvokeApi(services.invoker, events), guard),
-            *function_routes(functions, guard),
-            *alias_routes(AliasApi(services.functions, region=region), guard),
-            *layer_routes(LayerApi(services.layers, region=region), guard),
-            *tag_routes(TagApi(services.tags, region=region), guard),
-            *policy_routes(PolicyApi(services.policies), guard),
-            *concurrency_routes(concurrency, guard),
-            *url_routes(UrlApi(services.urls), guard),
-            *event_invoke_routes(EventInvokeApi(services.event_invoke), guard),
-            *event_source_mapping_routes(
-                EventSourceMappingApi(services.event_source_mappings), guard
-            ),
-            *network_routes(NetworkApi(network), guard),
-            *pool_view_routes(PoolViewApi(services.invoker.pool), guard),
-        ],
-        region=region,
-    )
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Keep `context` entered until cancelled (a service a nursery can cancel)."""
+    async with context:
+        task_status.started()
+        await trio.sleep_forever()
 
 
 def discover_runtimes(config: Config) -> RuntimeCatalog:
@@ -403,33 +295,65 @@ def _close(
         pass
 
 
-async def _serve_http(
-    bindings: list[Binding], config: Config, task_status: trio.TaskStatus[Path]
+async def _serve_until_stopped(
+    life: Lifecycle,
+    signals: AsyncIterator[int],
+    bindings: list[Binding],
+    config: Config,
+    *,
+    nursery: trio.Nursery,
+    stop_first: Callable[[], None],
+    invoker: Invoker,
+    events: EventQueue,
+    status: StatusReporter,
+    task_status: trio.TaskStatus[Path],
 ) -> None:
-    settings = HttpSettings()
-    stop = trio.Event()
-    async with trio.open_nursery() as nursery:
+    """Serve until a stop signal, then stop gracefully (see `Lifecycle`): accept nothing new,
+    let what is in flight finish within `daemon.stop_timeout_s`, then return (the caller
+    tears down; what is still running is cancelled)."""
+    notifier = life.notifier
+    nursery.start_soon(life.watch_signals, signals)
+    # Requests in flight at a stop get the stop's bound, enforced by cancelling them here.
+    settings = HttpSettings(graceful_timeout_s=math.inf)
+    http_done = trio.Event()
 
-        async def watch_signals() -> None:
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async for signum in signals:
-                    logger.info("received %s; shutting down", signal.Signals(signum).name)
-                    sd_notify("STOPPING=1")
-                    stop.set()
-                    return
+    async def serve_http(*, task_status: trio.TaskStatus[None]) -> None:
+        try:
+            await serve_bindings(
+                bindings, settings, shutdown=life.stop_requested.wait, task_status=task_status
+            )
+        finally:
+            http_done.set()
 
-        nursery.start_soon(watch_signals)
-        await nursery.start(
-            functools.partial(serve_bindings, bindings, settings, shutdown=stop.wait)
-        )
-        sd_notify("READY=1")
-        logger.info("lambdalet listening on %s", config.socket_path)
-        for name in ("http_listen", "function_url_listen"):
-            if getattr(config, name):
-                logger.info("%s: %s", name, getattr(config, name))
-        task_status.started(config.socket_path)
-        await stop.wait()
-        nursery.cancel_scope.cancel()
+    await nursery.start(serve_http)
+    notifier.ready("serving")
+    logger.info("lambdalet listening on %s", config.socket_path)
+    for name in ("http_listen", "function_url_listen"):
+        if getattr(config, name):
+            logger.info("%s: %s", name, getattr(config, name))
+    if notifier.watchdog_s is not None:
+        watchdog = Watchdog(period_s=notifier.watchdog_s, keep_alive=notifier.keep_alive)
+        nursery.start_soon(watchdog.run)
+        logger.info("systemd watchdog: a keep-alive every %.1f s", watchdog.interval_s)
+    if notifier.enabled:
+        nursery.start_soon(status.run)
+    task_status.started(config.socket_path)
+    await life.stop_requested.wait()
+
+    bound_s = life.reloader.config.daemon.stop_timeout_s
+    in_flight = f"{invoker.in_flight} invokes and {events.in_flight} async attempts in flight"
+    notifier.stopping(f"stopping: {in_flight}; waiting up to {bound_s:g} s")
+    logger.info("stopping: %s; waiting up to %g s for them", in_flight, bound_s)
+    stop_first()  # pollers (at least once: they re-read) and the provisioner
+    events.drain()  # accepted events wait, stored, for the next start
+    invoker.stop_admitting()  # new invokes: 503 ServiceException
+    if await life.drain([http_done.wait, events.wait_idle], timeout_s=bound_s):
+        logger.info("stopping: nothing in flight any more")
+    else:
+        left = f"{invoker.in_flight} invokes and {events.in_flight} async attempts"
+        why = "a second signal came" if life.forced.is_set() else f"{bound_s:g} s passed"
+        logger.warning("stopping: %s; cutting short %s", why, left)
+        notifier.status(f"stopping: {why}; cutting short {left}")
 
 
 __all__ = ["serve"]

@@ -137,6 +137,13 @@ class ServiceException(ApiError):
     status = 500
 
 
+class ServiceStopping(ServiceException):
+    """The daemon is stopping (SIGTERM): a new invoke is refused with 503, which AWS's SDKs
+    retry; the caller's next attempt finds the restarted daemon."""
+
+    status = 503
+
+
 class NotImplementedApiError(_UserError):
     """A valid AWS request this engine does not support yet (answered 400, not 500)."""
 

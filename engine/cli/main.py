@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
+import functools
 import json
 import logging
 import sys
@@ -16,7 +18,7 @@ from engine.cli import keys as cli_keys
 from engine.cli import lambda_commands as cli_lambda
 from engine.cli import vpc as cli_vpc
 from engine.cli.client import Client, ClientError, HttpResponse
-from engine.config import Config, load_config
+from engine.config import Config, load_config, validate
 from engine.errors import ConfigError
 from engine.registry.packaging import zip_bytes_of_directory
 
@@ -48,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--examples", type=Path, help="deploy the example functions in this directory")
     s.add_argument("--http-listen", help="also serve the API on this loopback host:port")
     s.add_argument("--function-url-listen", help="serve function URLs on this loopback host:port")
-    s.add_argument("--log-level", default="INFO", help="daemon log level (default INFO)")
+    s.add_argument("--log-level", help="daemon log level (default: [daemon] log_level, else INFO)")
 
     c = command("create-function", "create a function from a directory or a zip")
     cli_args.add_function_name(c)
@@ -202,20 +204,30 @@ def _serve(args: argparse.Namespace) -> int:
 
     from engine.daemon import serve
 
+    def load() -> Config:
+        """The configuration file with the command line's overrides (again on SIGHUP)."""
+        config = load_config(
+            args.config,
+            state_dir=args.state_dir,
+            socket_path=getattr(args, "socket", None),
+            examples_dir=args.examples,
+            http_listen=args.http_listen,
+            function_url_listen=args.function_url_listen,
+        )
+        if args.log_level is not None:
+            config = config.replace(
+                daemon=dataclasses.replace(config.daemon, log_level=args.log_level)
+            )
+            validate(config)
+        return config
+
+    config = load()
     logging.basicConfig(
-        level=args.log_level.upper(),
+        level=config.daemon.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    config = load_config(
-        args.config,
-        state_dir=args.state_dir,
-        socket_path=getattr(args, "socket", None),
-        examples_dir=args.examples,
-        http_listen=args.http_listen,
-        function_url_listen=args.function_url_listen,
-    )
-    trio.run(serve, config)
+    trio.run(functools.partial(serve, config, load=load))
     return 0
 
 

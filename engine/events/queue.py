@@ -67,6 +67,9 @@ class EventQueue:
         self._order = 0  # ties in the heap: first queued, first due
         self._busy = 0
         self._wake = trio.Event()
+        # Stopping: no attempt starts any more; events wait, stored, for the next start.
+        self.draining = False
+        self._idle: trio.Event | None = None  # set when the last attempt under way ends
         invoker.on_release.append(self.wake)
 
     # -- accepting -------------------------------------------------------------------------
@@ -110,6 +113,24 @@ class EventQueue:
     def wake(self) -> None:
         self._wake.set()
 
+    def set_workers(self, workers: int) -> None:
+        """A reloaded `events.workers`: attempts at once from now on (those under way go on)."""
+        self._workers = workers
+        self._wake.set()
+
+    def drain(self) -> None:
+        """The daemon is stopping: start no more attempts (accepting goes on: an accepted
+        event is stored and runs after the next start). Attempts under way go on; see
+        `wait_idle`."""
+        self.draining = True
+        self._wake.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no attempt is under way."""
+        while self._busy:
+            self._idle = trio.Event()
+            await self._idle.wait()
+
     @property
     def backlog(self) -> int:
         return sum(len(q) for q in self._ready.values()) + len(self._delayed)
@@ -128,7 +149,8 @@ class EventQueue:
                 while self._delayed and self._delayed[0][0] <= now:
                     _, _, event = heapq.heappop(self._delayed)
                     self._ready.setdefault(event.function, deque()).append(event)
-                self._dispatch(nursery)
+                if not self.draining:
+                    self._dispatch(nursery)
                 if self._delayed:
                     wait_s = (self._delayed[0][0] - self._clock_ms()) / 1000
                     with trio.move_on_after(max(wait_s, 0.0)):
@@ -187,6 +209,8 @@ class EventQueue:
                 event.payload = None
             self._busy -= 1
             self._wake.set()
+            if not self._busy and self._idle is not None:
+                self._idle.set()
 
     async def _attempt_one(self, event: Event, holder: list[Reservation | None]) -> None:
         reservation = holder[0]

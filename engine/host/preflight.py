@@ -13,7 +13,7 @@ import time
 
 from engine.config import Config
 from engine.errors import ConfigError
-from sandbox.cgroups import Cgroups
+from sandbox.cgroups import Cgroups, hierarchy_mode
 from sandbox.errors import SandboxError
 from sandbox.rootfs import check_mount_api
 
@@ -70,6 +70,11 @@ def open_cgroups(config: Config) -> Cgroups:
     except SandboxError as exc:
         raise ConfigError(f"cannot use cgroups: {exc}") from exc
     return cgroups
+
+
+def cgroup_mode() -> str:
+    """ "unified", "hybrid" or "legacy" (`sandbox.cgroups.hierarchy_mode`), for the log."""
+    return hierarchy_mode()
 
 
 def sweep_leftovers(cgroups: Cgroups) -> int:

@@ -12,7 +12,11 @@ from __future__ import annotations
 import collections
 from typing import Final
 
-from engine.errors import InvalidParameterValueException, TooManyRequestsException
+from engine.errors import (
+    ConfigError,
+    InvalidParameterValueException,
+    TooManyRequestsException,
+)
 
 REASON_RESERVED: Final = "ReservedFunctionConcurrentInvocationLimitExceeded"
 REASON_ACCOUNT: Final = "ConcurrentInvocationLimitExceeded"
@@ -36,6 +40,20 @@ class Concurrency:
     def unreserved(self) -> int:
         """UnreservedConcurrentExecutions: the account limit minus every reservation."""
         return self.account_limit - sum(self.reserved.values())
+
+    def set_limits(self, *, account_limit: int, unreserved_minimum: int) -> None:
+        """A reloaded configuration's limits; refused (ConfigError, nothing changed) when the
+        functions' reservations would leave the unreserved pool below its new minimum.
+        In-flight invokes keep their units; a lower limit throttles the next ones."""
+        reserved = sum(self.reserved.values())
+        if account_limit - reserved < unreserved_minimum:
+            raise ConfigError(
+                f"concurrency.account_limit {account_limit} less the functions' reserved "
+                f"concurrency ({reserved}) would be below concurrency.unreserved_minimum "
+                f"{unreserved_minimum}"
+            )
+        self.account_limit = account_limit
+        self.unreserved_minimum = unreserved_minimum
 
     def check_reservation(self, name: str, value: int) -> None:
         """PutFunctionConcurrency's rule: the unreserved pool keeps its minimum."""

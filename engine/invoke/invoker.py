@@ -9,7 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.control.functions import FunctionService
-from engine.errors import ResourceNotFoundException, ServiceException, TooManyRequestsException
+from engine.errors import (
+    ResourceNotFoundException,
+    ServiceException,
+    ServiceStopping,
+    TooManyRequestsException,
+)
 from engine.invoke.concurrency import Concurrency
 from engine.invoke.pool import Pool
 from engine.model.arns import function_arn
@@ -40,6 +45,8 @@ class Invoker:
     # A `reserve` was refused (429) since the `on_release` hooks last ran: someone may be
     # waiting for room. A class default, so subclasses that skip __init__ (fakes) have it.
     _refused_since_hooks = False
+    runs = 0  # invocations started (`run`), for the STATUS= line's rate
+    stopping = False  # the daemon is stopping: `reserve` refuses new invokes
 
     def __init__(
         self,
@@ -58,6 +65,15 @@ class Invoker:
         # every release: a busy function's invokes would wake the queue's task every time.
         self.on_release: list[Callable[[], None]] = []
 
+    def stop_admitting(self) -> None:
+        """The daemon is stopping: every new invoke is refused (503 ServiceException);
+        those already reserved run to their end."""
+        self.stopping = True
+
+    @property
+    def in_flight(self) -> int:
+        return sum(self.concurrency.in_flight.values())
+
     def check(self, name: str, qualifier: str | None) -> None:
         """DryRun: the function (and qualifier) exist and may be invoked."""
         try:
@@ -73,6 +89,11 @@ class Invoker:
     def reserve(self, name: str, qualifier: str | None) -> Reservation:
         """Resolve the function and take a concurrency unit for one invocation, or raise
         (404, or the 429 before anything is started). Follow with `run`, which releases it."""
+        if self.stopping:
+            raise ServiceStopping(
+                "lambdalet is stopping (SIGTERM) and accepts no new invocations; retry once "
+                "it has restarted"
+            )
         try:
             target = self.functions.resolve(name, qualifier)
         except ResourceNotFoundException:
@@ -95,6 +116,7 @@ class Invoker:
     ) -> InvokeResult:
         """Run a reserved invocation and release its unit (also on errors)."""
         config = reservation.config
+        self.runs += 1
         try:
             return await self._run(
                 config, reservation.qualifier, request_id, payload, client_context

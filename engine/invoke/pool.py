@@ -98,6 +98,7 @@ class Pool:
         self.opt_dir = opt_dir
         sb = config.sandbox
         self.uids = UidAllocator(sb.uid_base, sb.uid_count)
+        self.keep_warm_s = sb.keep_warm_s  # changes on reload
         self.idle: dict[tuple[str, str], list[Environment]] = {}
         # Provisioned concurrency: every initialised environment per (function, qualifier),
         # and the idle ones by environment key (they are never reaped).
@@ -425,8 +426,8 @@ class Pool:
 
     async def reap_idle(self) -> None:
         """Destroy environments that stayed idle longer than keep_warm_s (runs forever)."""
-        keep = self.config.sandbox.keep_warm_s
         while True:
+            keep = self.keep_warm_s  # a reload may change it
             await trio.sleep(min(REAP_INTERVAL_S, max(keep, 0.05)))
             now = trio.current_time()
             for envs in list(self.idle.values()):

@@ -20,6 +20,7 @@ from typing import Final, NoReturn, Protocol
 
 import trio
 
+from engine.errors import ConfigError
 from engine.invoke.memory import (
     MIB,
     Reclaim,
@@ -90,6 +91,7 @@ class MemoryGuard:
     ) -> None:
         self.pool = pool
         self.cgroups = cgroups
+        self._meminfo = meminfo
         self.host: HostMemory | None = None
         # Environments reclaimed in the background and not yet torn down: the next check
         # waits for their memory rather than reclaiming more for the same shortage.
@@ -112,6 +114,20 @@ class MemoryGuard:
     @property
     def enabled(self) -> bool:
         return self.host is not None and self.reserve_mb > 0
+
+    def set_reserve(self, reserve_mb: int | None) -> None:
+        """A reloaded `sandbox.memory_reserve_mb` (None: the default share of MemTotal)."""
+        if self.host is None and reserve_mb != 0:
+            try:
+                self.host = HostMemory(self._meminfo)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"sandbox.memory_reserve_mb: no MemAvailable ({exc})") from exc
+        if self.host is None:
+            self.reserve_mb = 0
+            return
+        self.reserve_mb = (
+            default_reserve_mb(self.host.total_bytes) if reserve_mb is None else reserve_mb
+        )
 
     def available_bytes(self) -> int:
         assert self.host is not None

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from engine.config import Config
+from engine.errors import ConfigError
 from engine.invoke.plan import PoolPaths, cgroup_name
 from engine.invoke.teardown import Teardowns
 from engine.model.demand import Demand
@@ -103,6 +104,17 @@ class Stems:
                 with trio.CancelScope(shield=True):
                     await self.teardowns.remove_cgroup(name)
             raise
+
+    def resize(self, *, prewarm: int, prewarm_max: int) -> None:
+        """Reloaded `sandbox.prewarm` / `prewarm_max`. Turning stems on or off (prewarm 0)
+        needs a restart: `keep` runs only while they are on."""
+        if bool(prewarm) != bool(self.demand.ceiling):
+            raise ConfigError(
+                "sandbox.prewarm: turning stems on or off (0) takes a restart; "
+                "other sizes apply live"
+            )
+        self.demand = Demand(floor=prewarm, ceiling=prewarm_max)
+        self.want()
 
     def take(self) -> Stem | None:
         """The oldest ready stem that is still alive, or None (then the caller makes one)."""

@@ -111,6 +111,13 @@ class EniPool:
             eni = await self._build(key)
         return eni
 
+    def resize(self, *, eni_pool: int, eni_pool_max: int) -> None:
+        """Reloaded `network.eni_pool` / `eni_pool_max`: the targets of every network."""
+        self.eni_pool = eni_pool
+        self.eni_pool_max = 0 if not eni_pool else max(eni_pool, eni_pool_max)
+        self.demand.clear()  # rebuilt with the new sizes at the next take or refill
+        self._refill.set()
+
     def _demand(self, key: PoolKey) -> Demand:
         demand = self.demand.get(key)
         if demand is None:

@@ -10,6 +10,8 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any, Protocol
 
 from engine.errors import (
+    ApiError,
+    ConfigError,
     InvalidParameterValueException,
     InvalidSecurityGroupIDException,
     InvalidSubnetIDException,
@@ -243,6 +245,41 @@ class Vpcs:
         self.registry.delete_document("vpc", vpc_id)
         for subnet in old.subnets:
             self.addresses.pop(subnet.id, None)
+
+    async def replace_config(self, vpcs: Iterable[Vpc]) -> None:
+        """A reloaded configuration's `[[vpc]]` documents replace the previous file's; all or
+        nothing (ConfigError, nothing changed): an API VPC of the same id, overlapping
+        addresses, or a subnet or group in use that would go or change, refuse the whole set,
+        and so does a firewall that refuses the new rules."""
+        new = {v.id: v for v in vpcs}
+        api = {k: v for k, v in self.by_id.items() if k not in self.config_vpcs}
+        if clash := sorted(set(new) & set(api)):
+            raise ConfigError(
+                f"[[vpc]]: {', '.join(clash)} already exist(s) as VPC(s) made through the API; "
+                "delete them there first"
+            )
+        try:
+            check_vpc_set((*api.values(), *new.values()), reserved=(self.default_cidr,))
+            for vpc_id, old in self.config_vpcs.items():
+                gone = Vpc(id=old.id, cidr=old.cidr, subnets=(), security_groups=())
+                self._check_removals(old, new.get(vpc_id, gone))
+        except (VpcConfigError, ApiError) as exc:
+            message = exc.message if isinstance(exc, ApiError) else str(exc)
+            raise ConfigError(f"[[vpc]]: {message}") from exc
+        before, before_config = self.by_id, self.config_vpcs
+        self.by_id, self.config_vpcs = {**api, **new}, new
+        try:
+            await self.firewall.apply()
+        except NetnsError as exc:
+            self.by_id, self.config_vpcs = before, before_config
+            raise ConfigError(f"[[vpc]]: the firewall refused the new rules ({exc})") from exc
+        kept = {s.id: usable_hosts(s.cidr) for v in self.by_id.values() for s in v.subnets}
+        for subnet_id in [s for s in self.addresses if s is not None]:
+            pool = self.addresses[subnet_id]
+            if kept.get(subnet_id) != (pool.first, pool.last):
+                del self.addresses[subnet_id]  # gone, or a new CIDR (unused: checked above)
+        for vpc in new.values():
+            self._add_address_pools(vpc)
 
     def _check_writable(self, vpc_id: str) -> None:
         if vpc_id in self.config_vpcs:

@@ -11,6 +11,7 @@ from sandbox.cgroups.mounts import (
     REQUIRED_CONTROLLERS,
     V1_CONTROLLERS,
     CgroupMounts,
+    hierarchy_mode,
     parse_mountinfo,
     parse_own_cgroup,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "CgroupMounts",
     "Cgroups",
     "HostOps",
+    "hierarchy_mode",
     "parse_flat_keyed",
     "parse_mountinfo",
     "parse_own_cgroup",

@@ -45,6 +45,17 @@ def parse_mountinfo(text: str) -> CgroupMounts:
     return CgroupMounts(v1=v1, v2=v2, v2_root=v2_root)
 
 
+def hierarchy_mode(root: Path = Path("/sys/fs/cgroup")) -> str:
+    """How the host mounts cgroups: "unified" (v2 only: `cgroup.controllers` at the root),
+    "hybrid" (v1 controllers, a cgroup2 at `unified/`) or "legacy" (v1 only). The daemon
+    chooses drivers from mountinfo per controller; this names the layout for logs and docs."""
+    if (root / "cgroup.controllers").is_file():
+        return "unified"
+    if (root / "unified" / "cgroup.controllers").is_file():
+        return "hybrid"
+    return "legacy"
+
+
 def parse_own_cgroup(text: str) -> str | None:
     """The unified-hierarchy path on the ``0::`` line of /proc/<pid>/cgroup, if any."""
     for line in text.splitlines():

@@ -66,10 +66,15 @@ def test_spawner_does_not_import_trio() -> None:
 ALLOWED: dict[str, set[str]] = {
     "cli": {"daemon", "auth", "registry", "config", "errors"},
     "daemon": {
-        "endpoint", "host", "urls", "api", "sources", "scheduler", "sqs", "kinesis", "events",
+        "services", "lifecycle", "endpoint", "host", "urls", "api", "sources", "scheduler", "sqs", "kinesis", "events",
         "invoke", "control", "network", "registry", "journal", "runtime", "auth", "shapes",
         "config", "errors", "sandbox",
     },
+    "services": {
+        "lifecycle", "endpoint", "host", "urls", "api", "events", "invoke", "control", "network",
+        "registry", "runtime", "auth", "config", "errors",
+    },
+    "lifecycle": {"host", "config", "errors"},
     "endpoint": set(),
     "host": {"invoke", "config", "errors", "sandbox"},
     "urls": {"api", "invoke", "control", "model", "shapes", "auth", "errors"},

@@ -1,0 +1,2 @@
+"""The daemon's life under a service manager: reload on SIGHUP, graceful stop on SIGTERM, the
+STATUS= line."""
