@@ -24,7 +24,7 @@ import logging
 import math
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import trio
@@ -52,6 +52,7 @@ from engine.invoke.invoker import Invoker
 from engine.invoke.pool import open_pool
 from engine.kinesis.api import KinesisApp
 from engine.kinesis.service import open_streams
+from engine.lifecycle.background import Background, hold
 from engine.lifecycle.logs import set_log_levels
 from engine.lifecycle.reload import Reloader
 from engine.lifecycle.signals import HANDLED_SIGNALS, Lifecycle
@@ -186,9 +187,11 @@ async def _serve(
                     dead_letters=queues,
                 )
             )
-            # Pollers and the provisioner: cancelled as a stop begins (before the invoker
+            # Pollers and the provisioner: stopped as a stop begins (before the invoker
             # refuses new invokes), and before the services they use close (LIFO).
-            background = await stack.enter_async_context(trio.open_nursery())
+            background = Background()
+            await nursery.start(background.run)
+            stack.push_async_callback(background.stop)
             await background.start(
                 hold,
                 open_sources(
@@ -231,7 +234,7 @@ async def _serve(
                 served,
                 config,
                 nursery=nursery,
-                stop_first=background.cancel_scope.cancel,
+                stop_first=background.stop,
                 invoker=services.invoker,
                 events=events,
                 status=StatusReporter(
@@ -255,17 +258,6 @@ async def _serve(
             logger.warning("could not remove the cgroup parent: %s", exc)
         notifier.status("stopped")
         notifier.close()
-
-
-async def hold(
-    context: contextlib.AbstractAsyncContextManager[object],
-    *,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Keep `context` entered until cancelled (a service a nursery can cancel)."""
-    async with context:
-        task_status.started()
-        await trio.sleep_forever()
 
 
 def discover_runtimes(config: Config) -> RuntimeCatalog:
@@ -302,7 +294,7 @@ async def _serve_until_stopped(
     config: Config,
     *,
     nursery: trio.Nursery,
-    stop_first: Callable[[], None],
+    stop_first: Callable[[], Awaitable[None]],
     invoker: Invoker,
     events: EventQueue,
     status: StatusReporter,
@@ -344,7 +336,7 @@ async def _serve_until_stopped(
     in_flight = f"{invoker.in_flight} invokes and {events.in_flight} async attempts in flight"
     notifier.stopping(f"stopping: {in_flight}; waiting up to {bound_s:g} s")
     logger.info("stopping: %s; waiting up to %g s for them", in_flight, bound_s)
-    stop_first()  # pollers (at least once: they re-read) and the provisioner
+    await stop_first()  # pollers (at least once: they re-read) and the provisioner
     events.drain()  # accepted events wait, stored, for the next start
     invoker.stop_admitting()  # new invokes: 503 ServiceException
     if await life.drain([http_done.wait, events.wait_idle], timeout_s=bound_s):
