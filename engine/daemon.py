@@ -241,7 +241,7 @@ async def _serve(
                     send=notifier.status,
                     functions=lambda: len(registry.all_functions()),
                     environments=lambda: len(pool.live),
-                    invocations=lambda: services.invoker.runs,
+                    invocations=lambda: services.invoker.invocations,
                     async_backlog=lambda: events.backlog,
                     needs_restart=lambda: life.reloader.needs_restart,
                     interval_s=lambda: life.reloader.config.daemon.status_interval_s,

@@ -45,7 +45,7 @@ class Invoker:
     # A `reserve` was refused (429) since the `on_release` hooks last ran: someone may be
     # waiting for room. A class default, so subclasses that skip __init__ (fakes) have it.
     _refused_since_hooks = False
-    runs = 0  # invocations started (`run`), for the STATUS= line's rate
+    invocations = 0  # invocations started (`run`), for the STATUS= line's rate
     stopping = False  # the daemon is stopping: `reserve` refuses new invokes
 
     def __init__(
@@ -116,7 +116,7 @@ class Invoker:
     ) -> InvokeResult:
         """Run a reserved invocation and release its unit (also on errors)."""
         config = reservation.config
-        self.runs += 1
+        self.invocations += 1
         try:
             return await self._run(
                 config, reservation.qualifier, request_id, payload, client_context

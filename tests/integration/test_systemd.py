@@ -8,7 +8,6 @@ socket the test binds, as systemd would.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
@@ -353,23 +352,3 @@ def test_an_accepted_async_event_waits_through_a_stop_and_runs_after_restart(
     log = "".join(p.read_text(errors="replace") for p in logs.glob("*.log"))
     assert f"got {request_id} " + json.dumps({"async": 1}) in log
     assert "left unfinished by the previous daemon" in d.log()
-
-
-def test_the_unit_file_matches_the_daemon() -> None:
-    unit = (Path(__file__).parents[2] / "scripts" / "lambdalet.service").read_text()
-    settings = dict(
-        line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#")
-    )
-    assert settings["Type"] == "notify"
-    assert settings["NotifyAccess"] == "main"
-    assert settings["Delegate"] == "yes"
-    assert settings["KillMode"] == "mixed"
-    assert settings["Restart"] == "on-failure"
-    assert settings["ExecReload"] == "/bin/kill -HUP $MAINPID"
-    assert int(settings["OOMScoreAdjust"]) == -900
-    assert int(settings["WatchdogSec"].removesuffix("s")) > 0
-    from engine.config import DaemonConfig
-
-    # systemd's stop timeout outlasts the daemon's own bound plus its teardown.
-    assert int(settings["TimeoutStopSec"].removesuffix("s")) > DaemonConfig().stop_timeout_s + 10
-    assert os.path.basename(settings["ExecStart"].split()[0]) == "lambdalet"

@@ -66,9 +66,9 @@ def test_spawner_does_not_import_trio() -> None:
 ALLOWED: dict[str, set[str]] = {
     "cli": {"daemon", "auth", "registry", "config", "errors"},
     "daemon": {
-        "services", "lifecycle", "endpoint", "host", "urls", "api", "sources", "scheduler", "sqs", "kinesis", "events",
-        "invoke", "control", "network", "registry", "journal", "runtime", "auth", "shapes",
-        "config", "errors", "sandbox",
+        "services", "lifecycle", "endpoint", "host", "urls", "api", "sources", "scheduler",
+        "sqs", "kinesis", "events", "invoke", "control", "network", "registry", "journal",
+        "runtime", "auth", "shapes", "config", "errors", "sandbox",
     },
     "services": {
         "lifecycle", "endpoint", "host", "urls", "api", "events", "invoke", "control", "network",
