@@ -203,12 +203,14 @@ def live_settings(
         )
         services.provisioner.wake()
 
-    async def sandboxes(old: Config, new: Config) -> None:
-        sb = new.sandbox
-        if (sb.prewarm, sb.prewarm_max) != (old.sandbox.prewarm, old.sandbox.prewarm_max):
-            pool.stems.resize(prewarm=sb.prewarm, prewarm_max=sb.prewarm_max)
-        pool.memory.set_reserve(sb.memory_reserve_mb)
-        pool.keep_warm_s = sb.keep_warm_s
+    async def stems(old: Config, new: Config) -> None:
+        pool.stems.resize(prewarm=new.sandbox.prewarm, prewarm_max=new.sandbox.prewarm_max)
+
+    async def memory_reserve(old: Config, new: Config) -> None:
+        pool.memory.set_reserve(new.sandbox.memory_reserve_mb)
+
+    async def keep_warm(old: Config, new: Config) -> None:
+        pool.keep_warm_s = new.sandbox.keep_warm_s
 
     async def async_workers(old: Config, new: Config) -> None:
         events.set_workers(new.events.workers)
@@ -230,17 +232,9 @@ def live_settings(
             keys=frozenset({"concurrency.account_limit", "concurrency.unreserved_minimum"}),
             apply=concurrency,
         ),
-        LiveSetting(
-            keys=frozenset(
-                {
-                    "sandbox.prewarm",
-                    "sandbox.prewarm_max",
-                    "sandbox.memory_reserve_mb",
-                    "sandbox.keep_warm_s",
-                }
-            ),
-            apply=sandboxes,
-        ),
+        LiveSetting(keys=frozenset({"sandbox.prewarm", "sandbox.prewarm_max"}), apply=stems),
+        LiveSetting(keys=frozenset({"sandbox.memory_reserve_mb"}), apply=memory_reserve),
+        LiveSetting(keys=frozenset({"sandbox.keep_warm_s"}), apply=keep_warm),
         LiveSetting(keys=frozenset({"events.workers"}), apply=async_workers),
         LiveSetting(keys=frozenset({"vpcs"}), apply=vpcs),
         LiveSetting(keys=frozenset({"network.eni_pool", "network.eni_pool_max"}), apply=eni_pools),

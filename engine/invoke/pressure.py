@@ -91,7 +91,6 @@ class MemoryGuard:
     ) -> None:
         self.pool = pool
         self.cgroups = cgroups
-        self._meminfo = meminfo
         self.host: HostMemory | None = None
         # Environments reclaimed in the background and not yet torn down: the next check
         # waits for their memory rather than reclaiming more for the same shortage.
@@ -116,15 +115,16 @@ class MemoryGuard:
         return self.host is not None and self.reserve_mb > 0
 
     def set_reserve(self, reserve_mb: int | None) -> None:
-        """A reloaded `sandbox.memory_reserve_mb` (None: the default share of MemTotal)."""
-        if self.host is None and reserve_mb != 0:
-            try:
-                self.host = HostMemory(self._meminfo)
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"sandbox.memory_reserve_mb: no MemAvailable ({exc})") from exc
-        if self.host is None:
-            self.reserve_mb = 0
+        """A reloaded `sandbox.memory_reserve_mb` (None: the default share of MemTotal).
+        Turning the reserve on where it was off needs a restart (its watcher runs only then)."""
+        if not self.enabled:
+            if reserve_mb != 0:
+                raise ConfigError(
+                    "sandbox.memory_reserve_mb: the reserve was off at start; turning it on "
+                    "takes a restart"
+                )
             return
+        assert self.host is not None
         self.reserve_mb = (
             default_reserve_mb(self.host.total_bytes) if reserve_mb is None else reserve_mb
         )

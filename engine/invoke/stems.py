@@ -113,7 +113,7 @@ class Stems:
                 "sandbox.prewarm: turning stems on or off (0) takes a restart; "
                 "other sizes apply live"
             )
-        self.demand = Demand(floor=prewarm, ceiling=prewarm_max)
+        self.demand = Demand(floor=prewarm, ceiling=prewarm_max if prewarm else 0)
         self.want()
 
     def take(self) -> Stem | None:
