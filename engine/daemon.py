@@ -53,6 +53,8 @@ from engine.control.functions import FunctionService
 from engine.control.layers import LayerService
 from engine.control.policies import PolicyService
 from engine.control.tags import TagService
+from engine.cwlogs.api import TARGET_PREFIX as CWLOGS_TARGET
+from engine.cwlogs.api import CwLogsApp
 from engine.endpoint import Endpoint, signing_service
 from engine.events.queue import EventQueue
 from engine.events.service import open_events
@@ -88,6 +90,7 @@ from engine.runtime.catalog import (
     stage_exec_python,
     stage_runtime_dirs,
 )
+from engine.runtime.log_store import open_log_store
 from engine.scheduler.api import SchedulerApp
 from engine.scheduler.service import open_schedules
 from engine.sources.service import open_sources
@@ -123,6 +126,12 @@ async def serve(
     tcp = [bind_tcp(address) for address in (config.http_listen, config.function_url_listen)]
     try:
         async with (
+            open_log_store(
+                paths.logs_dir,
+                default_retention_days=config.logs.retention_days,
+                max_group_bytes=config.logs.max_group_bytes,
+                sweep_interval_s=config.logs.sweep_interval_s,
+            ) as logs,
             open_network(
                 config=config, registry=registry, functions=registry.all_functions
             ) as network,
@@ -135,6 +144,7 @@ async def serve(
                 code_dir=registry.code_dir,
                 opt_dir=registry.opt_dir,
                 runtimes=runtimes,
+                logs=logs,
                 network=network,
             ) as pool,
             trio.open_nursery() as nursery,
@@ -193,6 +203,7 @@ async def serve(
                 {
                     b"AmazonSQS": SqsApp(queues, region=config.region),
                     b"Kinesis_20131202": KinesisApp(streams, region=config.region),
+                    CWLOGS_TARGET: CwLogsApp(logs, region=config.region),
                 },
                 {"scheduler": SchedulerApp(schedules, region=config.region)},
             )

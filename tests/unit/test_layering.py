@@ -66,7 +66,8 @@ def test_spawner_does_not_import_trio() -> None:
 ALLOWED: dict[str, set[str]] = {
     "cli": {"daemon", "auth", "registry", "config", "errors"},
     "daemon": {
-        "endpoint", "host", "urls", "api", "sources", "scheduler", "sqs", "kinesis", "events",
+        "endpoint", "host", "urls", "api", "sources", "scheduler", "sqs", "kinesis", "cwlogs",
+        "events",
         "invoke", "control", "network", "registry", "journal", "runtime", "auth", "shapes",
         "config", "errors", "sandbox",
     },
@@ -80,6 +81,7 @@ ALLOWED: dict[str, set[str]] = {
     "scheduler": {"journal", "model", "shapes", "config", "errors"},
     "sqs": {"journal", "model", "shapes", "config", "errors"},
     "kinesis": {"journal", "model", "shapes", "config", "errors"},
+    "cwlogs": {"runtime", "model", "shapes", "config", "errors"},
     "events": {"invoke", "control", "journal", "runtime", "model", "config", "errors"},
     "invoke": {"control", "network", "runtime", "model", "config", "errors", "sandbox", "netns"},
     "control": {"registry", "model", "errors"},
