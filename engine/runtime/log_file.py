@@ -36,6 +36,7 @@ EVENTS_SUFFIX: Final = ".events"
 _READ_CHUNK: Final = 2048  # events read per pread pair
 _OPEN_FLAGS: Final = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
 _DELTA_BOUND: Final = 2**31 - 1  # ingestion - timestamp is kept in 32 bits (±24 days)
+_PACK: Final = RECORD.pack
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +171,26 @@ class StreamFile:
 
     # -- appending ------------------------------------------------------------------------
 
-    def write(self, data: bytes) -> None:
-        """Raw output, into the .log (an event says later where it ends)."""
+    def write(self, data: bytes) -> int:
+        """Raw output, into the .log (an event says later where it ends); the bytes now
+        waiting to be written."""
         self._data += data
+        return len(self._data)
+
+    def add_output_event(self, timestamp_ms: int, end: int, now_ms: int) -> None:
+        """An event of an environment's output, cut at `now_ms`. Its time never goes back
+        (the clock may): a stream written by an environment stays in time order."""
+        last = self.last_ms
+        if last is None:
+            self.first_ms = timestamp_ms
+        elif timestamp_ms < last:
+            timestamp_ms = last
+        self.last_ms = timestamp_ms
+        ingestion = now_ms if now_ms > timestamp_ms else timestamp_ms
+        self.last_ingestion_ms = ingestion
+        delta = ingestion - timestamp_ms
+        self._records += _PACK(timestamp_ms, delta if delta < _DELTA_BOUND else _DELTA_BOUND, end)
+        self._buffered += 1
 
     def add_event(self, timestamp_ms: int, end: int, ingestion_ms: int) -> None:
         """An event ending at `end` in the .log."""

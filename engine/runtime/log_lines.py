@@ -4,7 +4,7 @@ A line, with its newline, is one event. A line whose newline has not come yet st
 until it comes, until it reaches `MAX_EVENT_BYTES` (then that much is an event), or until
 `cut()` (the end of the environment). The splitter never copies bytes: the output is kept
 whole (it is the stream's ``.log``) and an event is only where it ends in it and when it
-began, handed to `sink(timestamp_ms, end_offset)`.
+began, handed to `sink(timestamp_ms, end_offset, now_ms)`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from engine.runtime.log_format import MAX_EVENT_BYTES
 
-Sink = Callable[[int, int], None]  # (timestamp ms, end offset of the event in the output)
+# (timestamp ms, end offset of the event in the output, the time it was cut)
+Sink = Callable[[int, int, int], None]
 
 
 class LineSplitter:
@@ -30,16 +31,22 @@ class LineSplitter:
 
     def feed(self, data: bytes, now_ms: int) -> None:
         """`data` came at `now_ms`: every event it completes goes to the sink."""
-        if self.start == self.offset:
-            self.since_ms = now_ms
         base = self.offset
+        start = self.start
+        stamp = self.since_ms if start != base else now_ms
         pos = data.find(b"\n")
-        while pos >= 0:
-            self._emit(base + pos + 1, now_ms)
+        while pos >= 0:  # written out for the common case: a line at most `limit` long
+            end = base + pos + 1
+            if end - start > self.limit:
+                self.start, self.since_ms = start, stamp
+                self._emit(end, now_ms)
+            else:
+                self.sink(stamp, end, now_ms)
+            start, stamp = end, now_ms
             pos = data.find(b"\n", pos + 1)
-        self.offset = base + len(data)
-        if self.offset - self.start >= self.limit:
-            self._emit(self.offset - (self.offset - self.start) % self.limit, now_ms)
+        self.start, self.since_ms, self.offset = start, stamp, base + len(data)
+        if self.offset - start >= self.limit:
+            self._emit(self.offset - (self.offset - start) % self.limit, now_ms)
 
     def cut(self, now_ms: int) -> None:
         """The pending part, if any, becomes an event of its own."""
@@ -52,8 +59,8 @@ class LineSplitter:
         stamp = self.since_ms
         while end - self.start > self.limit:
             self.start += self.limit
-            self.sink(stamp, self.start)
+            self.sink(stamp, self.start, now_ms)
             stamp = now_ms
         self.start = end
-        self.sink(stamp, end)
+        self.sink(stamp, end, now_ms)
         self.since_ms = now_ms

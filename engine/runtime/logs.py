@@ -47,10 +47,9 @@ class LogStream:
         self.name = file.name
         self.file = file
         self._host = host
-        self._splitter = LineSplitter(self._add_event, offset=file.end)
+        self._splitter = LineSplitter(file.add_output_event, offset=file.end)
         self._capture: bytearray | None = None
         self._at_line_start = True
-        self._now_ms = 0
         self._closed = False
 
     @property
@@ -65,26 +64,19 @@ class LogStream:
         file = self.file
         if file.removed:  # its group or stream was deleted: start it again, as Lambda does
             file = self._reopen()
-        file.write(data)
-        self._now_ms = now_ms()
-        self._splitter.feed(data, self._now_ms)
+        waiting = file.write(data)
+        self._splitter.feed(data, now_ms())
         cap = self._capture
         if cap is not None:
             cap += data
             if len(cap) > _CAPTURE_KEEP:  # only the tail is ever returned
                 del cap[: len(cap) - TAIL_BYTES]
-        if file.end - file.data_size > FLUSH_BYTES:
+        if waiting > FLUSH_BYTES:
             file.flush()
-
-    def _add_event(self, timestamp_ms: int, end: int) -> None:
-        last = self.file.last_ms
-        if last is not None and timestamp_ms < last:  # the clock stepped back: keep order
-            timestamp_ms = last
-        self.file.add_event(timestamp_ms, end, max(self._now_ms, timestamp_ms))
 
     def _reopen(self) -> StreamFile:
         self.file = self._host.reopen(self)
-        self._splitter = LineSplitter(self._add_event, offset=self.file.end)
+        self._splitter = LineSplitter(self.file.add_output_event, offset=self.file.end)
         return self.file
 
     def write_line(self, line: str) -> None:
@@ -108,7 +100,6 @@ class LogStream:
             return
         self._closed = True
         if not self.file.removed:
-            self._now_ms = now_ms()
-            self._splitter.cut(self._now_ms)
+            self._splitter.cut(now_ms())
         self.file.close()
         self._host.release(self)

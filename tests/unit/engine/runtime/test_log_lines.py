@@ -11,7 +11,7 @@ def split(chunks: list[bytes], *, limit: int = 1000, cut: bool = False) -> list[
     """The events (as bytes) that feeding `chunks` one by one makes."""
     data = b"".join(chunks)
     ends: list[int] = []
-    splitter = LineSplitter(lambda _ts, end: ends.append(end), limit=limit)
+    splitter = LineSplitter(lambda _ts, end, _now: ends.append(end), limit=limit)
     for chunk in chunks:
         splitter.feed(chunk, 0)
     if cut:
@@ -47,7 +47,7 @@ def test_a_line_longer_than_the_limit_is_cut_into_pieces() -> None:
 
 def test_the_timestamp_is_when_the_line_began() -> None:
     stamps: list[tuple[int, int]] = []
-    splitter = LineSplitter(lambda ts, end: stamps.append((ts, end)))
+    splitter = LineSplitter(lambda ts, end, _now: stamps.append((ts, end)))
     splitter.feed(b"slow", 100)
     splitter.feed(b" line\nquick\n", 250)
     splitter.feed(b"x", 300)
@@ -58,7 +58,7 @@ def test_the_timestamp_is_when_the_line_began() -> None:
 @pytest.mark.parametrize("offset", [0, 7])
 def test_ends_are_offsets_in_the_whole_output(offset: int) -> None:
     ends: list[int] = []
-    splitter = LineSplitter(lambda _ts, end: ends.append(end), offset=offset)
+    splitter = LineSplitter(lambda _ts, end, _now: ends.append(end), offset=offset)
     splitter.feed(b"ab\ncd\n", 0)
     assert ends == [offset + 3, offset + 6]
     assert splitter.pending == 0
