@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -69,6 +69,13 @@ class Snapshot:
 class StreamFile:
     """A stream's files and what the catalog knows of them; open for appending on demand."""
 
+    __slots__ = (
+        "_buffered", "_data", "_events_fd", "_failed", "_flags_on_disk", "_log_fd",
+        "_records", "base", "count", "created_ms", "data_size", "end", "first_ms", "flags",
+        "header_size", "last_ingestion_ms", "last_ms", "live", "name", "on_append",
+        "removed", "uid",
+    )  # fmt: skip
+
     def __init__(self, base: Path, *, name: str, created_ms: int, header_size: int) -> None:
         self.base = base
         self.name = name
@@ -81,8 +88,12 @@ class StreamFile:
         self.last_ms: int | None = None  # the latest event's timestamp
         self.last_ingestion_ms: int | None = None
         self.data_size = 0  # bytes of the .log on disk
+        self.end = 0  # the offset in the .log after everything written or buffered
         self.removed = False  # its files are gone (retention, a delete): never write again
         self.live = False  # an environment writes to it (set by the store)
+        # Its writer's hook, called before an event is appended whole (PutLogEvents): the
+        # environment's unfinished line becomes an event first, so events stay contiguous.
+        self.on_append: Callable[[], None] | None = None
         self._data = bytearray()  # output not yet written
         self._records = bytearray()  # records not yet written
         self._buffered = 0  # records in _records
@@ -106,11 +117,6 @@ class StreamFile:
     @property
     def stored_bytes(self) -> int:
         return self.data_size + self.header_size + self.count * RECORD.size
-
-    @property
-    def end(self) -> int:
-        """The offset in the .log after everything written or buffered."""
-        return self.data_size + len(self._data)
 
     @property
     def last_or_created_ms(self) -> int:
@@ -146,7 +152,7 @@ class StreamFile:
             return None
         stream = cls(base, name=header.name, created_ms=header.created_ms, header_size=header.size)
         stream.flags = stream._flags_on_disk = header.flags
-        stream.data_size = data_size
+        stream.data_size = stream.end = data_size
         count = max(0, (size - header.size) // RECORD.size)
         snap = stream._snapshot(count)
         while count and _read_records(snap, count - 1, count)[0][2] > data_size:
@@ -175,6 +181,7 @@ class StreamFile:
         """Raw output, into the .log (an event says later where it ends); the bytes now
         waiting to be written."""
         self._data += data
+        self.end += len(data)
         return len(self._data)
 
     def add_output_event(self, timestamp_ms: int, end: int, now_ms: int) -> None:
@@ -201,7 +208,10 @@ class StreamFile:
 
     def append_message(self, timestamp_ms: int, message: bytes, ingestion_ms: int) -> None:
         """An event given whole (PutLogEvents)."""
+        if self.on_append is not None:
+            self.on_append()
         self._data += message
+        self.end += len(message)
         self.add_event(timestamp_ms, self.end, ingestion_ms)
 
     def _note(self, timestamp_ms: int, ingestion_ms: int) -> None:
@@ -268,6 +278,7 @@ class StreamFile:
         """Forget the stream: buffers dropped, descriptors closed, files unlinked."""
         self.removed = True
         self._data, self._records, self._buffered = bytearray(), bytearray(), 0
+        self.end = self.data_size
         self._close_fds()
         for path in (self.events_path, self.log_path):
             try:

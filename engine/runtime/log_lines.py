@@ -48,6 +48,13 @@ class LineSplitter:
         if self.offset - start >= self.limit:
             self._emit(self.offset - (self.offset - start) % self.limit, now_ms)
 
+    def resume_at(self, offset: int, now_ms: int) -> None:
+        """The output goes on at `offset`: bytes not fed here came in between (an API client
+        put events into this stream). What was pending ends where they began."""
+        if offset != self.offset:
+            self.cut(now_ms)
+            self.start = self.offset = offset
+
     def cut(self, now_ms: int) -> None:
         """The pending part, if any, becomes an event of its own."""
         if self.start != self.offset:

@@ -150,7 +150,11 @@ class LogStore:
         stream_id = secrets.token_hex(16)
         name = lambda_stream_name(f"{now:%Y/%m/%d}", function.version, stream_id)
         base = group.directory / f"{now:%Y-%m-%d}-{stream_id}"
-        file = StreamFile.create(base, name=name, created_ms=self.clock())
+        try:
+            file = StreamFile.create(base, name=name, created_ms=self.clock())
+        except FileNotFoundError:  # the group's directory was removed behind our back
+            self._save(group)
+            file = StreamFile.create(base, name=name, created_ms=self.clock())
         file.live = True
         group.streams[name] = file
         stream = LogStream(self, group.name, file)
@@ -170,6 +174,7 @@ class LogStore:
 
     def release(self, stream: LogStream) -> None:
         stream.file.live = False
+        stream.file.on_append = None
         self.live.discard(stream)
 
     def ensure_group(self, name: str) -> LogGroup:

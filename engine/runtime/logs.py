@@ -48,6 +48,7 @@ class LogStream:
         self.file = file
         self._host = host
         self._splitter = LineSplitter(file.add_output_event, offset=file.end)
+        file.on_append = self._cut
         self._capture: bytearray | None = None
         self._at_line_start = True
         self._closed = False
@@ -64,8 +65,12 @@ class LogStream:
         file = self.file
         if file.removed:  # its group or stream was deleted: start it again, as Lambda does
             file = self._reopen()
+        now = now_ms()
+        splitter = self._splitter
+        if splitter.offset != file.end:  # PutLogEvents wrote into this stream meanwhile
+            splitter.resume_at(file.end, now)
         waiting = file.write(data)
-        self._splitter.feed(data, now_ms())
+        splitter.feed(data, now)
         cap = self._capture
         if cap is not None:
             cap += data
@@ -77,7 +82,11 @@ class LogStream:
     def _reopen(self) -> StreamFile:
         self.file = self._host.reopen(self)
         self._splitter = LineSplitter(self.file.add_output_event, offset=self.file.end)
+        self.file.on_append = self._cut
         return self.file
+
+    def _cut(self) -> None:
+        self._splitter.cut(now_ms())
 
     def write_line(self, line: str) -> None:
         """A platform line (START, END, REPORT): always on a line of its own."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,23 @@ def test_the_stream_name_carries_the_version(tmp_path: Path) -> None:
     stream = store.open_stream(dataclasses.replace(FUNCTION, version="3"))
     assert "/[3]" in stream.name
     stream.close()
+
+
+def test_events_put_into_a_live_stream_do_not_shift_its_lines(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    stream = store.open_stream(FUNCTION)
+    stream.write(b"one\ntw")
+    store.put_events(stream.file, [(1, b"from the API")])
+    stream.write(b"o\nthree\n")
+    stream.close()
+    assert messages(store, stream.name) == ["one\n", "tw", "from the API", "o\n", "three\n"]
+
+
+def test_a_group_directory_removed_behind_the_daemons_back(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    store.open_stream(FUNCTION).close()
+    shutil.rmtree(tmp_path / "fn")
+    stream = store.open_stream(FUNCTION)
+    stream.write(b"still logged\n")
+    stream.close()
+    assert messages(store, stream.name) == ["still logged\n"]
