@@ -12,7 +12,7 @@ import trio
 from engine.cwlogs.context import Body, Context, Handler
 from engine.cwlogs.errors import InvalidParameterException
 from engine.cwlogs.filter_pattern import FilterPatternError, compile_filter_pattern
-from engine.cwlogs.reading import Key, Window, filter_events, get_events
+from engine.cwlogs.reading import Key, Window, filter_events, get_events, overlaps
 from engine.cwlogs.requests import page_token, read_page_token
 from engine.runtime.log_format import decode_token, encode_token, event_id
 
@@ -86,6 +86,9 @@ async def filter_log_events(ctx: Context, body: Body) -> Body:
         high=body.get("endTime"),
         high_inclusive=True,
     )
+    if after is not None and (window.low is None or after[0] > window.low):
+        window = Window(low=after[0], high=window.high, high_inclusive=True)
+    streams = [s for s in streams if overlaps(s, window)]  # the rest are neither flushed nor read
     read = functools.partial(
         filter_events,
         ctx.store.snapshots(streams),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from engine.runtime.log_file import Event, Snapshot, first_at_or_after, iter_events, read_events
 from engine.runtime.log_format import EVENT_OVERHEAD
@@ -129,6 +129,24 @@ def _backward(snap: Snapshot, window: Window, limit: int, position: int) -> Page
 
 # -- FilterLogEvents --------------------------------------------------------------------------
 
+
+class TimeSpan(Protocol):
+    """A stream's first and latest timestamps (a `Snapshot`, or the catalog's `StreamFile`)."""
+
+    @property
+    def first_ms(self) -> int | None: ...
+    @property
+    def last_ms(self) -> int | None: ...
+
+
+def overlaps(stream: TimeSpan, window: Window) -> bool:
+    """Whether any event of the stream may fall in the window (from its first and latest
+    timestamps, which the catalog knows without reading)."""
+    if stream.first_ms is None or stream.last_ms is None:
+        return False
+    return not window.before(stream.last_ms) and not window.after(stream.first_ms)
+
+
 Key = tuple[int, str, int]  # (timestamp, stream name, index): the order of a filtered page
 
 
@@ -170,6 +188,8 @@ def _matching(
     low = window.low
     if after is not None and (low is None or after[0] > low):
         low = after[0]
+    if not overlaps(snap, Window(low=low, high=window.high, high_inclusive=True)):
+        return  # nothing of this stream can be in the window: not even opened
     if not snap.sorted:  # a stream given events out of order (PutLogEvents): read it whole
         found = [
             Found(snap, e)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from engine.cwlogs import reading
 from engine.cwlogs.filter_pattern import compile_filter_pattern
-from engine.cwlogs.reading import Window, filter_events, get_events
-from engine.runtime.log_file import Snapshot
+from engine.cwlogs.reading import Window, filter_events, get_events, overlaps
+from engine.runtime.log_file import Snapshot, first_at_or_after
 from engine.runtime.log_store import LogStore
 
 T = 1_800_000_000_000
@@ -102,3 +105,28 @@ def test_a_stream_put_out_of_order_is_read_in_time_order(tmp_path: Path) -> None
     reloaded.load()
     again = reloaded.group("g").streams["s"]
     assert not again.sorted and (again.first_ms, again.last_ms) == (T + 1, T + 5)
+
+
+def test_streams_outside_the_window_are_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LogStore(tmp_path)
+    group = store.ensure_group("g")
+    for name, at in (("old", T), ("new", T + 1000)):
+        store.put_events(store.create_stream(group, name), [(at, name.encode())])
+    store.create_stream(group, "empty")
+    opened: list[str] = []
+    real = first_at_or_after
+
+    def spy(snap: Snapshot, timestamp_ms: int) -> int:
+        opened.append(snap.name)
+        return real(snap, timestamp_ms)
+
+    monkeypatch.setattr(reading, "first_at_or_after", spy)
+    snaps = store.snapshots(group.streams.values())
+    found, _ = filter_events(snaps, Window(low=T + 500), matches=None, limit=10, after=None)
+    assert [f.event.message for f in found] == ["new"]
+    assert opened == ["new"]
+    assert [s.name for s in snaps if overlaps(s, Window(high=T + 10, high_inclusive=True))] == [
+        "old"
+    ]
