@@ -12,7 +12,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from engine.errors import ConfigError
 from netns.addressing import check_prefix
@@ -100,6 +100,24 @@ class DaemonConfig:
     log_levels: dict[str, str] = field(default_factory=dict)
 
 
+# The retention periods CloudWatch Logs accepts (PutRetentionPolicy's values, in AWS's order).
+LOG_RETENTION_DAYS: Final = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogsConfig:
+    # Days a log group keeps its events when it has no retention policy of its own
+    # (PutRetentionPolicy); one of AWS's values (1, 3, 5, 7, 14, 30, ...). None: forever.
+    retention_days: int | None = None
+    # Bytes on disk per log group at most: past it the streams whose latest event is oldest
+    # are removed (never one an environment still writes to). None: unbounded.
+    max_group_bytes: int | None = 256 * 1024 * 1024
+    sweep_interval_s: float = 60.0  # how often retention and the size bound are applied
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     state_dir: Path = Path("/var/lib/lambdalet")  # registry, code blobs, logs
@@ -122,6 +140,7 @@ class Config:
     concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    logs: LogsConfig = field(default_factory=LogsConfig)
     vpcs: tuple[Vpc, ...] = ()  # [[vpc]] documents (read-only through the API)
 
     def replace(self, **changes: Any) -> Config:
@@ -161,6 +180,10 @@ def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
             if not isinstance(value, dict):
                 raise ConfigError("[daemon] must be a table")
             args[name] = _build(DaemonConfig, value, "[daemon]")
+        elif name == "logs":
+            if not isinstance(value, dict):
+                raise ConfigError("[logs] must be a table")
+            args[name] = _build(LogsConfig, value, "[logs]")
         elif name == "vpc":
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 raise ConfigError("vpc must be an array of tables ([[vpc]])")
@@ -252,6 +275,7 @@ def validate(config: Config) -> Config:
     if not 1 <= events.workers <= 10_000 or not 0 < events.time_scale <= 1:
         raise ConfigError("events.workers must be 1..10000 and events.time_scale in (0, 1]")
     _validate_daemon(config.daemon)
+    _validate_logs(config.logs)
     if not config.credentials_file.is_absolute():
         raise ConfigError("credentials_file must be an absolute path")
     if not config.state_dir.is_absolute() or not config.socket_path.is_absolute():
@@ -272,6 +296,18 @@ def _validate_daemon(daemon: DaemonConfig) -> None:
     for key, level in levels.items():
         if not isinstance(level, str) or level.upper() not in LOG_LEVELS:
             raise ConfigError(f"{key} must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+
+
+def _validate_logs(logs: LogsConfig) -> None:
+    days = logs.retention_days
+    if days is not None and (isinstance(days, bool) or days not in LOG_RETENTION_DAYS):
+        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+        raise ConfigError(f"logs.retention_days must be one of {allowed} (or left out)")
+    size = logs.max_group_bytes
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ConfigError("logs.max_group_bytes must be a positive number of bytes")
+    if not isinstance(logs.sweep_interval_s, int | float) or logs.sweep_interval_s <= 0:
+        raise ConfigError("logs.sweep_interval_s must be a positive number of seconds")
 
 
 def parse_listen(value: str, key: str = "listen") -> tuple[str, int]:

@@ -32,6 +32,8 @@ import trio
 from engine.auth.credentials import credentials_for
 from engine.config import Config
 from engine.control.examples import deploy_examples
+from engine.cwlogs.api import TARGET_PREFIX as CWLOGS_TARGET
+from engine.cwlogs.api import CwLogsApp
 from engine.endpoint import Endpoint
 from engine.events.queue import EventQueue
 from engine.events.service import open_events
@@ -65,6 +67,7 @@ from engine.runtime.catalog import (
     stage_exec_python,
     stage_runtime_dirs,
 )
+from engine.runtime.log_store import open_log_store
 from engine.scheduler.api import SchedulerApp
 from engine.scheduler.service import open_schedules
 from engine.services import Services, bindings, build_lambda_app, live_settings
@@ -135,6 +138,12 @@ async def _serve(
     try:
         step("starting the network, the spawner and the pool")
         async with (
+            open_log_store(
+                paths.logs_dir,
+                default_retention_days=config.logs.retention_days,
+                max_group_bytes=config.logs.max_group_bytes,
+                sweep_interval_s=config.logs.sweep_interval_s,
+            ) as logs,
             open_network(
                 config=config, registry=registry, functions=registry.all_functions
             ) as network,
@@ -147,6 +156,7 @@ async def _serve(
                 code_dir=registry.code_dir,
                 opt_dir=registry.opt_dir,
                 runtimes=runtimes,
+                logs=logs,
                 network=network,
             ) as pool,
             trio.open_nursery() as nursery,
@@ -213,6 +223,7 @@ async def _serve(
                 {
                     b"AmazonSQS": SqsApp(queues, region=config.region),
                     b"Kinesis_20131202": KinesisApp(streams, region=config.region),
+                    CWLOGS_TARGET: CwLogsApp(logs, region=config.region),
                 },
                 {"scheduler": SchedulerApp(schedules, region=config.region)},
             )

@@ -1,12 +1,13 @@
 """One endpoint, several services: which service a request on the API listeners is for.
 
 The Lambda REST API is addressed by path under ``/20xx-xx-xx/`` (and lambdalet's own under
-``/lambdalet/``). The JSON-protocol services (SQS, Kinesis) are all ``POST /`` with an
-``X-Amz-Target: <prefix>.<Operation>`` header; EventBridge Scheduler is REST-JSON under paths
-of its own (``/schedules``, ``/schedule-groups``, ``/tags/``). The SigV4 credential scope of
-each request names its service ("sqs", "kinesis", "scheduler"). `Endpoint` sends each request
-to its service's ASGI app; `signing_service` tells the TCP listener's SigV4 gate which service
-a request must be signed for. A Lambda request costs a comparison or two of its path.
+``/lambdalet/``). The JSON-protocol services (SQS, Kinesis, CloudWatch Logs) are all
+``POST /`` with an ``X-Amz-Target: <prefix>.<Operation>`` header; EventBridge Scheduler is
+REST-JSON under paths of its own (``/schedules``, ``/schedule-groups``, ``/tags/``). The SigV4
+credential scope of each request names its service ("sqs", "kinesis", "logs", "scheduler").
+`Endpoint` sends each request to its service's ASGI app; `signing_service` tells the TCP
+listener's SigV4 gate which service a request must be signed for. A Lambda request costs a
+comparison or two of its path.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 TARGET_SERVICES: Final = {
     b"AmazonSQS": "sqs",
     b"Kinesis_20131202": "kinesis",
+    b"Logs_20140328": "logs",
 }
 # Path prefix → the SigV4 service name (REST-JSON services beside Lambda's paths).
 PATH_SERVICES: Final = (

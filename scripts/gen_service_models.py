@@ -29,6 +29,7 @@ SERVICES = (
     ("sqs", "2012-11-05"),
     ("kinesis", "2013-12-02"),
     ("scheduler", "2021-06-30"),
+    ("logs", "2014-03-28"),
 )
 # Member order is kept: AWS reports violations in it.
 _DROPPED = frozenset(("documentation", "documentationUrl", "examples", "deprecatedMessage"))

@@ -16,7 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-packages=(python3.11 python3.11-venv bubblewrap iproute2 nftables procps util-linux ca-certificates nodejs curl wrk)
+packages=(python3.11 python3.11-venv bubblewrap iproute2 nftables procps util-linux ca-certificates nodejs curl wrk awscli)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

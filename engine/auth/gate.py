@@ -78,7 +78,9 @@ class SigV4Middleware:
                 exc.error_type,
                 exc.message,
             )
-            await send_error(send, exc, request_id)
+            # The JSON-protocol services (an X-Amz-Target) read the error's type from the body.
+            json_protocol = any(name == "x-amz-target" for name, _ in headers)
+            await send_error(send, exc, request_id, json_protocol=json_protocol)
             return
         if body is None:
             return  # the client went away while sending the body: nobody to answer
@@ -200,9 +202,13 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def send_error(send: Send, exc: ApiError, request_id: str) -> None:
-    """Answer an `ApiError` in AWS's shape: status, error type header, JSON body."""
-    payload = json.dumps(exc.body()).encode()
+async def send_error(
+    send: Send, exc: ApiError, request_id: str, *, json_protocol: bool = False
+) -> None:
+    """Answer an `ApiError` in AWS's shape: status, error type header, JSON body (for the
+    JSON protocol's services, ``{"__type": …, "message": …}``)."""
+    body = {"__type": exc.error_type, "message": exc.message} if json_protocol else exc.body()
+    payload = json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",

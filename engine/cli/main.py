@@ -16,6 +16,7 @@ from urllib.parse import quote
 from engine.cli import args as cli_args
 from engine.cli import keys as cli_keys
 from engine.cli import lambda_commands as cli_lambda
+from engine.cli import logs as cli_logs
 from engine.cli import vpc as cli_vpc
 from engine.cli.client import Client, ClientError, HttpResponse
 from engine.config import Config, load_config, validate
@@ -102,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     d = command("delete-function", "delete a function")
     cli_args.add_function_name(d)
     cli_vpc.add_parser(sub, common)
+    cli_logs.add_parser(sub, common)
     cli_lambda.add_parsers(sub, common)
     cli_keys.add_parser(sub)
     return p
@@ -256,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                     _check(client.request("DELETE", f"{FUNCTIONS}/{name}"))
                 case "vpc":
                     cli_vpc.run(client, args, _check, _print_json)
+                case "logs":
+                    return cli_logs.run(client, args)
                 case command if command in cli_lambda.COMMANDS:
                     return cli_lambda.run(client, args)
         finally:

@@ -23,7 +23,7 @@ class PoolPaths:
 
     rootfs_dir: Path  # an empty mount point for every sandbox's root (inside its own mount ns)
     etc_dir: Path  # the read-only /etc every sandbox sees
-    logs_dir: Path  # function logs: <logs_dir>/<function>/<date>-<stream id>.log
+    logs_dir: Path  # log groups and their streams (`engine.runtime.log_store`)
 
 
 def cgroup_name(sandbox_id: str) -> str:

@@ -47,6 +47,7 @@ from engine.network.service import NetworkService
 from engine.runtime.catalog import RuntimeCatalog, RuntimeKind
 from engine.runtime.environment import Environment, PlatformError
 from engine.runtime.lifecycle import EnvState
+from engine.runtime.log_store import LogStore
 from engine.runtime.logs import LogStream
 from engine.runtime.variables import INIT_ON_DEMAND, INIT_PROVISIONED
 from netns.errors import NetnsError
@@ -83,10 +84,12 @@ class Pool:
         paths: PoolPaths,
         code_dir: Callable[[FunctionConfig], Path],
         runtimes: RuntimeCatalog,
+        logs: LogStore,
         network: NetworkService | None = None,
         opt_dir: Callable[[FunctionConfig], Path | None] = lambda _: None,
     ) -> None:
         self.config = config
+        self.logs = logs
         self.runtimes = runtimes
         self.network = network
         self.enis: dict[str, Eni] = {}  # sandbox id -> its ENI
@@ -230,7 +233,7 @@ class Pool:
                 boost=self.bad_ends.get(key, 0) < CRASH_BACKOFF_AFTER,
             )
             self.cgroups.set_limits(cgroup_name(stem.sandbox_id), limits.init)
-            log = LogStream(self.paths.logs_dir, function.name, function.version)
+            log = self.logs.open_stream(function)
             spec = plan_spec(
                 function,
                 kind,
@@ -461,6 +464,7 @@ async def open_pool(
     paths: PoolPaths,
     code_dir: Callable[[FunctionConfig], Path],
     runtimes: RuntimeCatalog,
+    logs: LogStore,
     network: NetworkService | None = None,
     opt_dir: Callable[[FunctionConfig], Path | None] = lambda _: None,
 ) -> AsyncIterator[Pool]:
@@ -473,6 +477,7 @@ async def open_pool(
             paths=paths,
             code_dir=code_dir,
             runtimes=runtimes,
+            logs=logs,
             network=network,
             opt_dir=opt_dir,
         )

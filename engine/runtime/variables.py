@@ -43,7 +43,7 @@ def runtime_environment(
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
             "AWS_LAMBDA_INITIALIZATION_TYPE": init_type,
-            "AWS_LAMBDA_LOG_GROUP_NAME": log_group_name(function.name),
+            "AWS_LAMBDA_LOG_GROUP_NAME": log_group_name(function),
             "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
             "_HANDLER": function.handler,
             "LAMBDA_TASK_ROOT": TASK_ROOT,

@@ -19,6 +19,7 @@ API_VERSIONS: Final = {
     "sqs": "2012-11-05",
     "kinesis": "2013-12-02",
     "scheduler": "2021-06-30",
+    "logs": "2014-03-28",
 }
 
 

@@ -149,6 +149,23 @@ class Daemon:
             config=botocore.config.Config(retries={"max_attempts": 0}, read_timeout=60),
         )
 
+    def logs_client(
+        self, *, key: str | None = None, secret: str | None = None, region: str = "us-east-1"
+    ) -> Any:
+        """A real boto3 CloudWatch Logs client for this daemon's TCP API (the same endpoint as
+        Lambda's), signing with the test key, without retries."""
+        import boto3
+        import botocore.config
+
+        return boto3.client(
+            "logs",
+            endpoint_url=self.endpoint,
+            region_name=region,
+            aws_access_key_id=key or ACCESS_KEY_ID,
+            aws_secret_access_key=secret or SECRET_ACCESS_KEY,
+            config=botocore.config.Config(retries={"max_attempts": 0}, read_timeout=60),
+        )
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -67,8 +67,8 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {"daemon", "auth", "registry", "config", "errors"},
     "daemon": {
         "services", "lifecycle", "endpoint", "host", "urls", "api", "sources", "scheduler",
-        "sqs", "kinesis", "events", "invoke", "control", "network", "registry", "journal",
-        "runtime", "auth", "shapes", "config", "errors", "sandbox",
+        "sqs", "kinesis", "cwlogs", "events", "invoke", "control", "network", "registry",
+        "journal", "runtime", "auth", "shapes", "config", "errors", "sandbox",
     },
     "services": {
         "lifecycle", "endpoint", "host", "urls", "api", "events", "invoke", "control", "network",
@@ -85,6 +85,7 @@ ALLOWED: dict[str, set[str]] = {
     "scheduler": {"journal", "model", "shapes", "config", "errors"},
     "sqs": {"journal", "model", "shapes", "config", "errors"},
     "kinesis": {"journal", "model", "shapes", "config", "errors"},
+    "cwlogs": {"runtime", "model", "shapes", "config", "errors"},
     "events": {"invoke", "control", "journal", "runtime", "model", "config", "errors"},
     "invoke": {"control", "network", "runtime", "model", "config", "errors", "sandbox", "netns"},
     "control": {"registry", "model", "errors"},

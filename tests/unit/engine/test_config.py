@@ -154,3 +154,30 @@ def test_bad_runtimes_settings(tmp_path: Path, text: str, match: str) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match=match):
         load_config(path)
+
+
+def test_logs_table(tmp_path: Path) -> None:
+    assert load_config(None).logs.retention_days is None
+    assert load_config(None).logs.max_group_bytes == 256 * 1024 * 1024
+    f = tmp_path / "c.toml"
+    f.write_text("[logs]\nretention_days = 14\nmax_group_bytes = 1000\nsweep_interval_s = 0.5\n")
+    logs = load_config(f).logs
+    assert (logs.retention_days, logs.max_group_bytes, logs.sweep_interval_s) == (14, 1000, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("[logs]\nretention_days = 2\n", r"logs.retention_days must be one of 1, 3, 5, 7, 14"),
+        ("[logs]\nretention_days = true\n", "logs.retention_days must be one of"),
+        ("[logs]\nmax_group_bytes = 0\n", "logs.max_group_bytes must be a positive"),
+        ("[logs]\nsweep_interval_s = 0\n", "logs.sweep_interval_s must be a positive"),
+        ("[logs]\nkeep = 1\n", r"unknown configuration key\(s\) in \[logs\]: keep"),
+        ("logs = 1\n", r"\[logs\] must be a table"),
+    ],
+)
+def test_bad_logs_settings(tmp_path: Path, text: str, match: str) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(f)

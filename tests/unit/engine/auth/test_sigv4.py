@@ -645,6 +645,21 @@ async def test_refusal_is_an_aws_error_and_reads_no_body(
     assert "MissingAuthenticationTokenException" in caplog.text
 
 
+async def test_refusal_of_a_json_protocol_request_names_its_type_in_the_body(
+    credentials: CredentialsFile,
+) -> None:
+    """SQS, Kinesis and CloudWatch Logs clients read the error code from ``__type``."""
+    wire = sign("POST", "/", body=b"{}").with_header("Authorization", None)
+    wire = wire.with_header("X-Amz-Target", "Logs_20140328.DescribeLogGroups")
+    inner, exchange = Inner(), Exchange(chunked(b"{}", 1))
+    await middleware(inner, credentials)(scope_for(wire), exchange.receive, exchange.send)
+    assert exchange.status == 403 and inner.scopes == []
+    assert exchange.json == {
+        "__type": "MissingAuthenticationTokenException",
+        "message": "Missing Authentication Token",
+    }
+
+
 async def test_bad_signature_is_logged_without_secret_or_signature(
     credentials: CredentialsFile, caplog: pytest.LogCaptureFixture
 ) -> None:

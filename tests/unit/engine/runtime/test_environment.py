@@ -21,7 +21,7 @@ import trio.testing
 
 from engine.model.function import FunctionConfig
 from engine.runtime.environment import Environment, PlatformError
-from engine.runtime.logs import LogStream
+from engine.runtime.log_store import LogStore
 from sandbox.launcher import SandboxProcess, Stem
 from sandbox.protocol import (
     Closed,
@@ -114,7 +114,7 @@ async def make_env(
             proc=proc,
             cgroups=cgroups,
             cgroup_name="sb-abc",
-            log=LogStream(tmp_path, "fn", "$LATEST"),
+            log=LogStore(tmp_path).open_stream(FUNCTION),
             uid=200001,
             api=API_MSGPACK,
             nursery=nursery,
