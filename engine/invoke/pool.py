@@ -47,7 +47,7 @@ from engine.network.service import NetworkService
 from engine.runtime.catalog import RuntimeCatalog, RuntimeKind
 from engine.runtime.environment import Environment, PlatformError
 from engine.runtime.lifecycle import EnvState
-from engine.runtime.logs import LogStream
+from engine.runtime.logs import LogStream, log_group_name
 from engine.runtime.variables import INIT_ON_DEMAND, INIT_PROVISIONED
 from netns.errors import NetnsError
 from sandbox.cgroups import Cgroups
@@ -229,7 +229,8 @@ class Pool:
                 boost=self.bad_ends.get(key, 0) < CRASH_BACKOFF_AFTER,
             )
             self.cgroups.set_limits(cgroup_name(stem.sandbox_id), limits.init)
-            log = LogStream(self.paths.logs_dir, function.name, function.version)
+            group = log_group_name(function.name, function.log_group)
+            log = LogStream(self.paths.logs_dir, group, function.version)
             spec = plan_spec(
                 function,
                 kind,

@@ -132,7 +132,7 @@ def test_state_dir_layout_and_sqlite_settings(registry: Registry, state_dir: Pat
     conn = sqlite3.connect(state_dir / "registry.sqlite3")
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
     finally:
         conn.close()
 
