@@ -63,6 +63,13 @@ VPC: a.Shape = {
 ENVIRONMENT: a.Shape = {"Variables": a.STRING_MAP}
 EPHEMERAL: a.Shape = {"Size": a.INTEGER}
 DEAD_LETTER: a.Shape = {"TargetArn": a.STRING}
+LOGGING: a.Shape = {
+    "LogFormat": a.STRING,
+    "ApplicationLogLevel": a.STRING,
+    "SystemLogLevel": a.STRING,
+    "LogGroup": a.STRING,
+}
+LOGGING_HELP = "LogFormat=JSON,ApplicationLogLevel=DEBUG,SystemLogLevel=WARN,LogGroup=/my/group"
 DESTINATIONS: a.Shape = {
     "OnSuccess": {"Destination": a.STRING},
     "OnFailure": {"Destination": a.STRING},
@@ -353,6 +360,7 @@ COMMAND_LIST = (
             "--ephemeral-storage", shape=EPHEMERAL, type=a.ephemeral_storage,
             help="the size of /tmp: Size=1024, or just 1024 (MB)",
         ),
+        struct("--logging-config", LOGGING, LOGGING_HELP),
         REVISION,
     ),
 )  # fmt: skip

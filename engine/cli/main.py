@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TargetArn=ARN",
         help="the SQS queue for events that asynchronous invokes gave up on (or its JSON)",
     )
+    c.add_argument(
+        "--logging-config",
+        type=cli_args.structured(cli_lambda.LOGGING),
+        metavar="LogFormat=JSON,…",
+        help=f"LoggingConfig, e.g. {cli_lambda.LOGGING_HELP} (or its JSON)",
+    )
 
     i = command("invoke", "invoke a function and print its result (or queue the event)")
     cli_args.add_function_name(i, then_outfile=True)  # `--function-name F OUTFILE`, as AWS
@@ -173,6 +179,8 @@ def _create(client: Client, args: argparse.Namespace) -> int:
         body["Publish"] = args.publish
     if args.dead_letter_config is not None:
         body["DeadLetterConfig"] = args.dead_letter_config
+    if args.logging_config is not None:
+        body["LoggingConfig"] = args.logging_config
     _print_json(_check(client.json_request("POST", FUNCTIONS, body)))
     return 0
 

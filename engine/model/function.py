@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.model.arns import function_arn
+from engine.model.logging_config import TEXT, LoggingSettings, logging_to_aws
 
 LATEST = "$LATEST"
 
@@ -64,9 +65,23 @@ class FunctionConfig:
     published_from: str = ""  # a version: the $LATEST revision it was published from
     vpc_config_set: bool = False  # VpcConfig was ever sent: AWS then shows it, even empty
     dead_letter_arn: str | None = None  # DeadLetterConfig.TargetArn (an SQS queue's ARN)
+    # LoggingConfig (`engine.model.logging_config`): levels only with JSON; "" log group: the
+    # function's default one, /aws/lambda/<name>.
+    log_format: str = TEXT
+    application_log_level: str = ""
+    system_log_level: str = ""
+    log_group: str = ""
 
     def replace(self, **changes: Any) -> FunctionConfig:
         return dataclasses.replace(self, **changes)
+
+    def logging(self) -> LoggingSettings:
+        return LoggingSettings(
+            log_format=self.log_format,
+            application_log_level=self.application_log_level,
+            system_log_level=self.system_log_level,
+            log_group=self.log_group,
+        )
 
     def arn(self, region: str, *, qualified: bool = False) -> str:
         """Version-qualified for a published version; for $LATEST, unqualified unless the
@@ -100,7 +115,7 @@ class FunctionConfig:
             "Architectures": list(self.architectures),
             "EphemeralStorage": {"Size": self.ephemeral_storage_mb},
             "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
-            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
+            "LoggingConfig": logging_to_aws(self.logging(), self.name),
         }
         if not listed:
             out["State"] = "Active"

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from engine.errors import InvalidParameterValueException, NotImplementedApiError
 from engine.model.code import decode_zip_file
+from engine.model.function import FunctionConfig
 from engine.model.function_settings import (
     RuntimeExplainer,
     check_host_architecture,
@@ -32,6 +33,7 @@ from engine.model.limits import (
     DEFAULT_MEMORY_MB,
     DEFAULT_TIMEOUT_S,
 )
+from engine.model.logging_config import LoggingRequest, LoggingSettings, apply_logging
 from engine.model.names import name_for_create
 from engine.model.tags import parse_tags
 from engine.model.violations import Violations
@@ -65,6 +67,7 @@ class CreateFunctionRequest:
     layers: tuple[str, ...] = ()  # layer version ARNs, in order (resolved by the registry)
     tags: dict[str, str] = field(default_factory=dict)
     dead_letter_arn: str | None = None  # DeadLetterConfig.TargetArn
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
 
 
 _CHANGEABLE_FIELDS: Final = (
@@ -88,10 +91,12 @@ class ConfigurationChanges:
     vpc: VpcSelection | None = None
     layers: tuple[str, ...] | None = None  # layer version ARNs; () removes every layer
     dead_letter_arn: str | None = None  # DeadLetterConfig.TargetArn; "" removes it
+    logging: LoggingRequest | None = None  # merged into the function's (`apply_logging`)
     revision_id: str | None = None
 
-    def replacements(self) -> dict[str, Any]:
-        """The `FunctionConfig` fields to replace (revision_id is a precondition, not a field)."""
+    def replacements(self, current: FunctionConfig) -> dict[str, Any]:
+        """The fields of `current` to replace (revision_id is a precondition, not a field).
+        Raise AWS's error when the merged LoggingConfig has levels without JSON."""
         names = _CHANGEABLE_FIELDS
         out = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
         if self.environment is not None:
@@ -103,6 +108,8 @@ class ConfigurationChanges:
             out["vpc_id"] = self.vpc.vpc_id
         if self.dead_letter_arn is not None:
             out["dead_letter_arn"] = self.dead_letter_arn or None
+        if self.logging is not None:
+            out.update(apply_logging(current.logging(), self.logging).fields())
         return out
 
 
@@ -155,11 +162,11 @@ def parse_create_function(
         raise InvalidParameterValueException(MSG_NO_CODE_SOURCE)
     if settings.runtime is None or settings.handler is None:
         raise InvalidParameterValueException(MSG_RUNTIME_HANDLER_MANDATORY)
-    check_semantics(
-        settings,
-        body,
-        host_architecture=host_architecture,
-        function_name=name,
+    check_semantics(settings, body, host_architecture=host_architecture)
+    logging = (
+        LoggingSettings()
+        if settings.logging is None
+        else apply_logging(LoggingSettings(), settings.logging)
     )
     if layers:
         parse_function_layers(layers, region=region)  # before the name is looked up, as AWS
@@ -187,6 +194,7 @@ def parse_create_function(
         layers=tuple(layers or ()),
         tags=tags,
         dead_letter_arn=settings.dead_letter_arn or None,
+        logging=logging,
     )
 
 
@@ -194,14 +202,9 @@ def parse_update_function_configuration(
     body: Mapping[str, Any],
     *,
     supported_runtimes: Collection[str],
-    function_name: str | None = None,
     explain_runtime: RuntimeExplainer | None = None,
 ) -> ConfigurationChanges:
-    """Validate an UpdateFunctionConfiguration body (the name comes from the path).
-
-    `function_name`, when given, lets a LoggingConfig that merely restates the default log group
-    through; without it any LogGroup counts as a change this host does not support.
-    """
+    """Validate an UpdateFunctionConfiguration body (the name comes from the path)."""
     body = require_object(body)
     role = opt_str(body, "Role")
     revision_id = opt_str(body, "RevisionId")
@@ -211,7 +214,7 @@ def parse_update_function_configuration(
     settings = read_settings(body, with_architectures=False)
 
     check_runtime(settings.runtime)
-    check_semantics(settings, body, host_architecture=None, function_name=function_name)
+    check_semantics(settings, body, host_architecture=None)
     check_host_runtime(
         settings.runtime, supported_runtimes=supported_runtimes, explain_runtime=explain_runtime
     )
@@ -227,6 +230,7 @@ def parse_update_function_configuration(
         vpc=parse_vpc_config(body),
         layers=None if layers is None else tuple(layers),
         dead_letter_arn=settings.dead_letter_arn,
+        logging=settings.logging,
         revision_id=revision_id,
     )
 

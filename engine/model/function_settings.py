@@ -36,12 +36,17 @@ from engine.model.limits import (
     MIN_TIMEOUT_S,
     RESERVED_ENV_KEYS,
 )
+from engine.model.logging_config import (
+    LoggingRequest,
+    check_logging_request,
+    read_logging_config,
+)
 from engine.model.violations import Violations
 
 # Valid AWS settings this host does not implement: accepted only while they ask for nothing.
 _UNSUPPORTED_FIELDS: Final = (
     "KMSKeyArn", "FileSystemConfigs", "ImageConfig",
-    "SnapStart", "LoggingConfig", "CodeSigningConfigArn", "TenancyConfig",
+    "SnapStart", "CodeSigningConfigArn", "TenancyConfig",
     "CapacityProviderConfig", "DurableConfig", "RuntimeConfig", "AcceleratorConfig", "PublishTo",
 )  # fmt: skip
 _UNSUPPORTED_CODE_SOURCES: Final = (
@@ -69,6 +74,7 @@ class Settings:
     architectures: list[str] | None
     tracing_mode: str | None
     dead_letter_arn: str | None  # DeadLetterConfig.TargetArn: None not sent, "" none
+    logging: LoggingRequest | None  # LoggingConfig: None not sent
 
 
 def read_settings(body: Mapping[str, Any], *, with_architectures: bool = True) -> Settings:
@@ -96,6 +102,7 @@ def read_settings(body: Mapping[str, Any], *, with_architectures: bool = True) -
             if dead_letter is not None
             else None
         ),
+        logging=read_logging_config(body),
     )
 
 
@@ -153,14 +160,15 @@ def check_semantics(
     body: Mapping[str, Any],
     *,
     host_architecture: str | None,
-    function_name: str | None,
 ) -> None:
     """Rules past the model: today's quotas, the architecture this host runs, settings it does
-    not implement, the dead-letter target, reserved variables, the 4 KB budget."""
+    not implement, log levels only with JSON, the dead-letter target, reserved variables, the
+    4 KB budget."""
     _check_quotas(settings)
     if settings.architectures is not None and host_architecture is not None:
         check_host_architecture(settings.architectures, host_architecture)
-    _reject_unsupported_fields(body, function_name=function_name)
+    _reject_unsupported_fields(body)
+    check_logging_request(settings.logging)
     if settings.dead_letter_arn:
         check_dead_letter_target(settings.dead_letter_arn)
     if settings.environment:
@@ -219,13 +227,8 @@ def reject_other_code_sources(code: Mapping[str, Any], *, prefix: str) -> None:
             )
 
 
-def _reject_unsupported_fields(body: Mapping[str, Any], *, function_name: str | None) -> None:
-    defaults: dict[str, Any] = {
-        "SnapStart": {"ApplyOn": "None"},
-        "LoggingConfig": {"LogFormat": "Text"},
-    }
-    if function_name is not None:
-        defaults["LoggingConfig"]["LogGroup"] = f"/aws/lambda/{function_name}"
+def _reject_unsupported_fields(body: Mapping[str, Any]) -> None:
+    defaults: dict[str, Any] = {"SnapStart": {"ApplyOn": "None"}}
     for key in _UNSUPPORTED_FIELDS:
         if key in body and not is_default(body[key], defaults.get(key)):
             raise NotImplementedApiError(f"{key} is not supported by this lambdalet host yet")

@@ -151,6 +151,7 @@ class Registry:
                     layers=layers,
                     opt_key=opt_key,
                     dead_letter_arn=req.dead_letter_arn,
+                    **req.logging.fields(),
                 )
                 with store.lock, store.transaction():
                     if not store.insert_function(config):
@@ -211,7 +212,7 @@ class Registry:
                 )
             layer_fields = {} if layers is None else {"layers": layers, "opt_key": opt_key}
             config = current.replace(
-                **changes.replacements(),
+                **changes.replacements(current),
                 **layer_fields,
                 last_modified=last_modified,
                 revision_id=str(uuid.uuid4()),

@@ -23,7 +23,7 @@ from engine.errors import ConfigError
 from engine.model.function import FunctionConfig, LayerRef
 from engine.model.layers import LayerVersion
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 DB_NAME: Final = "registry.sqlite3"
 LOCK_NAME: Final = "registry.lock"
 EVENT_INVOKE_KIND: Final = "event-invoke"  # EventInvokeConfig, id "<name>/<qualifier>"
@@ -80,6 +80,10 @@ CREATE TABLE IF NOT EXISTS layer_versions (
 CREATE INDEX IF NOT EXISTS layer_versions_by_code_digest ON layer_versions (code_digest);
 ALTER TABLE functions ADD COLUMN last_version INTEGER NOT NULL DEFAULT 0;
 """
+# Schema 4: configurations carry LoggingConfig (log_format, the two levels, log_group). They are
+# JSON documents, and a row without these fields loads with the defaults (Text, the default
+# group), so no row changes; the version moves so that an older lambdalet, which drops fields
+# it does not know, refuses the file instead of rewriting rows without their LoggingConfig.
 
 
 class Store:

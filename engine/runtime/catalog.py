@@ -290,6 +290,7 @@ def stage_exec_python(target: Path) -> Path:
         "runtimes/__init__.py",
         "runtimes/python/__init__.py",
         "runtimes/python/bootstrap.py",
+        "runtimes/python/json_logging.py",
     ):
         dest = lib / "sandbox" / rel
         dest.parent.mkdir(parents=True, exist_ok=True)

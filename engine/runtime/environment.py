@@ -29,7 +29,8 @@ from engine.model.function import FunctionConfig
 from engine.runtime.channels import MsgpackChannel, RuntimeChannel, open_http_channel
 from engine.runtime.lifecycle import EnvState, advance
 from engine.runtime.logs import LogStream
-from engine.runtime.report import Report, end_line, start_line, timeout_line, timeout_message
+from engine.runtime.platform_log import PlatformLog
+from engine.runtime.report import Report, timeout_message
 from sandbox.errors import SandboxError
 from sandbox.launcher import SandboxProcess
 from sandbox.protocol import (
@@ -110,6 +111,7 @@ class Environment:
         self.cgroups = cgroups
         self.cgroup_name = cgroup_name
         self.log = log
+        self.platform = PlatformLog.for_function(function)  # its lines, in its LogFormat
         self.uid = uid
         self.state = EnvState.CREATING
         self.api = api
@@ -221,7 +223,8 @@ class Environment:
         self.set_state(EnvState.BUSY)
         log = self.log
         log.begin_capture()
-        log.write_line(start_line(inv.request_id, self.function.version))
+        if line := self.platform.start(inv.request_id):
+            log.write_line(line)
         init_ms, self.init_duration_ms = self.init_duration_ms, None
         started = trio.current_time()
         if (failed := self.init_error) is not None:
@@ -231,7 +234,7 @@ class Environment:
                 init_error = dataclasses.replace(init_error, error_message=message)
             result = _RunResult(error=init_error, error_body=failed.body, status="error", init=True)
             if failed.body is None:  # a runtime with its own error documents logs them
-                self._log_error(failed.error)
+                self._log_error(failed.error, "")
         else:
             result = await self._run(inv, timeout_s=timeout_s)
         duration_ms = (trio.current_time() - started) * 1000
@@ -244,7 +247,13 @@ class Environment:
             init_duration_ms=init_ms,
             status=result.status,
         )
-        log.write_line(end_line(inv.request_id) + report.line())  # one write for both
+        ended = self.platform.end(
+            report,
+            produced_bytes=len(result.payload or b""),
+            error_type=result.error.error_type if result.error is not None else None,
+        )
+        if ended:
+            log.write_line(ended)  # END and REPORT in one write
         tail = log.end_capture()
         error = result.error
         if error is not None:
@@ -291,7 +300,8 @@ class Environment:
                 return _RunResult(error=err, status="error")
         match msg:
             case None:
-                self.log.write_line(timeout_line(inv.request_id, timeout_s))
+                if line := self.platform.timeout(inv.request_id, timeout_s):
+                    self.log.write_line(line)
                 message = f"RequestId: {inv.request_id} Error: {timeout_message(timeout_s)}"
                 err = ErrorInfo(error_type="Sandbox.Timedout", error_message=message)
                 return _RunResult(error=err, status="timeout")
@@ -299,7 +309,7 @@ class Environment:
                 return _RunResult(payload=msg.payload, reusable=True)
             case FunctionError() if msg.request_id == inv.request_id:
                 if msg.body is None:  # a runtime with its own error documents logs them
-                    self._log_error(msg.error)
+                    self._log_error(msg.error, inv.request_id)
                 return _RunResult(error=msg.error, error_body=msg.body, reusable=True)
             case Closed():
                 return _RunResult(error=await self._exit_error(inv.request_id), status="error")
@@ -330,11 +340,8 @@ class Environment:
             reason = f"Runtime exited with error: {description}"
         return ErrorInfo(error_type="Runtime.ExitError", error_message=f"{prefix}{reason}")
 
-    def _log_error(self, error: ErrorInfo) -> None:
-        head = f"[ERROR] {error.error_type}: {error.error_message}"
-        trace = "".join(error.stack_trace)
-        text = head + ("\nTraceback (most recent call last):\n" + trace if trace else "\n")
-        self.log.write(text.encode())
+    def _log_error(self, error: ErrorInfo, request_id: str) -> None:
+        self.log.write(self.platform.runtime_error(error, request_id).encode())
 
     def _peak_memory(self) -> int:
         try:

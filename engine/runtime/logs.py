@@ -25,7 +25,7 @@ FLUSH_BYTES: Final = 256 * 1024  # a stream's output buffered at most before it 
 
 def log_group_name(function: FunctionConfig) -> str:
     """The log group a function's environments write to: the one place that decides it."""
-    return f"/aws/lambda/{function.name}"
+    return function.log_group or f"/aws/lambda/{function.name}"
 
 
 def now_ms() -> int:

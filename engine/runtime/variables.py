@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from engine.model.function import FunctionConfig
+from engine.model.logging_config import JSON
 from engine.runtime.logs import log_group_name
 from sandbox.spec import RUNTIME_DIR, TASK_ROOT
 
@@ -51,5 +52,9 @@ def runtime_environment(
             "TZ": ":UTC",
         }
     )
+    if function.log_format == JSON:
+        # As Lambda sets them for a JSON function only; runtimes format and filter by them.
+        env["AWS_LAMBDA_LOG_FORMAT"] = JSON
+        env["AWS_LAMBDA_LOG_LEVEL"] = function.application_log_level
     env.update(runtime_vars)
     return env

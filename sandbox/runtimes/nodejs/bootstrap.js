@@ -6,7 +6,8 @@
 // It loads `file.export` from /var/task (CommonJS or ES module), then serves invocations
 // one at a time. Reads are blocking: between invocations the process waits in read(2), as
 // a Lambda environment is frozen between invocations; pending timers run during the next.
-// Console output goes to stdout (the function's log) as `time\trequestId\tLEVEL\tmessage`.
+// Console output goes to stdout (the function's log) as `time\trequestId\tLEVEL\tmessage`,
+// or as JSON objects with LoggingConfig LogFormat JSON (see "logging" below).
 
 const fs = require('fs');
 const path = require('path');
@@ -152,8 +153,17 @@ function receive() {
 }
 
 // --- logging ------------------------------------------------------------------------------
+// Text: `time\trequestId\tLEVEL\tmessage`. With LoggingConfig LogFormat JSON
+// (AWS_LAMBDA_LOG_FORMAT), one JSON object a line, as Lambda's Node.js runtime writes them:
+// {timestamp, level, requestId, message}; a lone argument is kept as it is (an Error as
+// {errorType, errorMessage, stackTrace}), several are formatted into one message with the
+// first Error's fields beside it. console.* below AWS_LAMBDA_LOG_LEVEL write nothing.
 
 let currentRequestId;
+
+const LEVELS = { TRACE: 1, DEBUG: 2, INFO: 3, WARN: 4, ERROR: 5, FATAL: 6 };
+const JSON_FORMAT = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+const MIN_LEVEL = LEVELS[(process.env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] || LEVELS.TRACE;
 
 function writeOut(text) {
   try {
@@ -163,9 +173,49 @@ function writeOut(text) {
   }
 }
 
+function errorFields(err) {
+  return {
+    errorType: (err.constructor && err.constructor.name) || 'UnknownError',
+    errorMessage: err.message,
+    stackTrace: typeof err.stack === 'string' ? err.stack.split('\n') : [],
+  };
+}
+
+function jsonLine(level, args) {
+  const doc = { timestamp: new Date().toISOString(), level, requestId: currentRequestId };
+  if (args.length === 1) {
+    doc.message = args[0];
+    try {
+      return JSON.stringify(doc, (_, value) =>
+        value instanceof Error ? { ...errorFields(value), ...value } : value);
+    } catch (err) {
+      doc.message = util.format(args[0]); // a cycle, a BigInt: its printed form instead
+      return JSON.stringify(doc);
+    }
+  }
+  doc.message = util.format(...args);
+  const err = args.find((arg) => arg instanceof Error);
+  return JSON.stringify(err === undefined ? doc : { ...doc, ...errorFields(err) });
+}
+
 function logLine(level, args) {
+  if (LEVELS[level] < MIN_LEVEL) return;
+  if (JSON_FORMAT) {
+    writeOut(jsonLine(level, args) + '\n');
+    return;
+  }
   const message = util.format(...args);
   writeOut(`${new Date().toISOString()}\t${currentRequestId}\t${level}\t${message}\n`);
+}
+
+// The runtime's own record of a failed invoke or init: a line in the function's format.
+function logFailure(label, doc, err) {
+  if (JSON_FORMAT) {
+    const { errorType, errorMessage, trace } = doc;
+    logLine('ERROR', [err instanceof Error ? err : { errorType, errorMessage, stackTrace: trace }]);
+  } else {
+    logLine('ERROR', [`${label} \t${JSON.stringify(doc)}`]);
+  }
 }
 
 console.log = (...args) => logLine('INFO', args);
@@ -173,7 +223,10 @@ console.info = (...args) => logLine('INFO', args);
 console.warn = (...args) => logLine('WARN', args);
 console.error = (...args) => logLine('ERROR', args);
 console.debug = (...args) => logLine('DEBUG', args);
-console.trace = (...args) => logLine('TRACE', [util.format(...args), new Error().stack]);
+console.fatal = (...args) => logLine('FATAL', args);
+console.trace = JSON_FORMAT
+  ? (...args) => logLine('TRACE', args)
+  : (...args) => logLine('TRACE', [util.format(...args), new Error().stack]);
 
 // --- errors -------------------------------------------------------------------------------
 
@@ -326,7 +379,7 @@ function answer(flight, err, result) {
   const id = flight.requestId;
   if (err !== null && err !== undefined) {
     const doc = errorDocument(err);
-    logLine('ERROR', ['Invoke Error \t' + JSON.stringify(doc)]);
+    logFailure('Invoke Error', doc, err);
     send(errorFrame(TAG.FUNCTION_ERROR, id, doc));
     return;
   }
@@ -405,7 +458,7 @@ function serveNext() {
 
 process.on('uncaughtException', (err) => {
   const doc = errorDocument(err);
-  logLine('ERROR', ['Uncaught Exception \t' + JSON.stringify(doc)]);
+  logFailure('Uncaught Exception', doc, err);
   process.exit(1);
 });
 
@@ -414,7 +467,7 @@ async function main() {
     handler = await loadHandler(process.env._HANDLER || '');
   } catch (err) {
     const doc = errorDocument(err, err instanceof RuntimeError ? err.errorType : undefined);
-    logLine('ERROR', ['Uncaught Exception \t' + JSON.stringify(doc)]);
+    logFailure('Uncaught Exception', doc, err);
     send(errorFrame(TAG.INIT_ERROR, null, doc));
     process.exit(1);
   }

@@ -39,6 +39,7 @@ from sandbox.protocol import (
     Ready,
     Response,
 )
+from sandbox.runtimes.python.json_logging import configure_logging
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # AWS's limit on a function's response
 TASK_ROOT = "/var/task"
@@ -235,8 +236,13 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+_log_handler: logging.Handler | None = None
+
+
 def _install_logging() -> None:
-    """Lambda's root handler: ``[LEVEL]\\t<UTC time>\\t<request id>\\t<message>``."""
+    """Lambda's root handler: ``[LEVEL]\\t<UTC time>\\t<request id>\\t<message>``, until
+    `configure_logging` has read the function's LogFormat."""
+    global _log_handler
     handler = logging.StreamHandler(sys.stdout)
     formatter = logging.Formatter(
         "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
@@ -247,6 +253,7 @@ def _install_logging() -> None:
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    _log_handler = handler
 
 
 _SANDBOX_PATH = [
@@ -349,6 +356,8 @@ def _serve(fd: int, *, handler: str) -> None:
     channel = _Channel(fd)
     _sink.channel = channel
     _enter_sandbox_paths()
+    if _log_handler is not None:
+        configure_logging(_log_handler, os.environ)
     try:
         fn = load_handler(handler)
     except _InitFailure as failure:

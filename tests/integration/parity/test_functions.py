@@ -785,21 +785,38 @@ def test_account_settings_total_code_size_config_update(lam: Any, maker: Maker) 
     )
 
 
-# -- TestLoggingConfig: the labels a function with the default LoggingConfig answers ------------
-# (JSON format, log levels and custom log groups are not supported by lambdalet.)
+# -- TestLoggingConfig ----------------------------------------------------------------------
 
 
-def _create_logging_fn(p: Scenario, lam: Any, maker: Maker) -> str:
+def _create_logging_fn(p: Scenario, lam: Any, maker: Maker, **settings: Any) -> str:
     name = f"fn-{short_uid()}"
     maker.track(name)
     p.call(
         "create_response",
         lam.create_function,
-        **maker.function_args(name, MemorySize=256, Timeout=5),
+        **maker.function_args(name, MemorySize=256, Timeout=5, **settings),
     )
     p.call("get_function_response", lam.get_function, FunctionName=name)
     p.call("function_config", lam.get_function_configuration, FunctionName=name)
     return name
+
+
+def test_function_advanced_logging_configuration(parity: Parity, lam: Any, maker: Maker) -> None:
+    p = parity("test_lambda_api::TestLoggingConfig::test_function_advanced_logging_configuration")
+    name = _create_logging_fn(p, lam, maker, LoggingConfig={"LogFormat": "JSON"})
+    advanced = {
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": "INFO",
+        "SystemLogLevel": "INFO",
+        "LogGroup": "cool_lambda",
+    }
+    p.call(
+        "updated_config",
+        lam.update_function_configuration,
+        FunctionName=name,
+        LoggingConfig=advanced,
+    )
+    p.call("received_config", lam.get_function_configuration, FunctionName=name)
 
 
 def test_advanced_logging_configuration_format_switch(
@@ -809,14 +826,22 @@ def test_advanced_logging_configuration_format_switch(
         "test_lambda_api::TestLoggingConfig::test_advanced_logging_configuration_format_switch"
     )
     name = _create_logging_fn(p, lam, maker)
-    # (updated_config / received_config switch to JSON: not supported here)
-    p.call(
-        "updated_config_v2",
-        lam.update_function_configuration,
-        FunctionName=name,
-        LoggingConfig={"LogFormat": "Text"},
-    )
-    p.call("received_config_v2", lam.get_function_configuration, FunctionName=name)
+    for suffix, log_format in (("", "JSON"), ("_v2", "Text")):
+        p.call(
+            f"updated_config{suffix}",
+            lam.update_function_configuration,
+            FunctionName=name,
+            LoggingConfig={"LogFormat": log_format},
+        )
+        p.call(f"received_config{suffix}", lam.get_function_configuration, FunctionName=name)
+
+
+PARTIAL_LOGGING_CONFIGS = [
+    {"LogFormat": "JSON"},
+    {"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG"},
+    {"LogFormat": "JSON", "SystemLogLevel": "DEBUG"},
+    {"LogGroup": "cool_lambda"},
+]
 
 
 @pytest.mark.parametrize("variant", [f"partial_config{i}" for i in range(4)])
@@ -826,7 +851,14 @@ def test_function_partial_advanced_logging_configuration_update(
     p = parity(
         f"test_lambda_api::TestLoggingConfig::test_function_partial_advanced_logging_configuration_update[{variant}]"
     )
-    _create_logging_fn(p, lam, maker)  # (the update to JSON or a custom log group: unsupported)
+    name = _create_logging_fn(p, lam, maker)
+    p.call(
+        "updated_config",
+        lam.update_function_configuration,
+        FunctionName=name,
+        LoggingConfig=PARTIAL_LOGGING_CONFIGS[int(variant.removeprefix("partial_config"))],
+    )
+    p.call("received_config", lam.get_function_configuration, FunctionName=name)
 
 
 # -- TestRuntimeValidation ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,12 @@ APP = """
 exports.echo = async (event, context) => ({ event, id: context.awsRequestId,
   left: context.getRemainingTimeInMillis() });
 exports.boom = async () => { throw new Error("boom"); };
+exports.chatty = async () => {
+  console.trace("t"); console.debug("d"); console.log("l %d", 1); console.info({ k: [1] });
+  console.warn("w", new TypeError("bad")); console.error(new RangeError("r"));
+  console.fatal("f");
+  return 1;
+};
 """
 
 
@@ -55,19 +62,23 @@ def start(tmp_path: Path) -> Iterator[object]:
     (tmp_path / "index.js").write_text(APP)
     procs: list[tuple[int, socket.socket]] = []
 
-    def run(handler: str) -> tuple[int, Peer]:
+    def run(
+        handler: str, extra_env: dict[str, str] | None = None, stdout: Path | None = None
+    ) -> tuple[int, Peer]:
         ours, theirs = socket.socketpair()
         if theirs.fileno() == 3:  # dup2(3, 3) would leave it close-on-exec
             first, theirs = theirs, theirs.dup()
             first.close()
         ours.settimeout(30)
         env = {"_HANDLER": handler, "LAMBDA_TASK_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"}
+        env.update(extra_env or {})
+        actions: list[tuple[Any, ...]] = [(os.POSIX_SPAWN_DUP2, theirs.fileno(), 3)]
+        if stdout is not None:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+            actions.append((os.POSIX_SPAWN_OPEN, 1, str(stdout), flags, 0o600))
         assert NODE is not None
         pid = os.posix_spawn(
-            NODE,
-            [NODE, str(NODE_RUNTIME_DIR / "bootstrap.js")],
-            env,
-            file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 3)],
+            NODE, [NODE, str(NODE_RUNTIME_DIR / "bootstrap.js")], env, file_actions=actions
         )
         theirs.close()
         procs.append((pid, ours))
@@ -123,3 +134,59 @@ def test_init_error_then_exit(start: object) -> None:
     assert answer.error.error_type == "Runtime.HandlerNotFound"
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 1
+
+
+def run_chatty(start: object, tmp_path: Path, env: dict[str, str]) -> list[str]:
+    out = tmp_path / "stdout"
+    pid, peer = start("index.chatty", env, out)  # type: ignore[operator]
+    assert peer.recv() == Ready()
+    peer.send(Invoke(request_id="r-9", deadline_ms=0, invoked_function_arn="a", payload=b"{}"))
+    assert isinstance(peer.recv(), Response)
+    peer.sock.shutdown(socket.SHUT_WR)
+    os.waitpid(pid, 0)
+    return out.read_text().splitlines()
+
+
+def test_json_format_one_object_a_line(start: object, tmp_path: Path) -> None:
+    lines = run_chatty(start, tmp_path, {"AWS_LAMBDA_LOG_FORMAT": "JSON"})
+    docs = [json.loads(line) for line in lines]
+    assert [d["level"] for d in docs] == ["TRACE", "DEBUG", "INFO", "INFO", "WARN", "ERROR",
+                                          "FATAL"]  # fmt: skip
+    assert all(d["requestId"] == "r-9" and d["timestamp"].endswith("Z") for d in docs)
+    assert list(docs[0]) == ["timestamp", "level", "requestId", "message"]
+    assert docs[2]["message"] == "l 1"
+    assert docs[3]["message"] == {"k": [1]}  # a lone argument is kept as it is
+    assert docs[4]["message"].startswith("w TypeError: bad")  # several: one formatted message
+    assert (docs[4]["errorType"], docs[4]["errorMessage"]) == ("TypeError", "bad")
+    assert docs[4]["stackTrace"][0] == "TypeError: bad"
+    error = docs[5]["message"]  # a lone Error: its fields
+    assert (error["errorType"], error["errorMessage"]) == ("RangeError", "r")
+    assert error["stackTrace"][0] == "RangeError: r"
+
+
+def test_json_format_filtered_by_the_log_level(start: object, tmp_path: Path) -> None:
+    env = {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN"}
+    lines = run_chatty(start, tmp_path, env)
+    assert [json.loads(line)["level"] for line in lines] == ["WARN", "ERROR", "FATAL"]
+
+
+def test_text_format_as_before(start: object, tmp_path: Path) -> None:
+    lines = run_chatty(start, tmp_path, {})
+    assert [line.split("\t")[1:3] for line in lines if "\t" in line][:3] == [
+        ["r-9", "TRACE"], ["r-9", "DEBUG"], ["r-9", "INFO"],
+    ]  # fmt: skip
+    assert any(line.endswith("\tINFO\tl 1") for line in lines)
+
+
+def test_json_invoke_error_record(start: object, tmp_path: Path) -> None:
+    out = tmp_path / "stdout"
+    pid, peer = start("index.boom", {"AWS_LAMBDA_LOG_FORMAT": "JSON"}, out)  # type: ignore[operator]
+    assert peer.recv() == Ready()
+    peer.send(Invoke(request_id="r-3", deadline_ms=0, invoked_function_arn="a", payload=b"{}"))
+    assert isinstance(peer.recv(), FunctionError)
+    peer.sock.shutdown(socket.SHUT_WR)
+    os.waitpid(pid, 0)
+    (doc,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert (doc["level"], doc["requestId"]) == ("ERROR", "r-3")
+    assert doc["message"]["errorType"] == "Error"
+    assert doc["message"]["errorMessage"] == "boom"

@@ -436,6 +436,13 @@ CASES = [
         "PUT", F + "/configuration", body={"DeadLetterConfig": {"TargetArn": ""}},
     ),
     case(
+        "update-function-configuration --function-name my-fn --logging-config "
+        "LogFormat=JSON,ApplicationLogLevel=DEBUG,SystemLogLevel=WARN,LogGroup=/my/group",
+        "PUT", F + "/configuration",
+        body={"LoggingConfig": {"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG",
+                                "SystemLogLevel": "WARN", "LogGroup": "/my/group"}},
+    ),
+    case(
         "put-function-event-invoke-config --function-name my-fn --qualifier live "
         "--maximum-retry-attempts 0 --maximum-event-age-in-seconds 60 --destination-config "
         "OnFailure={Destination=arn:aws:sqs:us-east-1:123456789012:q}",
@@ -1052,3 +1059,17 @@ def test_create_function_takes_a_dead_letter_config(fake: FakeLambda, tmp_path: 
     bodies = [s.body for s in fake.seen]
     assert bodies[0]["DeadLetterConfig"] == bodies[1]["DeadLetterConfig"] == {"TargetArn": queue}
     assert "DeadLetterConfig" not in bodies[2]
+
+
+def test_create_function_takes_a_logging_config(fake: FakeLambda, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "lambda_function.py").write_text("")
+    argv = ["create-function", "my-fn", "--code", str(src)]
+    assert lambdalet(fake, [*argv, "--logging-config", "LogFormat=JSON,LogGroup=/g"]) == 0
+    assert lambdalet(fake, [*argv, "--logging-config", '{"LogFormat": "Text"}']) == 0
+    assert lambdalet(fake, argv) == 0
+    bodies = [s.body for s in fake.seen]
+    assert bodies[0]["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": "/g"}
+    assert bodies[1]["LoggingConfig"] == {"LogFormat": "Text"}
+    assert "LoggingConfig" not in bodies[2]

@@ -25,6 +25,7 @@ from engine.errors import (
     ValidationException,
 )
 from engine.model.code import decode_zip_file
+from engine.model.function import FunctionConfig
 from engine.model.function_requests import (
     CodeUpdate,
     ConfigurationChanges,
@@ -522,11 +523,6 @@ RESERVED_PREFIX = (
             {"SnapStart": {"ApplyOn": "PublishedVersions"}},
             "SnapStart is not supported by this lambdalet host yet",
         ),
-        (
-            NotImplementedApiError,
-            {"LoggingConfig": {"LogFormat": "JSON"}},
-            "LoggingConfig is not supported by this lambdalet host yet",
-        ),
     ],
 )
 def test_semantic_rules(error: type[ApiError], changes: dict[str, Any], message: str) -> None:
@@ -695,6 +691,19 @@ def test_validate_max_items(value: int, constraint: str) -> None:
 # --- UpdateFunctionConfiguration -----------------------------------------------------------
 
 
+CURRENT = FunctionConfig(
+    name="my-fn",
+    runtime="python3.11",
+    handler="app.handler",
+    role=ROLE,
+    code_digest="d",
+    code_sha256="s",
+    code_size=1,
+    last_modified="2024-01-01T00:00:00.000+0000",
+    revision_id="r1",
+)
+
+
 def update_config(body: dict[str, Any]) -> ConfigurationChanges:
     validated("UpdateFunctionConfiguration", {"FunctionName": "my-fn", **body})
     return parse_update_function_configuration(body, supported_runtimes=RUNTIMES)
@@ -703,11 +712,11 @@ def update_config(body: dict[str, Any]) -> ConfigurationChanges:
 def test_update_configuration_sets_only_present_keys() -> None:
     changes = update_config({"MemorySize": 256, "RevisionId": "r1"})
     assert changes == ConfigurationChanges(memory_mb=256, revision_id="r1")
-    assert changes.replacements() == {"memory_mb": 256}
+    assert changes.replacements(CURRENT) == {"memory_mb": 256}
 
 
 def test_update_configuration_empty_body_changes_nothing() -> None:
-    assert update_config({}).replacements() == {}
+    assert update_config({}).replacements(CURRENT) == {}
 
 
 def test_update_configuration_all_fields() -> None:
@@ -723,7 +732,7 @@ def test_update_configuration_all_fields() -> None:
             "Environment": {"Variables": {"STAGE": "dev"}},
         }
     )
-    assert changes.replacements() == {
+    assert changes.replacements(CURRENT) == {
         "runtime": "python3.11",
         "handler": "main.run",
         "role": ROLE,
@@ -743,7 +752,7 @@ def test_update_configuration_empty_environment_clears_variables() -> None:
 
 def test_update_configuration_ignores_architectures() -> None:
     # Not a member of UpdateFunctionConfiguration; AWS ignores unknown members.
-    assert update_config({"Architectures": ["arm64"]}).replacements() == {}
+    assert update_config({"Architectures": ["arm64"]}).replacements(CURRENT) == {}
 
 
 @pytest.mark.parametrize(
@@ -783,11 +792,6 @@ def test_update_configuration_ignores_architectures() -> None:
             "VpcConfig needs both SubnetIds and SecurityGroupIds, or neither (to leave the VPC)",
         ),
         (
-            {"LoggingConfig": {"LogGroup": "/aws/lambda/my-fn"}},
-            NotImplementedApiError,
-            "LoggingConfig is not supported by this lambdalet host yet",
-        ),
-        (
             {"Timeout": "30"},
             InvalidParameterValueException,
             "Invalid type for parameter Timeout: expected an integer, got a string",
@@ -801,14 +805,6 @@ def test_update_configuration_rejects(
         update_config(body)
     assert type(caught.value) is error
     assert caught.value.message == message
-
-
-def test_update_configuration_default_log_group_needs_the_name() -> None:
-    body = {"LoggingConfig": {"LogFormat": "Text", "LogGroup": "/aws/lambda/my-fn"}}
-    changes = parse_update_function_configuration(
-        body, supported_runtimes=RUNTIMES, function_name="my-fn"
-    )
-    assert changes.replacements() == {}
 
 
 # --- UpdateFunctionCode --------------------------------------------------------------------

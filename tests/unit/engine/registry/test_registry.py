@@ -30,6 +30,7 @@ from engine.errors import (
 from engine.model.function import FunctionConfig
 from engine.model.function_requests import CodeUpdate, ConfigurationChanges, CreateFunctionRequest
 from engine.model.layers import PublishLayerRequest
+from engine.model.logging_config import LoggingRequest, LoggingSettings
 from engine.model.timestamps import format_last_modified
 from engine.registry.registry import Registry
 from engine.registry.store import Store
@@ -132,7 +133,7 @@ def test_state_dir_layout_and_sqlite_settings(registry: Registry, state_dir: Pat
     conn = sqlite3.connect(state_dir / "registry.sqlite3")
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
     finally:
         conn.close()
 
@@ -158,6 +159,51 @@ def test_a_schema_1_registry_is_upgraded_in_place_and_keeps_its_functions(
         assert again.documents("vpc") == []
         assert again.publish_version("old-fn", code_sha256=None, revision_id=None,
                                      description=None, now=NOW).version == "1"  # fmt: skip
+
+
+def test_logging_config_is_kept_by_the_function_its_versions_and_a_restart(
+    registry: Registry, state_dir: Path
+) -> None:
+    json_info = LoggingSettings(
+        log_format="JSON", application_log_level="INFO", system_log_level="INFO"
+    )
+    registry.create(request("logged", logging=json_info), now=NOW)
+    version = registry.publish_version(
+        "logged", code_sha256=None, revision_id=None, description=None, now=NOW
+    )
+    change = ConfigurationChanges(logging=LoggingRequest(log_format="Text", log_group="g"))
+    latest = registry.update_configuration("logged", change, now=LATER)
+    assert latest.logging() == LoggingSettings(log_group="g")
+    registry.close()
+    with Registry(state_dir, region="us-east-1") as again:
+        assert again.get("logged").logging() == LoggingSettings(log_group="g")
+        assert again.get_version("logged", version.version).logging() == json_info
+
+
+def test_a_schema_3_row_loads_as_text_in_the_default_group(
+    registry: Registry, state_dir: Path
+) -> None:
+    registry.create(request("old-fn", ZIP_A), now=NOW)
+    registry.close()
+    conn = sqlite3.connect(state_dir / "registry.sqlite3")
+    (text,) = conn.execute("SELECT config_json FROM functions WHERE name = 'old-fn'").fetchone()
+    row = json.loads(text)
+    for key in ("log_format", "application_log_level", "system_log_level", "log_group"):
+        del row[key]  # what schema 3 wrote
+    conn.execute("UPDATE functions SET config_json = ?", (json.dumps(row),))
+    conn.execute("UPDATE schema_version SET version = 3")
+    conn.commit()
+    conn.close()
+    with Registry(state_dir, region="us-east-1") as again:
+        old = again.get("old-fn")
+        assert old.logging() == LoggingSettings()
+        assert old.to_aws("us-east-1")["LoggingConfig"] == {
+            "LogFormat": "Text",
+            "LogGroup": "/aws/lambda/old-fn",
+        }
+    conn = sqlite3.connect(state_dir / "registry.sqlite3")
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+    conn.close()
 
 
 @pytest.mark.parametrize(

@@ -114,6 +114,23 @@ def test_staged_exec_python_runtime(tmp_path: Path) -> None:
     assert stage_exec_python(tmp_path / "py") == staged  # rebuilt in place
 
 
+def test_the_staged_runtime_imports_with_nothing_but_itself(tmp_path: Path) -> None:
+    # An exec'd interpreter finds only the staged lib: every module the runtime imports (its
+    # JSON logging included) must be there.
+    import subprocess
+    import sys
+
+    lib = stage_exec_python(tmp_path / "py") / "lib"
+    code = (
+        f"import sys; sys.path[:0] = [{str(lib)!r}]; "
+        "import sandbox.runtimes.python.bootstrap as b; print(b.configure_logging.__module__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "sandbox.runtimes.python.json_logging"
+
+
 def test_staging_copies_each_runtime_dir_once_and_points_the_catalog_at_the_copies(
     tmp_path: Path,
 ) -> None:

@@ -96,11 +96,13 @@ Scenario = Callable[[FakeRuntime, Stem], Awaitable[None]]
 @pytest.fixture
 async def make_env(
     tmp_path: Path, nursery: trio.Nursery
-) -> AsyncIterator[Callable[[Scenario, FakeCgroups], Awaitable[Environment]]]:
+) -> AsyncIterator[Callable[..., Awaitable[Environment]]]:
     envs: list[Environment] = []
     runtimes: list[FakeRuntime] = []
 
-    async def make(scenario: Scenario, cgroups: FakeCgroups) -> Environment:
+    async def make(
+        scenario: Scenario, cgroups: FakeCgroups, function: FunctionConfig = FUNCTION
+    ) -> Environment:
         ours, theirs = socket.socketpair()
         log_r, log_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         os.close(log_w)
@@ -110,11 +112,11 @@ async def make_env(
         )
         env = Environment(
             env_id="abc",
-            function=FUNCTION,
+            function=function,
             proc=proc,
             cgroups=cgroups,
             cgroup_name="sb-abc",
-            log=LogStore(tmp_path).open_stream(FUNCTION),
+            log=LogStore(tmp_path).open_stream(function),
             uid=200001,
             api=API_MSGPACK,
             nursery=nursery,
@@ -181,6 +183,54 @@ async def test_function_error_keeps_the_environment(make_env) -> None:  # type: 
     env.set_state(env.state.IDLE)
     second = await env.invoke(invoke_msg("r2"), timeout_s=3)
     assert "Init Duration" not in second.log_tail.decode()  # only on the cold invoke
+
+
+JSON_FUNCTION = FUNCTION.replace(
+    log_format="JSON", application_log_level="INFO", system_log_level="INFO"
+)
+
+
+async def test_json_format_writes_platform_events_and_a_json_error_record(make_env) -> None:  # type: ignore[no-untyped-def]
+    async def runtime(rt: FakeRuntime, stem: Stem) -> None:
+        await rt.send(Ready())
+        msg = await rt.receive()
+        assert isinstance(msg, Invoke)
+        info = ErrorInfo(error_type="ValueError", error_message="boom", stack_trace=["  at\n"])
+        await rt.send(Log(data=b"printed\n"), FunctionError(request_id=msg.request_id, error=info))
+
+    env = await make_env(runtime, FakeCgroups(), JSON_FUNCTION)
+    outcome = await env.invoke(invoke_msg("r1"), timeout_s=3)
+    lines = outcome.log_tail.decode().splitlines()
+    assert lines[1] == "printed"  # the function's own output stays as it was written
+    start, error, report = (json.loads(lines[i]) for i in (0, 2, 3))
+    assert len(lines) == 4
+    assert (start["type"], start["record"]) == (
+        "platform.start",
+        {"requestId": "r1", "version": "$LATEST"},
+    )
+    assert error["log_level"] == "ERROR" and error["requestId"] == "r1"
+    assert (error["errorType"], error["errorMessage"]) == ("ValueError", "boom")
+    assert report["type"] == "platform.report"
+    assert report["record"]["requestId"] == "r1"
+    assert report["record"]["metrics"]["memorySizeMB"] == 256
+    assert report["record"]["metrics"]["maxMemoryUsedMB"] == 37
+    assert "initDurationMs" in report["record"]["metrics"]
+
+
+async def test_json_with_system_level_warn_writes_only_the_functions_output(  # type: ignore[no-untyped-def]
+    make_env, autojump_clock: trio.testing.MockClock
+) -> None:
+    async def runtime(rt: FakeRuntime, stem: Stem) -> None:
+        await rt.send(Ready())
+        await rt.receive()
+        await rt.send(Log(data=b'{"level":"INFO"}\n'))
+        await trio.sleep_forever()
+
+    function = JSON_FUNCTION.replace(system_log_level="WARN")
+    env = await make_env(runtime, FakeCgroups(), function)
+    outcome = await env.invoke(invoke_msg(), timeout_s=3)
+    assert json.loads(outcome.payload)["errorType"] == "Sandbox.Timedout"
+    assert outcome.log_tail.decode() == '{"level":"INFO"}\n'  # no start, no timeout, no report
 
 
 async def test_timeout(make_env, autojump_clock: trio.testing.MockClock) -> None:  # type: ignore[no-untyped-def]

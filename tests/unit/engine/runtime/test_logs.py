@@ -126,3 +126,14 @@ def test_a_group_directory_removed_behind_the_daemons_back(tmp_path: Path) -> No
     stream.write(b"still logged\n")
     stream.close()
     assert messages(store, stream.name) == ["still logged\n"]
+
+
+def test_a_logging_config_log_group_takes_the_streams(tmp_path: Path) -> None:
+    custom = dataclasses.replace(FUNCTION, log_group="/custom/shared")
+    store = LogStore(tmp_path)
+    stream = store.open_stream(custom)
+    stream.write(b"to the custom group\n")
+    stream.close()
+    assert stream.group == log_group_name(custom) == "/custom/shared"
+    assert stream.name in store.group("/custom/shared").streams
+    assert "/aws/lambda/fn" not in store.groups

@@ -69,3 +69,23 @@ def test_runtime_variables_win_over_the_functions_own() -> None:
     )
     assert env["NODE_PATH"] == "/opt/nodejs/node_modules"
     assert env["AWS_LAMBDA_RUNTIME_API"] == "x:1"
+
+
+def test_a_text_function_gets_no_log_format_or_level() -> None:
+    # As on Lambda (the recordings of a Text function's environment have neither).
+    env = runtime_environment(config(), region="r", log_stream_name="s", runtime_vars={})
+    assert "AWS_LAMBDA_LOG_FORMAT" not in env
+    assert "AWS_LAMBDA_LOG_LEVEL" not in env
+
+
+def test_a_json_function_gets_its_format_level_and_group() -> None:
+    function = config(AWS_LAMBDA_LOG_LEVEL="TRACE").replace(
+        log_format="JSON",
+        application_log_level="WARN",
+        system_log_level="DEBUG",
+        log_group="/custom/group",
+    )
+    env = runtime_environment(function, region="r", log_stream_name="s", runtime_vars={})
+    assert env["AWS_LAMBDA_LOG_FORMAT"] == "JSON"
+    assert env["AWS_LAMBDA_LOG_LEVEL"] == "WARN"  # the configured level, not the function's own
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/custom/group"
