@@ -43,6 +43,7 @@ from engine.api.network import NetworkApi, network_routes
 from engine.api.policies import PolicyApi, policy_routes
 from engine.api.pool_view import PoolViewApi, pool_view_routes
 from engine.api.tags import TagApi, tag_routes
+from engine.api.usage_view import UsageApi, usage_routes
 from engine.auth.credentials import credentials_for
 from engine.auth.gate import SigV4Middleware
 from engine.config import Config, parse_listen
@@ -96,6 +97,7 @@ from engine.sqs.service import open_queues
 from engine.urls.api import UrlApi, url_routes
 from engine.urls.server import UrlServer
 from engine.urls.service import UrlService
+from engine.usage.service import UsageService, open_usage
 from sandbox.errors import SandboxError
 from sandbox.launcher import open_spawner
 
@@ -140,6 +142,12 @@ async def serve(
             trio.open_nursery() as nursery,
             contextlib.AsyncExitStack() as stack,
         ):
+            # First in, last out: the ledger's final flush comes after every invoke has ended.
+            usage = await stack.enter_async_context(
+                open_usage(
+                    config.state_dir, usage=config.usage, prices=config.cost, region=config.region
+                )
+            )
             queues = await stack.enter_async_context(
                 open_queues(config.state_dir, region=config.region)
             )
@@ -154,6 +162,7 @@ async def serve(
                 source_exists=lambda arn: queues.queue_exists(arn) or streams.stream_exists(arn),
                 fifo=queues.is_fifo,
             )
+            services.meter(usage)
             events = await stack.enter_async_context(
                 open_events(
                     config.state_dir,
@@ -189,7 +198,7 @@ async def serve(
                 )
             )
             app = Endpoint(
-                build_lambda_app(services, events, runtimes, network, region=config.region),
+                build_lambda_app(services, events, runtimes, network, usage, region=config.region),
                 {
                     b"AmazonSQS": SqsApp(queues, region=config.region),
                     b"Kinesis_20131202": KinesisApp(streams, region=config.region),
@@ -276,6 +285,14 @@ class Services:
     event_invoke: EventInvokeConfigService
     event_source_mappings: EventSourceMappingService
 
+    def meter(self, usage: UsageService) -> None:
+        """Connect the usage ledger: every invoke that ran, and provisioned concurrency's
+        configured amounts (after a put or delete, a function gone, an alias moved)."""
+        self.invoker.on_invoked.append(usage.ledger.record)
+        usage.follow_provisioned(self.provisioner.configured)
+        self.provisioner.on_change.append(usage.provisioned_changed)
+        self.functions.on_alias_change.append(lambda _name, _alias: usage.provisioned_changed())
+
     @classmethod
     def wire(
         cls,
@@ -343,6 +360,7 @@ def build_lambda_app(
     events: EventQueue,
     runtimes: RuntimeCatalog,
     network: NetworkService | None,
+    usage: UsageService | None = None,
     *,
     region: str,
 ) -> Starlette:
@@ -371,6 +389,7 @@ def build_lambda_app(
             ),
             *network_routes(NetworkApi(network), guard),
             *pool_view_routes(PoolViewApi(services.invoker.pool), guard),
+            *(usage_routes(UsageApi(usage), guard) if usage is not None else []),
         ],
         region=region,
     )

@@ -68,12 +68,14 @@ ALLOWED: dict[str, set[str]] = {
     "daemon": {
         "endpoint", "host", "urls", "api", "sources", "scheduler", "sqs", "kinesis", "events",
         "invoke", "control", "network", "registry", "journal", "runtime", "auth", "shapes",
-        "config", "errors", "sandbox",
+        "usage", "config", "errors", "sandbox",
     },
     "endpoint": set(),
     "host": {"invoke", "config", "errors", "sandbox"},
     "urls": {"api", "invoke", "control", "model", "shapes", "auth", "errors"},
-    "api": {"events", "invoke", "control", "network", "runtime", "model", "shapes", "errors"},
+    "api": {
+        "events", "invoke", "control", "network", "runtime", "usage", "model", "shapes", "errors",
+    },
     "sources": {
         "sqs", "kinesis", "invoke", "control", "journal", "runtime", "model", "config", "errors",
     },
@@ -85,6 +87,7 @@ ALLOWED: dict[str, set[str]] = {
     "control": {"registry", "model", "errors"},
     "network": {"registry", "model", "config", "errors", "netns"},
     "registry": {"model", "errors"},
+    "usage": {"journal", "runtime", "model", "config", "errors"},
     "journal": {"errors"},
     "runtime": {"model", "errors", "sandbox"},
     "model": {"shapes", "errors"},
