@@ -119,6 +119,50 @@ class LogsConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UsageConfig:
+    # The usage ledger behind `lambdalet cost`: per-minute aggregates, kept this many days.
+    retention_days: int = 400
+    # Seconds between flushes of the in-memory aggregates to disk: a kill -9 loses at most the
+    # usage of this long (a clean stop flushes everything).
+    flush_interval_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CostConfig:
+    """Lambda's public prices (USD, us-east-1) that `lambdalet cost` prices usage at."""
+
+    request_per_million: float = 0.20  # every invoke, on-demand or provisioned
+    gb_second_x86_64: float = 0.0000166667  # on-demand duration (init included)
+    gb_second_arm64: float = 0.0000133334
+    # Provisioned concurrency: configured environments x memory x time configured ...
+    provisioned_gb_second_x86_64: float = 0.0000041667
+    provisioned_gb_second_arm64: float = 0.0000033334
+    # ... and the duration of the invokes those environments serve.
+    provisioned_duration_gb_second_x86_64: float = 0.0000097222
+    provisioned_duration_gb_second_arm64: float = 0.0000077778
+    # Lambda's monthly free tier, deducted from on-demand requests and duration per calendar
+    # month (UTC) when on.
+    free_tier: bool = False
+    free_tier_requests: int = 1_000_000
+    free_tier_gb_seconds: float = 400_000.0
+
+    def duration_rate(self, architecture: str, *, provisioned: bool = False) -> float:
+        arm = architecture == "arm64"
+        if provisioned:
+            return (
+                self.provisioned_duration_gb_second_arm64
+                if arm
+                else self.provisioned_duration_gb_second_x86_64
+            )
+        return self.gb_second_arm64 if arm else self.gb_second_x86_64
+
+    def provisioned_rate(self, architecture: str) -> float:
+        if architecture == "arm64":
+            return self.provisioned_gb_second_arm64
+        return self.provisioned_gb_second_x86_64
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     state_dir: Path = Path("/var/lib/lambdalet")  # registry, code blobs, logs
     socket_path: Path = Path("/run/lambdalet/lambdalet.sock")  # the API's unix socket
@@ -141,6 +185,8 @@ class Config:
     events: EventsConfig = field(default_factory=EventsConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     logs: LogsConfig = field(default_factory=LogsConfig)
+    usage: UsageConfig = field(default_factory=UsageConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
     vpcs: tuple[Vpc, ...] = ()  # [[vpc]] documents (read-only through the API)
 
     def replace(self, **changes: Any) -> Config:
@@ -184,6 +230,11 @@ def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
             if not isinstance(value, dict):
                 raise ConfigError("[logs] must be a table")
             args[name] = _build(LogsConfig, value, "[logs]")
+        elif name in ("usage", "cost"):
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{name}] must be a table")
+            table = UsageConfig if name == "usage" else CostConfig
+            args[name] = _build(table, value, f"[{name}]")
         elif name == "vpc":
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 raise ConfigError("vpc must be an array of tables ([[vpc]])")
@@ -276,6 +327,7 @@ def validate(config: Config) -> Config:
         raise ConfigError("events.workers must be 1..10000 and events.time_scale in (0, 1]")
     _validate_daemon(config.daemon)
     _validate_logs(config.logs)
+    _validate_usage(config)
     if not config.credentials_file.is_absolute():
         raise ConfigError("credentials_file must be an absolute path")
     if not config.state_dir.is_absolute() or not config.socket_path.is_absolute():
@@ -308,6 +360,28 @@ def _validate_logs(logs: LogsConfig) -> None:
         raise ConfigError("logs.max_group_bytes must be a positive number of bytes")
     if not isinstance(logs.sweep_interval_s, int | float) or logs.sweep_interval_s <= 0:
         raise ConfigError("logs.sweep_interval_s must be a positive number of seconds")
+
+
+def _validate_usage(config: Config) -> None:
+    usage = config.usage
+    if not _number(usage.retention_days, whole=True) or not 1 <= usage.retention_days <= 3650:
+        raise ConfigError("usage.retention_days must be a whole number of days, 1 to 3650")
+    if not _number(usage.flush_interval_s) or not 0 < usage.flush_interval_s <= 300:
+        raise ConfigError("usage.flush_interval_s must be in (0, 300] seconds")
+    cost = config.cost
+    for f in dataclasses.fields(CostConfig):
+        value = getattr(cost, f.name)
+        if f.name == "free_tier":
+            if not isinstance(value, bool):
+                raise ConfigError("cost.free_tier must be true or false")
+        elif not _number(value) or value < 0:
+            raise ConfigError(f"cost.{f.name} must be a number >= 0")
+
+
+def _number(value: Any, *, whole: bool = False) -> bool:
+    """An int (or, unless `whole`, a float) from TOML; not a bool, which is an int in Python."""
+    kinds = (int,) if whole else (int, float)
+    return isinstance(value, kinds) and not isinstance(value, bool)
 
 
 def parse_listen(value: str, key: str = "listen") -> tuple[str, int]:

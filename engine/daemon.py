@@ -74,6 +74,7 @@ from engine.services import Services, bindings, build_lambda_app, live_settings
 from engine.sources.service import open_sources
 from engine.sqs.api import SqsApp
 from engine.sqs.service import open_queues
+from engine.usage.service import open_usage
 from sandbox.errors import SandboxError
 from sandbox.launcher import open_spawner
 
@@ -162,7 +163,13 @@ async def _serve(
             trio.open_nursery() as nursery,
             contextlib.AsyncExitStack() as stack,
         ):
-            step("opening queues, streams, async events and schedules")
+            step("opening the usage ledger, queues, streams, async events and schedules")
+            # First in, last out: the ledger's final flush comes after every invoke has ended.
+            usage = await stack.enter_async_context(
+                open_usage(
+                    config.state_dir, usage=config.usage, prices=config.cost, region=config.region
+                )
+            )
             queues = await stack.enter_async_context(
                 open_queues(config.state_dir, region=config.region)
             )
@@ -177,6 +184,7 @@ async def _serve(
                 source_exists=lambda arn: queues.queue_exists(arn) or streams.stream_exists(arn),
                 fifo=queues.is_fifo,
             )
+            services.meter(usage)
             events = await stack.enter_async_context(
                 open_events(
                     config.state_dir,
@@ -219,7 +227,7 @@ async def _serve(
             )
             life.reloader.live += live_settings(services, pool, network, events)
             app = Endpoint(
-                build_lambda_app(services, events, runtimes, network, region=config.region),
+                build_lambda_app(services, events, runtimes, network, usage, region=config.region),
                 {
                     b"AmazonSQS": SqsApp(queues, region=config.region),
                     b"Kinesis_20131202": KinesisApp(streams, region=config.region),

@@ -26,6 +26,7 @@ from engine.api.network import NetworkApi, network_routes
 from engine.api.policies import PolicyApi, policy_routes
 from engine.api.pool_view import PoolViewApi, pool_view_routes
 from engine.api.tags import TagApi, tag_routes
+from engine.api.usage_view import UsageApi, usage_routes
 from engine.auth.credentials import CredentialsFile
 from engine.auth.gate import SigV4Middleware
 from engine.config import Config, parse_listen
@@ -60,6 +61,7 @@ from engine.runtime.catalog import (
 from engine.urls.api import UrlApi, url_routes
 from engine.urls.server import UrlServer
 from engine.urls.service import UrlService
+from engine.usage.service import UsageService
 
 
 def bindings(
@@ -132,6 +134,14 @@ class Services:
     urls: UrlService
     event_invoke: EventInvokeConfigService
     event_source_mappings: EventSourceMappingService
+
+    def meter(self, usage: UsageService) -> None:
+        """Connect the usage ledger: every invoke that ran, and provisioned concurrency's
+        configured amounts (after a put or delete, a function gone, an alias moved)."""
+        self.invoker.on_invoked.append(usage.ledger.record)
+        usage.follow_provisioned(self.provisioner.configured)
+        self.provisioner.on_change.append(usage.provisioned_changed)
+        self.functions.on_alias_change.append(lambda _name, _alias: usage.provisioned_changed())
 
     @classmethod
     def wire(
@@ -251,6 +261,7 @@ def build_lambda_app(
     events: EventQueue,
     runtimes: RuntimeCatalog,
     network: NetworkService | None,
+    usage: UsageService | None = None,
     *,
     region: str,
 ) -> Starlette:
@@ -279,6 +290,7 @@ def build_lambda_app(
             ),
             *network_routes(NetworkApi(network), guard),
             *pool_view_routes(PoolViewApi(services.invoker.pool), guard),
+            *(usage_routes(UsageApi(usage), guard) if usage is not None else []),
         ],
         region=region,
     )

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from engine.cli import args as cli_args
+from engine.cli import cost as cli_cost
 from engine.cli import keys as cli_keys
 from engine.cli import lambda_commands as cli_lambda
 from engine.cli import logs as cli_logs
@@ -110,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_args.add_function_name(d)
     cli_vpc.add_parser(sub, common)
     cli_logs.add_parser(sub, common)
+    cli_cost.add_parser(sub, common)
     cli_lambda.add_parsers(sub, common)
     cli_keys.add_parser(sub)
     return p
@@ -268,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
                     cli_vpc.run(client, args, _check, _print_json)
                 case "logs":
                     return cli_logs.run(client, args)
+                case "cost":
+                    cli_cost.run(client, args, _check, _print_json)
                 case command if command in cli_lambda.COMMANDS:
                     return cli_lambda.run(client, args)
         finally:

@@ -24,6 +24,12 @@ from sandbox.protocol import Invoke
 
 logger = logging.getLogger(__name__)
 
+# Told of every invocation that ran (billed on Lambda): the version's configuration, the
+# qualifier as invoked (None: unqualified), the outcome (its billed duration) and whether a
+# provisioned environment served it. Called on the event loop right after the invoke; it must
+# be O(1) and never raise (the usage ledger's `record` is one).
+InvokedHook = Callable[[FunctionConfig, str | None, InvokeOutcome, bool], None]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InvokeResult:
@@ -64,6 +70,7 @@ class Invoker:
         # of room since they were last called (the async queue waits for room). Not after
         # every release: a busy function's invokes would wake the queue's task every time.
         self.on_release: list[Callable[[], None]] = []
+        self.on_invoked: list[InvokedHook] = []
 
     def stop_admitting(self) -> None:
         """The daemon is stopping: every new invoke is refused (503 ServiceException);
@@ -175,6 +182,9 @@ class Invoker:
             )
             outcome = await env.invoke(inv, timeout_s=config.timeout_s)
             reusable = outcome.reusable
+            provisioned = env.provisioned_for is not None
+            for hook in self.on_invoked:
+                hook(config, qualifier, outcome, provisioned)
         finally:
             self.pool.release(env, reusable=reusable)
         return InvokeResult(

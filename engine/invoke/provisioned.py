@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -27,7 +28,7 @@ from engine.errors import (
 from engine.invoke.concurrency import Concurrency
 from engine.invoke.pool import InitFailed, Pool
 from engine.model.arns import function_arn
-from engine.model.function import LATEST
+from engine.model.function import LATEST, FunctionConfig
 from engine.model.timestamps import format_last_modified
 from engine.runtime.environment import PlatformError
 
@@ -54,6 +55,9 @@ class Provisioner:
         self.modified: dict[Owner, str] = {}
         self.failures: dict[Owner, str] = {}
         self._wake = trio.Event()
+        # Called after the configured amounts change (a put, a delete, a function or version
+        # gone): the usage ledger bills provisioned concurrency by `configured()` over time.
+        self.on_change: list[Callable[[], None]] = []
         for doc in self.registry.documents(KIND):
             owner = (doc["name"], doc["qualifier"])
             self.requested[owner] = int(doc["requested"])
@@ -158,10 +162,8 @@ class Provisioner:
             )
 
     def _version_of(self, owner: Owner) -> str | None:
-        try:
-            return self.functions.configuration(*owner).version
-        except ResourceNotFoundException:
-            return None
+        config = self._configuration(*owner)
+        return None if config is None else config.version
 
     def _publish(self) -> None:
         """Tell the accounting which qualifiers have provisioned concurrency, and how much."""
@@ -169,6 +171,24 @@ class Provisioner:
         for (name, _), n in self.requested.items():
             totals[name] = totals.get(name, 0) + n
         self.concurrency.set_provisioned(set(self.requested), totals)
+        for hook in self.on_change:
+            hook()
+
+    def configured(self) -> list[tuple[FunctionConfig, str, int]]:
+        """Each config as Lambda bills it: the configuration of the version it serves (an
+        alias: the version it points at), its qualifier and the requested amount."""
+        out = []
+        for (name, qualifier), requested in self.requested.items():
+            version = self._configuration(name, qualifier)
+            if version is not None:
+                out.append((version, qualifier, requested))
+        return out
+
+    def _configuration(self, name: str, qualifier: str) -> FunctionConfig | None:
+        try:
+            return self.functions.configuration(name, qualifier)
+        except ResourceNotFoundException:
+            return None
 
     def forget_function(self, name: str, qualifier: str | None = None) -> None:
         """The function (or one version or alias of it) is gone: so are its environments."""

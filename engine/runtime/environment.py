@@ -67,6 +67,8 @@ class InvokeOutcome:
     log_tail: bytes  # this invocation's log (START .. REPORT), for X-Amz-Log-Result
     reusable: bool  # False: the environment must be destroyed
     error_type: str | None = None
+    billed_ms: int = 0  # REPORT's Billed Duration (init included on a cold start)
+    init_billed_ms: int = 0  # of which init (0 on a warm invoke)
 
 
 class CgroupReader(Protocol):
@@ -276,10 +278,17 @@ class Environment:
                 log_tail=tail,
                 reusable=result.reusable,
                 error_type=error.error_type,
+                billed_ms=report.billed_duration_ms,
+                init_billed_ms=report.init_billed_ms,
             )
         assert result.payload is not None
         return InvokeOutcome(
-            payload=result.payload, function_error=None, log_tail=tail, reusable=True
+            payload=result.payload,
+            function_error=None,
+            log_tail=tail,
+            reusable=True,
+            billed_ms=report.billed_duration_ms,
+            init_billed_ms=report.init_billed_ms,
         )
 
     async def _run(self, inv: Invoke, *, timeout_s: float) -> _RunResult:

@@ -23,7 +23,6 @@ from engine.model.function import FunctionConfig
 from engine.model.logging_config import DEFAULT_LEVEL, JSON
 from engine.runtime.report import (
     Report,
-    billed_ms,
     end_line,
     memory_used_mb,
     start_line,
@@ -96,7 +95,7 @@ class PlatformLog:
             out = _event("platform.runtimeDone", done, now)
         metrics: dict[str, Any] = {
             "durationMs": round(report.duration_ms, 2),
-            "billedDurationMs": billed_ms(report.duration_ms),
+            "billedDurationMs": report.billed_duration_ms,
             "memorySizeMB": report.memory_size_mb,
             "maxMemoryUsedMB": memory_used_mb(report.max_memory_used_bytes),
         }

@@ -36,11 +36,25 @@ class Report:
     init_duration_ms: float | None = None  # only on the first invoke of a cold environment
     status: str | None = None  # "timeout" / "error" when the environment was reset
 
+    @property
+    def billed_duration_ms(self) -> int:
+        """What Lambda bills: the invoke and, on a cold start, its init (billed for on-demand
+        functions of every runtime since August 2025), rounded up together to 1 ms."""
+        return billed_ms(self.duration_ms + (self.init_duration_ms or 0.0))
+
+    @property
+    def init_billed_ms(self) -> int:
+        """The part of `billed_duration_ms` that init added (0 on a warm invoke)."""
+        if self.init_duration_ms is None:
+            return 0
+        return self.billed_duration_ms - billed_ms(self.duration_ms)
+
     def line(self) -> str:
         duration = self.duration_ms
         line = (
             f"REPORT RequestId: {self.request_id}\tDuration: {duration:.2f} ms\t"
-            f"Billed Duration: {billed_ms(duration)} ms\tMemory Size: {self.memory_size_mb} MB\t"
+            f"Billed Duration: {self.billed_duration_ms} ms\t"
+            f"Memory Size: {self.memory_size_mb} MB\t"
             f"Max Memory Used: {memory_used_mb(self.max_memory_used_bytes)} MB\t"
         )
         if self.init_duration_ms is not None:

@@ -70,17 +70,19 @@ ALLOWED: dict[str, set[str]] = {
     "daemon": {
         "services", "lifecycle", "endpoint", "host", "urls", "api", "sources", "scheduler",
         "sqs", "kinesis", "cwlogs", "events", "invoke", "control", "network", "registry",
-        "journal", "runtime", "auth", "shapes", "config", "errors", "sandbox",
+        "journal", "runtime", "auth", "shapes", "usage", "config", "errors", "sandbox",
     },
     "services": {
         "lifecycle", "endpoint", "host", "urls", "api", "events", "invoke", "control", "network",
-        "registry", "runtime", "auth", "config", "errors",
+        "usage", "registry", "runtime", "auth", "config", "errors",
     },
     "lifecycle": {"host", "config", "errors"},
     "endpoint": set(),
     "host": {"invoke", "config", "errors", "sandbox"},
     "urls": {"api", "invoke", "control", "model", "shapes", "auth", "errors"},
-    "api": {"events", "invoke", "control", "network", "runtime", "model", "shapes", "errors"},
+    "api": {
+        "events", "invoke", "control", "network", "runtime", "usage", "model", "shapes", "errors",
+    },
     "sources": {
         "sqs", "kinesis", "invoke", "control", "journal", "runtime", "model", "config", "errors",
     },
@@ -93,6 +95,7 @@ ALLOWED: dict[str, set[str]] = {
     "control": {"registry", "model", "errors"},
     "network": {"registry", "model", "config", "errors", "netns"},
     "registry": {"model", "errors"},
+    "usage": {"journal", "runtime", "model", "config", "errors"},
     "journal": {"errors"},
     "runtime": {"model", "errors", "sandbox"},
     "model": {"shapes", "errors"},

@@ -1,12 +1,18 @@
 """`Invoker.release` calls its `on_release` hooks only when a reservation was refused for lack
-of room since they last ran (a busy function must not wake the async queue every time)."""
+of room since they last ran (a busy function must not wake the async queue every time); its
+`on_invoked` hooks hear of every invoke that ran."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine.errors import TooManyRequestsException
-from tests.unit.engine.events.helpers import FakeFunctions, FakeInvoker
+from engine.errors import ResourceNotFoundException, TooManyRequestsException
+from engine.invoke.concurrency import Concurrency
+from engine.invoke.invoker import Invoker
+from engine.model.function import FunctionConfig
+from engine.runtime.environment import InvokeOutcome
+from sandbox.protocol import Invoke
+from tests.unit.engine.events.helpers import REGION, FakeFunctions, FakeInvoker
 
 
 def _invoker(limit: int) -> tuple[FakeInvoker, list[int]]:
@@ -40,3 +46,59 @@ def test_the_release_after_a_refusal_wakes_the_hooks_once() -> None:
             invoker.reserve("fn", None)
     invoker.release(held)
     assert woken == [1, 1]
+
+
+# -- on_invoked: what the usage ledger is told ------------------------------------------------
+
+
+class _Env:
+    def __init__(self, billed_ms: int, provisioned_for: tuple[str, str] | None) -> None:
+        self.billed_ms = billed_ms
+        self.provisioned_for = provisioned_for
+
+    async def invoke(self, inv: Invoke, *, timeout_s: float) -> InvokeOutcome:
+        return InvokeOutcome(
+            payload=b"{}",
+            function_error=None,
+            log_tail=b"",
+            reusable=True,
+            billed_ms=self.billed_ms,
+        )
+
+
+class _Pool:
+    def __init__(self, envs: list[_Env]) -> None:
+        self.envs = envs
+        self.released: list[_Env] = []
+
+    async def acquire(self, function: FunctionConfig) -> tuple[_Env, bool]:
+        return self.envs.pop(0), False
+
+    def release(self, env: _Env, *, reusable: bool) -> None:
+        self.released.append(env)
+
+
+async def test_every_invoke_that_ran_is_told_with_its_qualifier_and_environment_kind() -> None:
+    functions = FakeFunctions()
+    functions.add("fn")
+    functions.add("fn", version="1")
+    pool = _Pool([_Env(7, None), _Env(3, ("fn", "1"))])
+    invoker = Invoker(
+        functions=functions,
+        pool=pool,  # type: ignore[arg-type]
+        region=REGION,
+        concurrency=Concurrency(account_limit=10, unreserved_minimum=0),
+    )
+    told: list[tuple[str, str | None, int, bool]] = []
+    invoker.on_invoked.append(
+        lambda config, qualifier, outcome, provisioned: told.append(
+            (config.version, qualifier, outcome.billed_ms, provisioned)
+        )
+    )
+    await invoker.invoke("fn", None, b"{}")
+    await invoker.invoke("fn", "1", b"{}")
+    assert told == [("$LATEST", None, 7, False), ("1", "1", 3, True)]
+    assert len(pool.released) == 2
+    with pytest.raises(ResourceNotFoundException):  # nothing ran: nothing told
+        await invoker.invoke("fn", "2", b"{}")
+    assert len(told) == 2

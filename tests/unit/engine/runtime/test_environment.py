@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import socket
 import threading
@@ -158,6 +159,10 @@ async def test_response_with_logs_and_report(make_env) -> None:  # type: ignore[
     assert lines[2] == "END RequestId: rid-1"
     assert lines[3].startswith("REPORT RequestId: rid-1\tDuration: ")
     assert "\tMemory Size: 256 MB\tMax Memory Used: 37 MB\tInit Duration: " in lines[3]
+    # The outcome carries what the REPORT line bills (the usage ledger counts it)
+    billed = re.search(r"\tBilled Duration: (\d+) ms\t", lines[3])
+    assert billed is not None and outcome.billed_ms == int(billed[1]) >= 1
+    assert 0 <= outcome.init_billed_ms <= outcome.billed_ms
 
 
 async def test_function_error_keeps_the_environment(make_env) -> None:  # type: ignore[no-untyped-def]
@@ -183,6 +188,7 @@ async def test_function_error_keeps_the_environment(make_env) -> None:  # type: 
     env.set_state(env.state.IDLE)
     second = await env.invoke(invoke_msg("r2"), timeout_s=3)
     assert "Init Duration" not in second.log_tail.decode()  # only on the cold invoke
+    assert second.init_billed_ms == 0 and second.billed_ms >= 1  # errors are billed too
 
 
 JSON_FUNCTION = FUNCTION.replace(

@@ -30,10 +30,25 @@ def test_report_line_cold_start_has_init_duration_last() -> None:
         max_memory_used_bytes=38 * 1024 * 1024 + 1,
         init_duration_ms=120.333,
     ).line()
+    # Lambda bills init on a cold start (every runtime since August 2025): rounded up together
     assert line == (
-        "REPORT RequestId: id-1\tDuration: 12.34 ms\tBilled Duration: 13 ms\t"
+        "REPORT RequestId: id-1\tDuration: 12.34 ms\tBilled Duration: 133 ms\t"
         "Memory Size: 128 MB\tMax Memory Used: 39 MB\tInit Duration: 120.33 ms\t\n"
     )
+
+
+def test_billed_duration_includes_init_rounded_up_once() -> None:
+    cold = Report(
+        request_id="r",
+        duration_ms=12.344,
+        memory_size_mb=128,
+        max_memory_used_bytes=0,
+        init_duration_ms=120.333,
+    )
+    assert cold.billed_duration_ms == 133  # ceil(132.677), not 13 + 121
+    assert cold.init_billed_ms == 120  # what init added to the 13 ms of the invoke alone
+    warm = Report(request_id="r", duration_ms=0.2, memory_size_mb=128, max_memory_used_bytes=0)
+    assert (warm.billed_duration_ms, warm.init_billed_ms) == (1, 0)
 
 
 def test_report_line_warm_has_no_init_duration_and_can_carry_status() -> None:
