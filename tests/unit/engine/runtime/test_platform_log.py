@@ -78,7 +78,7 @@ def test_json_start_and_report_events() -> None:
                 "requestId": "rid",
                 "metrics": {
                     "durationMs": 12.35,
-                    "billedDurationMs": 13,
+                    "billedDurationMs": 133,  # init included on a cold start, as the Text REPORT
                     "memorySizeMB": 128,
                     "maxMemoryUsedMB": 39,
                     "initDurationMs": 120.33,
