@@ -67,6 +67,11 @@ class InvokeOutcome:
     log_tail: bytes  # this invocation's log (START .. REPORT), for X-Amz-Log-Result
     reusable: bool  # False: the environment must be destroyed
     error_type: str | None = None
+    # As the REPORT line says them (for the metrics): the invoke's duration, the environment's
+    # Init Duration on its first invoke (None otherwise), the cgroup's peak memory.
+    duration_ms: float = 0.0
+    init_duration_ms: float | None = None
+    max_memory_used_bytes: int = 0
 
 
 class CgroupReader(Protocol):
@@ -239,11 +244,12 @@ class Environment:
             result = await self._run(inv, timeout_s=timeout_s)
         duration_ms = (trio.current_time() - started) * 1000
         self.drain_log_pipe()
+        peak = self._peak_memory()
         report = Report(
             request_id=inv.request_id,
             duration_ms=duration_ms,
             memory_size_mb=self.function.memory_mb,
-            max_memory_used_bytes=self._peak_memory(),
+            max_memory_used_bytes=peak,
             init_duration_ms=init_ms,
             status=result.status,
         )
@@ -276,10 +282,19 @@ class Environment:
                 log_tail=tail,
                 reusable=result.reusable,
                 error_type=error.error_type,
+                duration_ms=duration_ms,
+                init_duration_ms=init_ms,
+                max_memory_used_bytes=peak,
             )
         assert result.payload is not None
         return InvokeOutcome(
-            payload=result.payload, function_error=None, log_tail=tail, reusable=True
+            payload=result.payload,
+            function_error=None,
+            log_tail=tail,
+            reusable=True,
+            duration_ms=duration_ms,
+            init_duration_ms=init_ms,
+            max_memory_used_bytes=peak,
         )
 
     async def _run(self, inv: Invoke, *, timeout_s: float) -> _RunResult:

@@ -28,7 +28,7 @@ def test_counters_add_up_drops_by_reason_and_event_ages() -> None:
     counters.dead_letter_errors += 1
     counters.destination_delivery_failures += 3
     for age_ms in (120, 0, 60_000, 45):
-        counters.observe_age(age_ms)
+        counters.observe_age(age_ms, "fn", None)
     published = counters.as_json(backlog=7, in_flight=2)
     assert published["AsyncEventsReceived"] == 5
     assert published["AsyncEventsSucceeded"] == 1
