@@ -17,6 +17,7 @@ from engine.cli import args as cli_args
 from engine.cli import keys as cli_keys
 from engine.cli import lambda_commands as cli_lambda
 from engine.cli import logs as cli_logs
+from engine.cli import top as cli_top
 from engine.cli import vpc as cli_vpc
 from engine.cli.client import Client, ClientError, HttpResponse
 from engine.config import Config, load_config, validate
@@ -112,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_logs.add_parser(sub, common)
     cli_lambda.add_parsers(sub, common)
     cli_keys.add_parser(sub)
+    cli_top.add_parser(sub, common)
     return p
 
 
@@ -268,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
                     cli_vpc.run(client, args, _check, _print_json)
                 case "logs":
                     return cli_logs.run(client, args)
+                case "top":
+                    return cli_top.run(client, args)
                 case command if command in cli_lambda.COMMANDS:
                     return cli_lambda.run(client, args)
         finally:

@@ -1,11 +1,13 @@
 """`Invoker.release` calls its `on_release` hooks only when a reservation was refused for lack
-of room since they last ran (a busy function must not wake the async queue every time)."""
+of room since they last ran (a busy function must not wake the async queue every time); what
+`reserve` tells the metrics' observer."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine.errors import TooManyRequestsException
+from engine.errors import ResourceNotFoundException, TooManyRequestsException
+from engine.invoke.invoker import EVENT
 from tests.unit.engine.events.helpers import FakeFunctions, FakeInvoker
 
 
@@ -40,3 +42,38 @@ def test_the_release_after_a_refusal_wakes_the_hooks_once() -> None:
             invoker.reserve("fn", None)
     invoker.release(held)
     assert woken == [1, 1]
+
+
+class Series:
+    def __init__(self) -> None:
+        self.throttles = 0
+
+    def invoked(self, outcome: object, reservation: object, *, provisioned: bool) -> None:
+        raise AssertionError("not run here")
+
+    def throttled(self) -> None:
+        self.throttles += 1
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.made: dict[tuple[str, str], Series] = {}
+
+    def series(self, name: str, qualifier: str) -> Series:
+        return self.made.setdefault((name, qualifier), Series())
+
+
+def test_a_refused_synchronous_invoke_counts_as_a_throttle_an_async_wait_does_not() -> None:
+    invoker, _ = _invoker(1)
+    observer = Observer()
+    invoker.observer = observer
+    held = invoker.reserve("fn", None)
+    assert held.series is observer.made[("fn", "$LATEST")]  # looked up once, carried along
+    with pytest.raises(TooManyRequestsException):
+        invoker.reserve("fn", None)
+    with pytest.raises(TooManyRequestsException):
+        invoker.reserve("fn", None, invocation_type=EVENT)  # the event waits in its queue
+    assert observer.made[("fn", "$LATEST")].throttles == 1
+    with pytest.raises(ResourceNotFoundException):
+        invoker.reserve("missing", None)
+    assert set(observer.made) == {("fn", "$LATEST")}  # nothing for a function that is not
