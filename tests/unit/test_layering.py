@@ -68,13 +68,13 @@ def test_spawner_does_not_import_trio() -> None:
 ALLOWED: dict[str, set[str]] = {
     "cli": {"daemon", "metrics", "auth", "registry", "config", "errors"},
     "daemon": {
-        "services", "lifecycle", "endpoint", "host", "urls", "metrics", "api", "sources", "scheduler",
-        "sqs", "kinesis", "cwlogs", "events", "invoke", "control", "network", "registry",
-        "journal", "runtime", "auth", "shapes", "config", "errors", "sandbox",
+        "services", "lifecycle", "endpoint", "host", "urls", "metrics", "api", "sources",
+        "scheduler", "sqs", "kinesis", "cwlogs", "events", "invoke", "control", "network",
+        "registry", "journal", "runtime", "auth", "shapes", "config", "errors", "sandbox",
     },
     "services": {
-        "lifecycle", "endpoint", "host", "urls", "metrics", "api", "events", "invoke", "control", "network",
-        "registry", "runtime", "auth", "config", "errors",
+        "lifecycle", "endpoint", "host", "urls", "metrics", "api", "events", "invoke", "control",
+        "network", "registry", "runtime", "auth", "config", "errors",
     },
     "lifecycle": {"host", "config", "errors"},
     "endpoint": set(),
