@@ -163,6 +163,15 @@ class CostConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsConfig:
+    # Prometheus metrics: GET /metrics on the API socket and TCP listener (unsigned there), and
+    # the counters behind it on the invoke path; false turns both off.
+    enabled: bool = True
+    # Also serve GET /metrics alone on this loopback "host:port" (e.g. "127.0.0.1:9464").
+    listen: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     state_dir: Path = Path("/var/lib/lambdalet")  # registry, code blobs, logs
     socket_path: Path = Path("/run/lambdalet/lambdalet.sock")  # the API's unix socket
@@ -187,6 +196,7 @@ class Config:
     logs: LogsConfig = field(default_factory=LogsConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
     cost: CostConfig = field(default_factory=CostConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     vpcs: tuple[Vpc, ...] = ()  # [[vpc]] documents (read-only through the API)
 
     def replace(self, **changes: Any) -> Config:
@@ -235,6 +245,10 @@ def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
                 raise ConfigError(f"[{name}] must be a table")
             table = UsageConfig if name == "usage" else CostConfig
             args[name] = _build(table, value, f"[{name}]")
+        elif name == "metrics":
+            if not isinstance(value, dict):
+                raise ConfigError("[metrics] must be a table")
+            args[name] = _build(MetricsConfig, value, "[metrics]")
         elif name == "vpc":
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 raise ConfigError("vpc must be an array of tables ([[vpc]])")
@@ -317,6 +331,7 @@ def validate(config: Config) -> Config:
             parse_listen(value, key)
     if config.http_listen is not None and config.http_listen == config.function_url_listen:
         raise ConfigError("http_listen and function_url_listen must be different ports")
+    _validate_metrics(config)
     limits = config.concurrency
     if limits.account_limit < 1 or not 0 <= limits.unreserved_minimum <= limits.account_limit:
         raise ConfigError(
@@ -382,6 +397,23 @@ def _number(value: Any, *, whole: bool = False) -> bool:
     """An int (or, unless `whole`, a float) from TOML; not a bool, which is an int in Python."""
     kinds = (int,) if whole else (int, float)
     return isinstance(value, kinds) and not isinstance(value, bool)
+
+
+def _validate_metrics(config: Config) -> None:
+    metrics = config.metrics
+    if not isinstance(metrics.enabled, bool):
+        raise ConfigError("metrics.enabled must be true or false")
+    if metrics.listen is None:
+        return
+    if not isinstance(metrics.listen, str):
+        raise ConfigError('metrics.listen must be a string such as "127.0.0.1:9464"')
+    if not metrics.enabled:
+        raise ConfigError("metrics.listen needs metrics.enabled = true")
+    address = parse_listen(metrics.listen, "metrics.listen")
+    for key in ("http_listen", "function_url_listen"):
+        other = getattr(config, key)
+        if other is not None and parse_listen(other, key) == address:
+            raise ConfigError(f"metrics.listen and {key} must be different ports")
 
 
 def parse_listen(value: str, key: str = "listen") -> tuple[str, int]:

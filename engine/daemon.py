@@ -59,6 +59,7 @@ from engine.lifecycle.logs import set_log_levels
 from engine.lifecycle.reload import Reloader
 from engine.lifecycle.signals import HANDLED_SIGNALS, Lifecycle
 from engine.lifecycle.status import StatusReporter
+from engine.metrics.exposition import MetricsRouter
 from engine.network.service import open_network
 from engine.registry.registry import Registry
 from engine.runtime.catalog import (
@@ -70,7 +71,8 @@ from engine.runtime.catalog import (
 from engine.runtime.log_store import open_log_store
 from engine.scheduler.api import SchedulerApp
 from engine.scheduler.service import open_schedules
-from engine.services import Services, bindings, build_lambda_app, live_settings
+from engine.services import Services, bindings, build_lambda_app, live_settings, wire_metrics
+from engine.sources.observer import NO_OBSERVER
 from engine.sources.service import open_sources
 from engine.sqs.api import SqsApp
 from engine.sqs.service import open_queues
@@ -132,7 +134,10 @@ async def _serve(
         notifier.close()
         raise
     listen = bind_api_socket(config.socket_path, config.socket_group)
-    tcp = [bind_tcp(address) for address in (config.http_listen, config.function_url_listen)]
+    tcp = [
+        bind_tcp(address)
+        for address in (config.http_listen, config.function_url_listen, config.metrics.listen)
+    ]
     life = Lifecycle(
         notifier=notifier, reloader=Reloader(load=load or (lambda: config), config=config)
     )
@@ -185,6 +190,7 @@ async def _serve(
                 fifo=queues.is_fifo,
             )
             services.meter(usage)
+            metrics = wire_metrics(services, pool) if config.metrics.enabled else None
             events = await stack.enter_async_context(
                 open_events(
                     config.state_dir,
@@ -197,6 +203,8 @@ async def _serve(
                     time_scale=config.events.time_scale,
                 )
             )
+            if metrics is not None:
+                events.counters.observer = metrics.functions
             schedules = await stack.enter_async_context(
                 open_schedules(
                     config.state_dir,
@@ -223,10 +231,11 @@ async def _serve(
                     ),
                     region=config.region,
                     time_scale=config.events.time_scale,
+                    observer=NO_OBSERVER if metrics is None else metrics.mappings,
                 ),
             )
             life.reloader.live += live_settings(services, pool, network, events)
-            app = Endpoint(
+            app: Endpoint | MetricsRouter = Endpoint(
                 build_lambda_app(services, events, runtimes, network, usage, region=config.region),
                 {
                     b"AmazonSQS": SqsApp(queues, region=config.region),
@@ -235,6 +244,9 @@ async def _serve(
                 },
                 {"scheduler": SchedulerApp(schedules, region=config.region)},
             )
+            if metrics is not None:
+                app = MetricsRouter(metrics.app, app)  # GET /metrics on every API listener
+                nursery.start_soon(metrics.run)
             if config.examples_dir is not None:
                 step("deploying the example functions")
                 names = await deploy_examples(
@@ -246,7 +258,7 @@ async def _serve(
                 if names:
                     logger.info("deployed example functions: %s", ", ".join(names))
             background.start_soon(services.provisioner.run)
-            served = bindings(app, services, config, credentials, listen, tcp)
+            served = bindings(app, services, config, credentials, listen, tcp, metrics)
             await _serve_until_stopped(
                 life,
                 signals,
@@ -342,6 +354,8 @@ async def _serve_until_stopped(
     for name in ("http_listen", "function_url_listen"):
         if getattr(config, name):
             logger.info("%s: %s", name, getattr(config, name))
+    if config.metrics.listen:
+        logger.info("metrics.listen: %s", config.metrics.listen)
     if notifier.watchdog_s is not None:
         watchdog = Watchdog(period_s=notifier.watchdog_s, keep_alive=notifier.keep_alive)
         nursery.start_soon(watchdog.run)

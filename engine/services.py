@@ -53,6 +53,8 @@ from engine.invoke.provisioned import Provisioner
 from engine.invoke.reservations import Reservations
 from engine.lifecycle.logs import DAEMON_SETTINGS
 from engine.lifecycle.reload import LiveSetting
+from engine.metrics.exposition import MetricsRouter, is_scrape
+from engine.metrics.service import Metrics
 from engine.network.service import NetworkService
 from engine.registry.registry import Registry
 from engine.runtime.catalog import (
@@ -65,13 +67,16 @@ from engine.usage.service import UsageService
 
 
 def bindings(
-    app: Endpoint,
+    app: Endpoint | MetricsRouter,
     services: Services,
     config: Config,
     credentials: CredentialsFile | None,
     listen: socket.socket,
     tcp: list[socket.socket | None],
+    metrics: Metrics | None = None,
 ) -> list[Binding]:
+    """The listeners: the API socket, the signed TCP API (a scrape passes unsigned when there
+    are metrics), function URLs, the metrics' own (`tcp`: those three, each None when off)."""
     bindings = [
         Binding(
             app,
@@ -82,7 +87,7 @@ def bindings(
             log_peer=True,
         )
     ]
-    api_tcp, url_tcp = tcp
+    api_tcp, url_tcp, metrics_tcp = tcp
     if api_tcp is not None:
         assert credentials is not None and config.http_listen is not None
         signed = SigV4Middleware(
@@ -93,6 +98,7 @@ def bindings(
             max_body=MAX_CONTROL_BODY_BYTES,
             operation_of=_operation_name,
             service=signing_service,
+            unsigned=None if metrics is None else is_scrape,  # scrapers do not sign
         )
         bindings.append(
             Binding(
@@ -113,6 +119,17 @@ def bindings(
                 url_tcp,
                 TCP_LIMITS,
                 name="function urls",
+                keep_alive_timeout_s=TCP_KEEP_ALIVE_S,
+            )
+        )
+    if metrics_tcp is not None:
+        assert metrics is not None  # config: metrics.listen needs metrics.enabled
+        bindings.append(
+            Binding(
+                metrics.app,
+                metrics_tcp,
+                TCP_LIMITS,
+                name="metrics",
                 keep_alive_timeout_s=TCP_KEEP_ALIVE_S,
             )
         )
@@ -198,6 +215,18 @@ class Services:
                 functions, region=config.region, source_exists=source_exists, fifo=fifo
             ),
         )
+
+
+def wire_metrics(services: Services, pool: Pool) -> Metrics:
+    """The metrics, connected to what they count: invokes and throttles (the invoker's
+    observer), deletes (a function's series go with it), sandbox teardowns."""
+    metrics = Metrics(
+        pool=pool, concurrency=services.concurrency, check=services.functions.check_qualifier
+    )
+    services.invoker.observer = metrics.functions
+    services.functions.on_delete.append(metrics.functions.forget)
+    pool.teardowns.on_teardown.append(metrics.host.teardown_done)
+    return metrics
 
 
 def live_settings(

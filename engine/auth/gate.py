@@ -30,7 +30,8 @@ _DIGITS = re.compile(r"[0-9]{1,20}")
 
 
 class SigV4Middleware:
-    """Verify each ``http`` request; other scopes (lifespan) pass through.
+    """Verify each ``http`` request; other scopes (lifespan), and the requests `unsigned`
+    accepts, pass through.
 
     On success the access key id is in ``scope["lambdalet.access_key_id"]`` and the app
     reads the body from a replay of the buffer.
@@ -47,6 +48,7 @@ class SigV4Middleware:
         clock: Callable[[], float] = time.time,
         service: str | Callable[[Scope], str] = "lambda",
         operation_of: Callable[[str, str, str], str | None] | None = None,
+        unsigned: Callable[[Scope], bool] | None = None,
     ) -> None:
         self.app = app
         self.credentials = credentials
@@ -58,9 +60,11 @@ class SigV4Middleware:
         self.service = service
         # (method, raw path, query) -> the operation's name, for AWS's "too large" wording
         self.operation_of = operation_of
+        # The requests that pass unsigned (a Prometheus scrape: scrapers do not sign).
+        self.unsigned = unsigned
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.unsigned is not None and self.unsigned(scope)):
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)

@@ -18,6 +18,7 @@ from engine.cli import cost as cli_cost
 from engine.cli import keys as cli_keys
 from engine.cli import lambda_commands as cli_lambda
 from engine.cli import logs as cli_logs
+from engine.cli import top as cli_top
 from engine.cli import vpc as cli_vpc
 from engine.cli.client import Client, ClientError, HttpResponse
 from engine.config import Config, load_config, validate
@@ -114,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_cost.add_parser(sub, common)
     cli_lambda.add_parsers(sub, common)
     cli_keys.add_parser(sub)
+    cli_top.add_parser(sub, common)
     return p
 
 
@@ -272,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                     return cli_logs.run(client, args)
                 case "cost":
                     cli_cost.run(client, args, _check, _print_json)
+                case "top":
+                    return cli_top.run(client, args)
                 case command if command in cli_lambda.COMMANDS:
                     return cli_lambda.run(client, args)
         finally:

@@ -19,7 +19,7 @@ from typing import Protocol
 from engine.control.functions import FunctionService
 from engine.errors import ApiError
 from engine.events import policy
-from engine.events.counters import AsyncCounters
+from engine.events.counters import DEAD_LETTER, DESTINATION, AsyncCounters
 from engine.events.record import LastResponse, dead_letter_attributes, invocation_record
 from engine.events.store import Event
 from engine.model.arns import function_arn
@@ -81,10 +81,7 @@ class Outcomes:
         self, event: Event, condition: str, response: LastResponse | None, settings: Settings
     ) -> None:
         succeeded = condition == policy.SUCCESS
-        if succeeded:
-            self._counters.succeeded += 1
-        else:
-            self._counters.dropped[condition] += 1
+        self._counters.count_end(event.function, event.qualifier, condition)
         target = settings.on_success if succeeded else settings.on_failure
         if target:
             record = invocation_record(
@@ -97,17 +94,20 @@ class Outcomes:
                 now_s=self._clock_s(),
             )
             if not await self._send(target, record, None):
-                self._counters.destination_delivery_failures += 1
+                self._counters.count_delivery_failure(event.function, event.qualifier, DESTINATION)
         if not succeeded:
             dead_letter = self._dead_letter_arn(event, response)
             if dead_letter:
                 attributes = dead_letter_attributes(event.request_id, response, condition)
                 body = (event.payload or b"").decode("utf-8", "replace")
                 if not await self._send(dead_letter, body, attributes):
-                    self._counters.dead_letter_errors += 1
+                    self._counters.count_delivery_failure(
+                        event.function, event.qualifier, DEAD_LETTER
+                    )
 
     async def dropped(self, event: Event, reason: str) -> None:
-        """The event cannot be attempted at all (its function is gone): counted, not sent."""
+        """The event cannot be attempted at all (its function is gone): counted, not sent (and
+        not per function: the function's series went with it)."""
         logger.info("async event %s of %s dropped: %s", event.request_id, event.function, reason)
         self._counters.dropped[reason] += 1
 

@@ -31,7 +31,7 @@ from engine.events.counters import AsyncCounters
 from engine.events.outcomes import Outcomes, Settings
 from engine.events.record import LastResponse
 from engine.events.store import Event
-from engine.invoke.invoker import Invoker, Reservation
+from engine.invoke.invoker import EVENT, Invoker, Reservation
 from engine.journal.journal import Journal
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class EventQueue:
         await self._journal.commit(store.insert(event))
         if len(payload) > store.INLINE_PAYLOAD_BYTES:
             event.payload = None  # read back from the file for its attempt
-        self.counters.received += 1
+        self.counters.count_received(name, qualifier)
         self._push(event)
         return event.request_id
 
@@ -172,7 +172,9 @@ class EventQueue:
                     reservation = None  # reserved concurrency 0: no attempt, failure targets
                 else:
                     try:
-                        reservation = self._invoker.reserve(name, event.qualifier)
+                        reservation = self._invoker.reserve(
+                            name, event.qualifier, invocation_type=EVENT
+                        )
                     except TooManyRequestsException:
                         continue  # no room: passed over until a unit is released
                     except ResourceNotFoundException:
@@ -232,7 +234,7 @@ class EventQueue:
             self._invoker.release(reservation)
             await self._finish(event, policy.EVENT_AGE_EXCEEDED, None, settings)
             return
-        self.counters.observe_age(now - event.received_ms)
+        self.counters.observe_age(now - event.received_ms, event.function, event.qualifier)
         event.running = True
         self._journal.defer(store.update(event))
         response: LastResponse | None = None

@@ -55,6 +55,12 @@ class Concurrency:
         self.account_limit = account_limit
         self.unreserved_minimum = unreserved_minimum
 
+    @property
+    def unreserved_in_flight(self) -> int:
+        """In-flight invokes of functions without a reservation (CloudWatch's metric
+        UnreservedConcurrentExecutions; GetAccountSettings' field of that name is the pool)."""
+        return self._unreserved_in_flight
+
     def check_reservation(self, name: str, value: int) -> None:
         """PutFunctionConcurrency's rule: the unreserved pool keeps its minimum."""
         others = sum(v for k, v in self.reserved.items() if k != name)

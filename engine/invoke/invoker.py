@@ -1,4 +1,9 @@
-"""Invoke: resolve the function, get an environment (warm or cold), run, log, release."""
+"""Invoke: resolve the function, get an environment (warm or cold), run, log, release.
+
+What happened is reported to an optional `InvokeObserver` (the metrics), daemon-wired: its
+series for the invoked (function, qualifier) is looked up once, when the unit is reserved, and
+carried on the `Reservation`; a run then costs it one call.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final, Protocol
 
 from engine.control.functions import FunctionService
 from engine.errors import (
@@ -29,6 +35,8 @@ logger = logging.getLogger(__name__)
 # provisioned environment served it. Called on the event loop right after the invoke; it must
 # be O(1) and never raise (the usage ledger's `record` is one).
 InvokedHook = Callable[[FunctionConfig, str | None, InvokeOutcome, bool], None]
+REQUEST_RESPONSE: Final = "RequestResponse"  # invocation types, as X-Amz-Invocation-Type
+EVENT: Final = "Event"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,12 +47,28 @@ class InvokeResult:
     cold: bool
 
 
+class InvokeSeries(Protocol):
+    """One (function, qualifier)'s counters (`InvokeObserver.series`)."""
+
+    def invoked(
+        self, outcome: InvokeOutcome, reservation: Reservation, *, provisioned: bool
+    ) -> None: ...
+
+    def throttled(self) -> None: ...
+
+
+class InvokeObserver(Protocol):
+    def series(self, name: str, qualifier: str) -> InvokeSeries: ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reservation:
     """A resolved invocation holding one concurrency unit (`Invoker.reserve`)."""
 
     config: FunctionConfig
     qualifier: str | None
+    invocation_type: str = REQUEST_RESPONSE
+    series: InvokeSeries | None = None  # where its outcome is counted
 
 
 class Invoker:
@@ -53,6 +77,7 @@ class Invoker:
     _refused_since_hooks = False
     invocations = 0  # invocations started (`run`), for the STATUS= line's rate
     stopping = False  # the daemon is stopping: `reserve` refuses new invokes
+    observer: InvokeObserver | None = None  # the metrics, when the daemon wires them
 
     def __init__(
         self,
@@ -93,9 +118,14 @@ class Invoker:
         arn = function_arn(self.region, name, qualifier or LATEST)
         return ResourceNotFoundException(f"Function not found: {arn}")
 
-    def reserve(self, name: str, qualifier: str | None) -> Reservation:
+    def reserve(
+        self, name: str, qualifier: str | None, *, invocation_type: str = REQUEST_RESPONSE
+    ) -> Reservation:
         """Resolve the function and take a concurrency unit for one invocation, or raise
-        (404, or the 429 before anything is started). Follow with `run`, which releases it."""
+        (404, or the 429 before anything is started). Follow with `run`, which releases it.
+
+        A refused synchronous invoke counts as a throttle; an asynchronous event refused
+        room waits in its queue (its age tells), so it does not."""
         if self.stopping:
             raise ServiceStopping(
                 "lambdalet is stopping (SIGTERM) and accepts no new invocations; retry once "
@@ -106,12 +136,22 @@ class Invoker:
         except ResourceNotFoundException:
             raise self._not_found(name, qualifier) from None
         config = target.config
+        series = None
+        if self.observer is not None:
+            series = self.observer.series(name, target.qualifier or LATEST)
         try:
             self.concurrency.acquire(name, target.qualifier or LATEST, config.version)
         except TooManyRequestsException:
             self._refused_since_hooks = True
+            if series is not None and invocation_type == REQUEST_RESPONSE:
+                series.throttled()
             raise
-        return Reservation(config=config, qualifier=target.qualifier)
+        return Reservation(
+            config=config,
+            qualifier=target.qualifier,
+            invocation_type=invocation_type,
+            series=series,
+        )
 
     async def run(
         self,
@@ -122,12 +162,9 @@ class Invoker:
         client_context: str | None = None,
     ) -> InvokeResult:
         """Run a reserved invocation and release its unit (also on errors)."""
-        config = reservation.config
         self.invocations += 1
         try:
-            return await self._run(
-                config, reservation.qualifier, request_id, payload, client_context
-            )
+            return await self._run(reservation, request_id, payload, client_context)
         finally:
             self.release(reservation)
 
@@ -155,15 +192,19 @@ class Invoker:
 
     async def _run(
         self,
-        config: FunctionConfig,
-        qualifier: str | None,
+        reservation: Reservation,
         request_id: str,
         payload: bytes,
         client_context: str | None,
     ) -> InvokeResult:
+        config, qualifier, series = reservation.config, reservation.qualifier, reservation.series
         name = config.name
         try:
             env, cold = await self.pool.acquire(config)
+        except TooManyRequestsException:  # no memory or uid for a cold start
+            if series is not None and reservation.invocation_type == REQUEST_RESPONSE:
+                series.throttled()
+            raise
         except PlatformError as exc:
             logger.error("request %s: could not start an environment: %s", request_id, exc)
             raise ServiceException(
@@ -185,6 +226,8 @@ class Invoker:
             provisioned = env.provisioned_for is not None
             for hook in self.on_invoked:
                 hook(config, qualifier, outcome, provisioned)
+            if series is not None:
+                series.invoked(outcome, reservation, provisioned=env.provisioned_for is not None)
         finally:
             self.pool.release(env, reusable=reusable)
         return InvokeResult(

@@ -47,6 +47,9 @@ class Teardowns:
         self.timeout_s = timeout_s
         self.forget = forget  # the environment's sandbox is dead: its owner lets go of it
         self.in_progress = 0  # sandboxes being torn down right now
+        # Called with each teardown's seconds, from its start until the uid is free (the
+        # metrics' teardown histogram).
+        self.on_teardown: list[Callable[[float], None]] = []
         self._changed = trio.Event()  # set (and replaced) after each teardown
 
     def start(
@@ -73,6 +76,7 @@ class Teardowns:
         self, stem: Stem, uid: int | None, env: Environment | None, eni: Eni | None
     ) -> None:
         name = cgroup_name(stem.sandbox_id)
+        started = trio.current_time()
         emptied = False
         try:
             with trio.CancelScope(shield=True):
@@ -89,6 +93,8 @@ class Teardowns:
             if uid is not None and removed:
                 self.uids.release(uid)  # never while something may still run as it
             self.notify()
+            for hook in self.on_teardown:
+                hook(trio.current_time() - started)
 
     async def release_eni(self, eni: Eni) -> None:
         assert self.network is not None

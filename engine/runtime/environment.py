@@ -69,6 +69,11 @@ class InvokeOutcome:
     error_type: str | None = None
     billed_ms: int = 0  # REPORT's Billed Duration (init included on a cold start)
     init_billed_ms: int = 0  # of which init (0 on a warm invoke)
+    # As the REPORT line says them (for the metrics): the invoke's duration, the environment's
+    # Init Duration on its first invoke (None otherwise), the cgroup's peak memory.
+    duration_ms: float = 0.0
+    init_duration_ms: float | None = None
+    max_memory_used_bytes: int = 0
 
 
 class CgroupReader(Protocol):
@@ -241,11 +246,12 @@ class Environment:
             result = await self._run(inv, timeout_s=timeout_s)
         duration_ms = (trio.current_time() - started) * 1000
         self.drain_log_pipe()
+        peak = self._peak_memory()
         report = Report(
             request_id=inv.request_id,
             duration_ms=duration_ms,
             memory_size_mb=self.function.memory_mb,
-            max_memory_used_bytes=self._peak_memory(),
+            max_memory_used_bytes=peak,
             init_duration_ms=init_ms,
             status=result.status,
         )
@@ -280,6 +286,9 @@ class Environment:
                 error_type=error.error_type,
                 billed_ms=report.billed_duration_ms,
                 init_billed_ms=report.init_billed_ms,
+                duration_ms=duration_ms,
+                init_duration_ms=init_ms,
+                max_memory_used_bytes=peak,
             )
         assert result.payload is not None
         return InvokeOutcome(
@@ -289,6 +298,9 @@ class Environment:
             reusable=True,
             billed_ms=report.billed_duration_ms,
             init_billed_ms=report.init_billed_ms,
+            duration_ms=duration_ms,
+            init_duration_ms=init_ms,
+            max_memory_used_bytes=peak,
         )
 
     async def _run(self, inv: Invoke, *, timeout_s: float) -> _RunResult:

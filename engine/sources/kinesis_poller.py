@@ -48,6 +48,15 @@ from engine.sources.kinesis_records import (
     failure_record,
     kinesis_record,
 )
+from engine.sources.observer import (
+    DROPPED,
+    FAILED,
+    FILTERED,
+    INVOKED,
+    NO_OBSERVER,
+    POLLED,
+    SourceObserver,
+)
 from engine.sources.tumbling import Window, window_of
 from engine.sqs.service import QueueService
 
@@ -75,8 +84,10 @@ class KinesisPoller:
         report: Callable[[str], None],
         time_scale: float = 1.0,
         clock: Callable[[], float] = time.time,
+        observer: SourceObserver = NO_OBSERVER,
     ) -> None:
         self.mapping = mapping
+        self.observer = observer
         self.streams = streams
         self.invoker = invoker
         self.queues = queues
@@ -120,6 +131,10 @@ class KinesisPoller:
                 await trio.sleep(seconds)
             finally:
                 self._waits.discard(scope)
+
+    def _count(self, outcome: str, count: int) -> None:
+        if count:
+            self.observer.events(self.mapping.uuid, self.mapping.function_name, outcome, count)
 
     def _set_report(self, text: str) -> None:
         if text != self._last_report:
@@ -186,6 +201,7 @@ class KinesisPoller:
                     await self._wait(shard, after, left)
                     more, after = self.streams.read(arn, shard, after, limit - len(records))
                     records += more
+            self._count(POLLED, len(records))
             if lanes == 1:
                 finished = await self._lane(shard, records, checkpoint_each=True)
             else:
@@ -222,6 +238,7 @@ class KinesisPoller:
             if window is None:
                 window = Window(*window_of(records[0].arrival_s, length))
             batch = _in_window(records, window.start, length)
+            self._count(POLLED, len(batch))
             handled = await self._batch(shard, batch, window)
             if handled < len(batch):
                 return  # stopping: the open window is replayed from its start next time
@@ -308,10 +325,16 @@ class KinesisPoller:
         return self.clock() - batch[0].arrival_s > limit * self.time_scale
 
     async def _batch(
-        self, shard: str, batch: list[StreamRecord], window: Window | None = None
+        self,
+        shard: str,
+        batch: list[StreamRecord],
+        window: Window | None = None,
+        *,
+        count_filtered: bool = True,
     ) -> int:
         """Handle `batch` (succeed, skip, or give up); how many of its records were handled
-        from its start (fewer than all only when stopping)."""
+        from its start (fewer than all only when stopping). Records filtered out are counted
+        on the batch's first pass (`count_filtered`; not again for a retry or a half)."""
         mapping = self.mapping
         handled = 0
         retries = 0
@@ -330,8 +353,14 @@ class KinesisPoller:
                 if self.criteria.patterns
                 else events
             )
+            if count_filtered:
+                self._count(FILTERED, len(events) - len(kept))
+                count_filtered = False
             if not kept:
                 return handled + len(batch)
+            self.observer.iterator_age(
+                mapping.uuid, mapping.function_name, max(self.clock() - batch[-1].arrival_s, 0.0)
+            )
             outcome = await attempt(
                 self.invoker,
                 function=mapping.function_name,
@@ -342,12 +371,17 @@ class KinesisPoller:
             )
             if outcome.result is not None:
                 invokes += 1
+                self._count(INVOKED, len(kept))
                 last_error = (
                     outcome.result.request_id,
                     outcome.result.outcome.function_error,
                     outcome.result.executed_version,
                 )
             verdict = outcome.verdict
+            if isinstance(verdict, AllFailed):
+                self._count(FAILED, len(kept))
+            elif isinstance(verdict, SomeFailed):
+                self._count(FAILED, len(verdict.ids))
             if isinstance(verdict, SomeFailed):
                 lowest = min(verdict.ids, key=int)
                 index = next(i for i, r in enumerate(batch) if r.sequence_number == lowest)
@@ -366,10 +400,11 @@ class KinesisPoller:
                 continue
             if isinstance(verdict, AllFailed) and mapping.bisect_on_error and len(batch) > 1:
                 half = len(batch) // 2
-                first = await self._batch(shard, batch[:half], window)
+                first = await self._batch(shard, batch[:half], window, count_filtered=False)
                 if first < half:
                     return handled + first
-                return handled + half + await self._batch(shard, batch[half:], window)
+                rest = await self._batch(shard, batch[half:], window, count_filtered=False)
+                return handled + half + rest
             retries += 1
             if 0 <= mapping.max_retry_attempts < retries:
                 await self._give_up(shard, batch, RETRIES_EXHAUSTED, invokes, last_error)
@@ -411,6 +446,7 @@ class KinesisPoller:
         last: tuple[str | None, str | None, str | None],
     ) -> None:
         destination = self.mapping.on_failure
+        self._count(DROPPED, len(batch))
         logger.info(
             "event source mapping %s: %d records of %s given up (%s)",
             self.mapping.uuid,

@@ -26,6 +26,7 @@ from engine.sources import checkpoints as checkpoint_store
 from engine.sources.checkpoints import Checkpoints
 from engine.sources.invoking import FunctionInvoker
 from engine.sources.kinesis_poller import KinesisPoller
+from engine.sources.observer import NO_OBSERVER, SourceObserver
 from engine.sources.sqs_poller import SqsPoller
 from engine.sources.supervisor import Mappings, Poller, Supervisor
 from engine.sqs.service import QueueService
@@ -46,7 +47,9 @@ async def open_sources(
     role_of: Callable[[str, str | None], str],
     region: str,
     time_scale: float = 1.0,
+    observer: SourceObserver = NO_OBSERVER,
 ) -> AsyncIterator[Supervisor]:
+    """`observer`: where the pollers count their records (the metrics)."""
     journal = Journal(state_dir / checkpoint_store.DB_NAME, checkpoint_store.SCHEMA)
     checkpoints = Checkpoints(journal)
 
@@ -63,10 +66,15 @@ async def open_sources(
                 identity_arn=functools.partial(role_of, mapping.function_name, mapping.qualifier),
                 report=lambda text: mappings.set_last_processing_result(uuid, text),
                 time_scale=time_scale,
+                observer=observer,
             )
-        return SqsPoller(mapping, queues=queues, invoker=invoker, region=region)
+        return SqsPoller(mapping, queues=queues, invoker=invoker, region=region, observer=observer)
 
-    supervisor = Supervisor(mappings, make_poller, forget=checkpoints.forget)
+    def forget(uuid: str) -> None:
+        checkpoints.forget(uuid)
+        observer.forget(uuid)
+
+    supervisor = Supervisor(mappings, make_poller, forget=forget)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(journal.run)

@@ -32,6 +32,15 @@ from engine.model.event_filters import FilterCriteria, parse_filter_criteria, sq
 from engine.model.event_source_mapping import EventSourceMapping
 from engine.sources.batch_response import AllFailed, SomeFailed
 from engine.sources.invoking import REPORT_BATCH_ITEM_FAILURES, FunctionInvoker, attempt
+from engine.sources.observer import (
+    DELETED,
+    FAILED,
+    FILTERED,
+    INVOKED,
+    NO_OBSERVER,
+    POLLED,
+    SourceObserver,
+)
 from engine.sources.sqs_records import sqs_record
 from engine.sqs.errors import SqsError
 from engine.sqs.message import Message
@@ -56,11 +65,13 @@ class SqsPoller:
         queues: QueueService,
         invoker: FunctionInvoker,
         region: str,
+        observer: SourceObserver = NO_OBSERVER,
     ) -> None:
         self.mapping = mapping
         self.queues = queues
         self.invoker = invoker
         self.region = region
+        self.observer = observer
         self.criteria: FilterCriteria = parse_filter_criteria(mapping.filters)
         self.max_workers = mapping.max_concurrency or MAX_WORKERS
         self.workers = 0
@@ -153,9 +164,14 @@ class SqsPoller:
             batch += [message for message in more if message.id not in seen]
         return batch
 
+    def _count(self, outcome: str, count: int) -> None:
+        if count:
+            self.observer.events(self.mapping.uuid, self.mapping.function_name, outcome, count)
+
     async def _process(self, queue: Queue, batch: list[Message]) -> None:
         records = [self._record(queue, message) for message in batch]
         records, returned = _within_limit(records)
+        self._count(POLLED, len(records))  # those returned are polled again
         if returned:  # past the invoke limit: back to the queue at once, for the next batch
             for record in returned:
                 self._release(queue, record["receiptHandle"])
@@ -169,6 +185,7 @@ class SqsPoller:
                 else:
                     dropped.append(str(record["receiptHandle"]))
             if dropped:  # filtered out: deleted, as Lambda deletes them
+                self._count(FILTERED, len(dropped))
                 await self.queues.delete(queue, dropped)
             records = kept
         if not records:
@@ -183,7 +200,10 @@ class SqsPoller:
             report_failures=REPORT_BATCH_ITEM_FAILURES in self.mapping.function_response_types,
         )
         verdict = outcome.verdict
+        if outcome.result is not None:
+            self._count(INVOKED, len(records))
         if isinstance(verdict, AllFailed):
+            self._count(FAILED, len(records))
             if outcome.throttled:
                 step = min(self._throttles, len(THROTTLE_BACKOFF_S) - 1)
                 self._throttles += 1
@@ -192,8 +212,10 @@ class SqsPoller:
         self._throttles = 0
         failed = set(verdict.ids) if isinstance(verdict, SomeFailed) else set()
         done = [str(r["receiptHandle"]) for r in records if r["messageId"] not in failed]
+        self._count(FAILED, len(records) - len(done))
         if done:
             await self.queues.delete(queue, done)
+            self._count(DELETED, len(done))
 
     def _record(self, queue: Queue, message: Message) -> dict[str, object]:
         return sqs_record(

@@ -66,20 +66,21 @@ def test_spawner_does_not_import_trio() -> None:
 # packages. ARCHITECTURE.md draws the same table as floors; keep them in agreement.
 # "engine" is the package root's wiring: daemon.py, and config.py / errors.py below everything.
 ALLOWED: dict[str, set[str]] = {
-    "cli": {"daemon", "auth", "registry", "config", "errors"},
+    "cli": {"daemon", "metrics", "auth", "registry", "config", "errors"},
     "daemon": {
-        "services", "lifecycle", "endpoint", "host", "urls", "api", "sources", "scheduler",
-        "sqs", "kinesis", "cwlogs", "events", "invoke", "control", "network", "registry",
-        "journal", "runtime", "auth", "shapes", "usage", "config", "errors", "sandbox",
+        "services", "lifecycle", "endpoint", "host", "urls", "metrics", "api", "sources",
+        "scheduler", "sqs", "kinesis", "cwlogs", "events", "invoke", "control", "network",
+        "registry", "journal", "runtime", "auth", "shapes", "usage", "config", "errors", "sandbox",
     },
     "services": {
-        "lifecycle", "endpoint", "host", "urls", "api", "events", "invoke", "control", "network",
-        "usage", "registry", "runtime", "auth", "config", "errors",
+        "lifecycle", "endpoint", "host", "urls", "metrics", "api", "events", "invoke", "control",
+        "network", "usage", "registry", "runtime", "auth", "config", "errors",
     },
     "lifecycle": {"host", "config", "errors"},
     "endpoint": set(),
     "host": {"invoke", "config", "errors", "sandbox"},
     "urls": {"api", "invoke", "control", "model", "shapes", "auth", "errors"},
+    "metrics": {"events", "invoke", "runtime", "model", "errors"},
     "api": {
         "events", "invoke", "control", "network", "runtime", "usage", "model", "shapes", "errors",
     },

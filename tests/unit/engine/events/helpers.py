@@ -23,7 +23,7 @@ from engine.events.counters import AsyncCounters
 from engine.events.outcomes import Outcomes
 from engine.events.queue import EventQueue
 from engine.invoke.concurrency import MSG_RATE_EXCEEDED, REASON_ACCOUNT, Concurrency
-from engine.invoke.invoker import Invoker, InvokeResult, Reservation
+from engine.invoke.invoker import REQUEST_RESPONSE, Invoker, InvokeResult, Reservation
 from engine.journal.journal import Journal
 from engine.model.arns import ACCOUNT_ID, function_arn
 from engine.model.event_invoke import AsyncSettings
@@ -184,9 +184,11 @@ class FakeInvoker(Invoker):
     def script(self, name: str, *steps: Step) -> None:
         self.scripts.setdefault(name, []).extend(steps)
 
-    def reserve(self, name: str, qualifier: str | None) -> Reservation:
+    def reserve(
+        self, name: str, qualifier: str | None, *, invocation_type: str = REQUEST_RESPONSE
+    ) -> Reservation:
         self.reserve_calls += 1
-        return super().reserve(name, qualifier)
+        return super().reserve(name, qualifier, invocation_type=invocation_type)
 
     async def run(
         self,

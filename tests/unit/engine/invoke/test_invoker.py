@@ -1,6 +1,6 @@
 """`Invoker.release` calls its `on_release` hooks only when a reservation was refused for lack
 of room since they last ran (a busy function must not wake the async queue every time); its
-`on_invoked` hooks hear of every invoke that ran."""
+`on_invoked` hooks hear of every invoke that ran; what `reserve` tells the metrics' observer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from engine.errors import ResourceNotFoundException, TooManyRequestsException
 from engine.invoke.concurrency import Concurrency
-from engine.invoke.invoker import Invoker
+from engine.invoke.invoker import EVENT, Invoker
 from engine.model.function import FunctionConfig
 from engine.runtime.environment import InvokeOutcome
 from sandbox.protocol import Invoke
@@ -102,3 +102,38 @@ async def test_every_invoke_that_ran_is_told_with_its_qualifier_and_environment_
     with pytest.raises(ResourceNotFoundException):  # nothing ran: nothing told
         await invoker.invoke("fn", "2", b"{}")
     assert len(told) == 2
+
+
+class Series:
+    def __init__(self) -> None:
+        self.throttles = 0
+
+    def invoked(self, outcome: object, reservation: object, *, provisioned: bool) -> None:
+        raise AssertionError("not run here")
+
+    def throttled(self) -> None:
+        self.throttles += 1
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.made: dict[tuple[str, str], Series] = {}
+
+    def series(self, name: str, qualifier: str) -> Series:
+        return self.made.setdefault((name, qualifier), Series())
+
+
+def test_a_refused_synchronous_invoke_counts_as_a_throttle_an_async_wait_does_not() -> None:
+    invoker, _ = _invoker(1)
+    observer = Observer()
+    invoker.observer = observer
+    held = invoker.reserve("fn", None)
+    assert held.series is observer.made[("fn", "$LATEST")]  # looked up once, carried along
+    with pytest.raises(TooManyRequestsException):
+        invoker.reserve("fn", None)
+    with pytest.raises(TooManyRequestsException):
+        invoker.reserve("fn", None, invocation_type=EVENT)  # the event waits in its queue
+    assert observer.made[("fn", "$LATEST")].throttles == 1
+    with pytest.raises(ResourceNotFoundException):
+        invoker.reserve("missing", None)
+    assert set(observer.made) == {("fn", "$LATEST")}  # nothing for a function that is not
