@@ -197,6 +197,21 @@ class Spawner:
             log_fd=log_r,
         )
 
+    async def template_request(
+        self, stem: Stem, request: dict[str, Any], fds: list[int] | None = None
+    ) -> dict[str, Any]:
+        """One request to a template's init (`sandbox.snapshot.template`); its answer.
+        Requests to one template must not overlap (the caller serializes them)."""
+        header = {"op": "template", "id": stem.sandbox_id, "request": request}
+        reply = await self._request(stem.sandbox_id, header, b"", fds)
+        if reply.get("op") != "template_reply":
+            raise SandboxError(f"template {stem.sandbox_id}: {reply.get('error', reply)}")
+        answer = reply["reply"]
+        assert isinstance(answer, dict)
+        if answer.get("op") == "failed":
+            raise SandboxError(f"template {stem.sandbox_id}: {answer.get('error')}")
+        return answer
+
     async def kill(self, stem: Stem) -> None:
         """SIGKILL the sandbox's init: the kernel then kills its whole pid namespace."""
         if stem.exited.is_set() or self.broken:

@@ -13,7 +13,7 @@ import resource
 from sandbox import _syscalls as sc
 
 
-def _last_cap() -> int:
+def highest_capability() -> int:
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
             return int(f.read())
@@ -24,7 +24,7 @@ def _last_cap() -> int:
 def drop_bounding_set(*, last_cap: int | None = None) -> None:
     """Empty the capability bounding and ambient sets; the effective set is untouched, so a
     stem can still mount and change uid until it is specialized."""
-    top = _last_cap() if last_cap is None else last_cap
+    top = highest_capability() if last_cap is None else last_cap
     for cap in range(top + 1):
         sc.prctl(sc.PR_CAPBSET_DROP, cap)
     sc.prctl(sc.PR_CAP_AMBIENT, sc.PR_CAP_AMBIENT_CLEAR_ALL)

@@ -65,6 +65,11 @@ MASKED_FILES: Final = (
 MASKED_DIRS: Final = ("/proc/acpi", "/proc/scsi", "/proc/asound", "/proc/sysvipc", "/proc/driver")
 READONLY_PROC: Final = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys")
 OLD_ROOT: Final = "/.old_root"
+# Templates only: an unmasked /proc behind a root-only directory. Its presence is what lets an
+# environment shell (a user namespace) mount a /proc of its own (the kernel's
+# mount_too_revealing rule); no sandbox uid can reach it.
+HIDDEN_PROC_DIR: Final = "/.lambdalet"
+HIDDEN_PROC: Final = HIDDEN_PROC_DIR + "/proc"
 # The root holds mount points, symlinks and /etc's few files (a passwd line per sandbox uid).
 ROOT_TMPFS_OPTIONS: Final = "size=4m,mode=755"
 DEFAULT_TMP_MB: Final = 512  # stems mount /tmp at Lambda's default; others remount it
@@ -216,6 +221,10 @@ def prepare_child_rootfs(stem: StemSpec, host: HostLayout) -> None:
     os.chdir("/")
     sc.umount2(OLD_ROOT, sc.MNT_DETACH)
     os.rmdir(OLD_ROOT)
+    if stem.template:
+        os.mkdir(HIDDEN_PROC_DIR, 0o700)
+        os.mkdir(HIDDEN_PROC, 0o000)
+        sc.mount("proc", HIDDEN_PROC, "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
     sc.mount(None, "/", None, sc.MS_REMOUNT | _RO)
 
 

@@ -14,6 +14,10 @@ Requests (`sandbox.control`: a msgpack header, then an opaque payload):
                                                       runtime, (opt), (netns); the spawner's
                                                       buffer is zeroed after
            {"op": "kill", "id"}
+           {"op": "template", "id", "request"}        relayed to a template's init (which
+             + fds                                    keeps its control line), whose answer
+                                                      comes back as {"op": "template_reply",
+                                                      "id", "reply"} (`sandbox.snapshot`)
 Replies:   {"op": "stem_forked", "id", "pid"} | {"op": "specialized", "id"}
            {"op": "failed", "id", "error"}
            {"op": "exited", "id", "pid", "status": wait_status}   (unsolicited)
@@ -49,6 +53,8 @@ from sandbox.spec import MAX_CONTROL_PACKET, MAX_INIT_FDS, StemSpec
 from sandbox.stem import run_stem_init
 
 _FD_BYTES = array.array("i").itemsize
+_MAX_TEMPLATE_FDS = 8
+_MAX_TEMPLATE_REPLY = 4096
 
 
 def _received_fds(ancdata: list[tuple[int, int, bytes]]) -> list[int]:
@@ -63,6 +69,7 @@ def _received_fds(ancdata: list[tuple[int, int, bytes]]) -> list[int]:
 class _Child:
     sandbox_id: str
     control: socket.socket | None  # our end of the stem's control line, until specialized
+    template: bool = False  # a template's line stays open: it takes requests for its life
 
 
 class _Spawner:
@@ -121,7 +128,7 @@ class _Spawner:
     def _handle_request(self) -> bool:
         try:
             size, ancdata, flags, _addr = self.control.recvmsg_into(
-                [self.buffer], socket.CMSG_SPACE(MAX_INIT_FDS * _FD_BYTES)
+                [self.buffer], socket.CMSG_SPACE(max(MAX_INIT_FDS, _MAX_TEMPLATE_FDS) * _FD_BYTES)
             )
         except ConnectionResetError:
             return False
@@ -139,6 +146,8 @@ class _Spawner:
                 self._fork_stem(msg)
             elif op == "specialize":
                 self._specialize(str(msg.get("id")), payload, fds)
+            elif op == "template":
+                self._template(str(msg.get("id")), msg.get("request"), fds)
             elif op == "kill":
                 pid = self.by_id.get(str(msg.get("id")))
                 if pid is not None:  # never signal a pid we have already reaped
@@ -170,7 +179,7 @@ class _Spawner:
         except (OSError, ValueError, TypeError, KeyError) as exc:
             self.send({"op": "failed", "id": sandbox_id, "error": f"{type(exc).__name__}: {exc}"})
             return
-        self.children[pid] = _Child(stem.sandbox_id, ours)
+        self.children[pid] = _Child(stem.sandbox_id, ours, template=stem.template)
         self.by_id[stem.sandbox_id] = pid
         self.send({"op": "stem_forked", "id": stem.sandbox_id, "pid": pid})
 
@@ -185,12 +194,33 @@ class _Spawner:
             if not 4 <= len(fds) <= MAX_INIT_FDS:
                 raise ValueError(f"specialize needs 4 to {MAX_INIT_FDS} fds, got {len(fds)}")
             socket.send_fds(child.control, [spec], fds)
-            child.control.close()
-            child.control = None
+            if not child.template:
+                child.control.close()
+                child.control = None
         except (OSError, ValueError) as exc:
             self.send({"op": "failed", "id": sandbox_id, "error": f"{type(exc).__name__}: {exc}"})
             return
         self.send({"op": "specialized", "id": sandbox_id})
+
+    def _template(self, sandbox_id: str, request: object, fds: list[int]) -> None:
+        """Relay one request to a template's init and its answer back. The spawner waits for
+        it: a template answers in milliseconds, and requests stay in order."""
+        try:
+            pid = self.by_id.get(sandbox_id)
+            child = self.children.get(pid) if pid is not None else None
+            if child is None or not child.template or child.control is None:
+                raise ValueError(f"no template {sandbox_id}")
+            if not isinstance(request, dict) or len(fds) > _MAX_TEMPLATE_FDS:
+                raise ValueError("a template request is a map with a few descriptors")
+            socket.send_fds(child.control, [msgpack.packb(request, use_bin_type=True)], fds)
+            answer = child.control.recv(_MAX_TEMPLATE_REPLY)
+            if not answer:
+                raise ValueError(f"template {sandbox_id} ended")
+            reply = msgpack.unpackb(answer, raw=False)
+        except (OSError, ValueError) as exc:
+            self.send({"op": "failed", "id": sandbox_id, "error": f"{type(exc).__name__}: {exc}"})
+            return
+        self.send({"op": "template_reply", "id": sandbox_id, "reply": reply})
 
     def _become_init(self, stem: StemSpec, control: socket.socket) -> NoReturn:
         signal.set_wakeup_fd(-1)

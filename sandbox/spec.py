@@ -55,6 +55,9 @@ class StemSpec(_Wire):
     # its own (one namespace fewer to make and clean up per sandbox), and init and runtime
     # join the ENI's before the function's first instruction; a spec without one is refused.
     own_netns: bool = True
+    # A SnapStart template (`sandbox.snapshot`): init stays privileged to clone environments
+    # from the initialised runtime, which runs under the template filter.
+    template: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

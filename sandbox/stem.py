@@ -34,10 +34,10 @@ import fcntl
 import os
 import signal
 import socket
-import struct
 from typing import NoReturn
 
 from sandbox import _syscalls as sc
+from sandbox.netdev import bring_up_loopback
 from sandbox.privileges import (
     become_unprivileged,
     drop_bounding_set,
@@ -47,7 +47,8 @@ from sandbox.privileges import (
 from sandbox.protocol import Connection, ErrorInfo, InitError, Listening, SetupFailed
 from sandbox.rootfs import HostLayout, finish_child_rootfs, prepare_child_rootfs
 from sandbox.runtimes.python import bootstrap
-from sandbox.seccomp.bpf import host_program
+from sandbox.seccomp.bpf import host_program, template_program
+from sandbox.snapshot.template import DELIVERY_FD, serve_template
 from sandbox.spec import (
     API_HTTP,
     API_MSGPACK,
@@ -63,10 +64,8 @@ from sandbox.spec import (
 )
 
 _NAMESPACES = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC
-_SIOCGIFFLAGS = 0x8913
-_SIOCSIFFLAGS = 0x8914
-_IFF_UP = 0x1
 _MAX_SPEC = 256 * 1024
+_HIGH_FD = 10  # above every descriptor a template's runtime places
 _LISTEN_BACKLOG = 16
 EXIT_NO_ENTRYPOINT = 127  # the runtime could not be exec'd (reported as an init error first)
 
@@ -76,13 +75,6 @@ def encode_exit(status: int) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.waitstatus_to_exitcode(status) & 0xFF
-
-
-def _bring_up_loopback() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        req = struct.pack("16sh", b"lo", 0) + b"\0" * 22
-        flags = struct.unpack("16sh", fcntl.ioctl(s, _SIOCGIFFLAGS, req)[:18])[1]
-        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | _IFF_UP) + b"\0" * 22)
 
 
 def _join_cgroups(procs_files: tuple[str, ...]) -> None:
@@ -132,15 +124,23 @@ def run_stem_init(stem: StemSpec, *, layout: HostLayout, control: socket.socket)
         prepare_child_rootfs(stem, layout)
         if stem.own_netns:
             step = "bring up loopback"
-            _bring_up_loopback()
+            bring_up_loopback()
         step = "fork runtime"
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # A template's environments get their descriptors on this line (`sandbox.snapshot`).
+        delivery = None
+        if stem.template:
+            delivery = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         runtime_pid = os.fork()
         if runtime_pid == 0:
             ours.close()
             control.close()
-            run_stem_runtime(stem, theirs)
+            if delivery is not None:
+                delivery[0].close()
+            run_stem_runtime(stem, theirs, delivery=delivery[1] if delivery else None)
         theirs.close()
+        if delivery is not None:
+            delivery[1].close()
         step = "wait for specialization"
         received = _receive_spec(control, max_fds=MAX_INIT_FDS)
         if received is None:  # the pool let this stem go
@@ -176,6 +176,18 @@ def run_stem_init(stem: StemSpec, *, layout: HostLayout, control: socket.socket)
         null = os.open("/dev/null", os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
+        if delivery is not None:
+            step = "serve as a template"
+            os.close(null)
+            ours.close()
+            runtime_fd = None
+            serve_template(
+                control,
+                runtime_pid=runtime_pid,
+                delivery=delivery[0],
+                owner=(spec.uid, spec.gid),
+                program=host_program(),
+            )
         os.closerange(3, 1 << 20)
         runtime_fd = None
         drop_child_privileges(uid=spec.uid, gid=spec.gid)
@@ -230,8 +242,11 @@ def _reap_until(runtime_pid: int) -> NoReturn:
             os._exit(encode_exit(status))
 
 
-def run_stem_runtime(stem: StemSpec, init: socket.socket) -> NoReturn:
-    """The sandbox's pid 2: get ready, wait to be specialized, lose every privilege, run."""
+def run_stem_runtime(
+    stem: StemSpec, init: socket.socket, *, delivery: socket.socket | None = None
+) -> NoReturn:
+    """The sandbox's pid 2: get ready, wait to be specialized, lose every privilege, run.
+    A template's runtime (`delivery` given) keeps its end of the delivery line."""
     runtime_fd: int | None = None
     step = "prepare the runtime"
     try:
@@ -241,8 +256,8 @@ def run_stem_runtime(stem: StemSpec, init: socket.socket) -> NoReturn:
         set_child_rlimits(nofile=stem.nofile)
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
-        os.closerange(3, init.fileno())
-        os.closerange(init.fileno() + 1, 1 << 20)
+        for low, high in _gaps(3, sorted(s.fileno() for s in (init, delivery) if s)):
+            os.closerange(low, high)
         drop_bounding_set()
         bootstrap.prepare_stem()
         step = "wait for specialization"
@@ -267,9 +282,14 @@ def run_stem_runtime(stem: StemSpec, init: socket.socket) -> NoReturn:
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.close(log_fd)
+        if delivery is not None:
+            if spec.entrypoint:
+                raise ValueError("a template runs the in-process Python runtime")
+            init, runtime_fd = _template_fds(init, runtime_fd, delivery)
         become_unprivileged(uid=spec.uid, gid=spec.gid)
         step = "install the syscall filter"
-        sc.install_seccomp_filter(host_program())  # after no_new_privs, before any user code
+        program = host_program() if delivery is None else template_program()
+        sc.install_seccomp_filter(program)  # after no_new_privs, before any user code
         os.environ.clear()
         os.environ.update(spec.env)
         os.umask(0o022)
@@ -287,6 +307,31 @@ def run_stem_runtime(stem: StemSpec, init: socket.socket) -> NoReturn:
     if spec.entrypoint:
         _exec_runtime(spec)
     bootstrap.run(runtime_fd, handler=spec.handler)
+
+
+def _gaps(low: int, keep: list[int]) -> list[tuple[int, int]]:
+    """[low, 2**20) without the descriptors in `keep` (sorted), as closerange arguments."""
+    out = []
+    for fd in keep:
+        out.append((low, fd))
+        low = fd + 1
+    out.append((low, 1 << 20))
+    return out
+
+
+def _template_fds(
+    init: socket.socket, runtime_fd: int, delivery: socket.socket
+) -> tuple[socket.socket, int]:
+    """Put a template's runtime socket and delivery line where its init expects them in
+    every clone (`RUNTIME_FD`, `DELIVERY_FD`); the line to init moves out of the way."""
+    moved_init = socket.socket(fileno=fcntl.fcntl(init.fileno(), fcntl.F_DUPFD, _HIGH_FD))
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, _HIGH_FD) for fd in (runtime_fd, delivery.fileno())]
+    for fd in (init.detach(), runtime_fd, delivery.detach()):
+        os.close(fd)
+    for fd, target in zip(high, (RUNTIME_FD, DELIVERY_FD), strict=True):
+        os.dup2(fd, target)
+        os.close(fd)
+    return moved_init, RUNTIME_FD
 
 
 def _hand_over_runtime_api(runtime_fd: int) -> None:

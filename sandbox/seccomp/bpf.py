@@ -32,6 +32,7 @@ from sandbox.seccomp.policy import ALLOWED, ARG_RULES, ERRNO_OVERRIDES, ArgRule,
 # Return values (linux/seccomp.h) and BPF opcodes (linux/bpf_common.h, linux/filter.h).
 RET_ALLOW: Final = 0x7FFF0000
 RET_ERRNO: Final = 0x00050000
+RET_TRACE: Final = 0x7FF00000  # the tracer decides; without one the call fails with ENOSYS
 _LD_W_ABS: Final = 0x20
 _JMP_JEQ_K: Final = 0x15
 _JMP_JGT_K: Final = 0x25
@@ -123,8 +124,10 @@ def compile_policy(
     errno_overrides: Mapping[str, int] = ERRNO_OVERRIDES,
     arg_rules: Iterable[ArgRule] = ARG_RULES,
     default_errno: int = errno.EPERM,
+    traced: Iterable[str] = (),
 ) -> bytes:
-    """The program for `arch`. Names the architecture does not have are skipped."""
+    """The program for `arch`. Names the architecture does not have are skipped. `traced`
+    calls are left to a ptrace tracer (`RET_TRACE`): they run only when one lets them."""
     deny = ret_errno(default_errno)
     simple: dict[int, int] = {}
     for name in allowed:
@@ -133,6 +136,9 @@ def compile_policy(
     for name, err in errno_overrides.items():
         if name in arch.numbers:
             simple[arch.numbers[name]] = ret_errno(err)
+    for name in traced:
+        if name in arch.numbers:
+            simple[arch.numbers[name]] = RET_TRACE
     rules = {arch.numbers[r.syscall]: r for r in arg_rules if r.syscall in arch.numbers}
     for nr in rules:
         simple.pop(nr, None)
@@ -179,3 +185,14 @@ def host_arch() -> Arch:
 def host_program() -> bytes:
     """The compiled policy for this machine (compiled once, in the spawner, before any fork)."""
     return compile_policy(host_arch())
+
+
+TEMPLATE_TRACED: Final = ("setns",)
+
+
+@functools.cache
+def template_program() -> bytes:
+    """A SnapStart template's filter: the sandbox's, except that `setns` is left to the
+    template's init (the only tracer it ever has), which injects it into clones entering an
+    environment shell. Untraced (during init, in environments) it fails with ENOSYS."""
+    return compile_policy(host_arch(), traced=TEMPLATE_TRACED)

@@ -1,0 +1,226 @@
+"""A template's init: it holds the initialised runtime and clones environments from it.
+
+A template is a stem specialized like any other, except that its init keeps its privileges
+(it is the tracer) and its runtime runs under the template filter (`SECCOMP_RET_TRACE` for
+`setns`, so that only calls this init injects may enter a shell). Once the runtime reported
+TemplateReady to the daemon it is blocked in a receive, and the requests below arrive on the
+init's control line (relayed by the spawner, one msgpack map per packet, descriptors with
+SCM_RIGHTS):
+
+    {"op": "freeze"}                      hold every thread of the runtime in a ptrace stop,
+                                          end every other process of the template, refuse a
+                                          runtime with writable shared memory
+    {"op": "shell", uid, gid, hostname,   an environment shell (`shell.make_shell`); fds: the
+      tmp_size_mb} + cgroup.procs fds     environment's cgroup.procs files, opened for writing
+    {"op": "restore", shell, uid, gid}    a clone of the runtime in that shell
+      + [runtime, log, cgroup.procs...]   (`restore.clone_environment`)
+    {"op": "release", shell}              end an environment (its shell's pid 1, and so the
+                                          whole pid namespace)
+
+Replies: {"op": "frozen"} | {"op": "shell", "pid"} | {"op": "restored", "pid"} |
+{"op": "released"} | {"op": "failed", "error"}. From "freeze" on, no instruction of the
+template runs again: it is only ever a source of clones, and it dies with this init.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from typing import Any, NoReturn
+
+import msgpack
+
+from sandbox.privileges import highest_capability
+from sandbox.snapshot import ptrace
+from sandbox.snapshot.restore import Restore, clone_environment
+from sandbox.snapshot.shell import ShellSpec, make_shell
+from sandbox.spec import RUNTIME_FD
+
+DELIVERY_FD = RUNTIME_FD + 1  # the runtime's end of the socket environments' fds arrive on
+_MAX_REQUEST = 64 * 1024
+_MAX_FDS = 8
+_WALL = 0x40000000
+
+
+class _Template:
+    def __init__(
+        self,
+        control: socket.socket,
+        *,
+        runtime_pid: int,
+        delivery: socket.socket,
+        owner: tuple[int, int],
+        program: bytes,
+    ) -> None:
+        self.control = control
+        self.runtime_pid = runtime_pid
+        self.delivery = delivery
+        self.owner = owner
+        self.program = program
+        self.held: ptrace.Tracee | None = None
+        self.shells: dict[int, int] = {}  # environment pid -> its shell's pid 1
+        self.null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+        self.last_cap = highest_capability()
+
+    def serve(self) -> NoReturn:
+        while True:
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(self.control, _MAX_REQUEST, _MAX_FDS)
+            except InterruptedError:
+                continue
+            if not data:
+                os._exit(0)  # the spawner let us go: the template and its environments end
+            self._reap()
+            try:
+                reply = self._handle(msgpack.unpackb(data, raw=False), fds)
+            except Exception as exc:  # every failure is the request's answer
+                reply = {"op": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            self.control.send(msgpack.packb(reply, use_bin_type=True))
+
+    def _handle(self, msg: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        op = msg.get("op")
+        if op == "freeze":
+            self._freeze()
+            return {"op": "frozen"}
+        if op == "shell":
+            spec = ShellSpec(
+                owner_uid=self.owner[0],
+                owner_gid=self.owner[1],
+                uid=int(msg["uid"]),
+                gid=int(msg["gid"]),
+                hostname=str(msg["hostname"]),
+                tmp_size_mb=int(msg["tmp_size_mb"]),
+            )
+            return {"op": "shell", "pid": make_shell(spec, cgroup_procs=fds)}
+        if op == "restore":
+            return {"op": "restored", "pid": self._restore(msg, fds)}
+        if op == "release":
+            shell = int(msg["shell"])
+            if shell in self.shells.values():
+                os.kill(shell, signal.SIGKILL)
+            return {"op": "released"}
+        raise ValueError(f"unknown op {op!r}")
+
+    def _freeze(self) -> None:
+        if self.held is not None:
+            raise ValueError("already frozen")
+        pid = self.runtime_pid
+        held: set[int] = set()
+        while True:  # until no thread is left running (a running one may start another)
+            tids = {int(t) for t in os.listdir(f"/proc/{pid}/task")} - held
+            if not tids:
+                break
+            for tid in tids:
+                ptrace.seize(tid)
+                ptrace.interrupt(tid)
+                held.add(tid)
+        _end_others(keep={1, pid})
+        _refuse_shared_memory(pid)
+        self.held = ptrace.Tracee(pid)
+
+    def _restore(self, msg: dict[str, Any], fds: list[int]) -> int:
+        if self.held is None:
+            raise ValueError("the template is not frozen")
+        if len(fds) < 2:
+            raise ValueError("restore needs the runtime socket, the log pipe and cgroup files")
+        shell = int(msg["shell"])
+        runtime, log, *procs = fds
+        socket.send_fds(self.delivery, [b"r"], [runtime, log, log, self.null])
+        job = Restore(
+            shell_pid=shell,
+            uid=int(msg["uid"]),
+            gid=int(msg["gid"]),
+            cgroup_procs=procs,
+            delivery_fd=DELIVERY_FD,
+            targets=(RUNTIME_FD, 1, 2),
+            filter_program=self.program,
+            last_cap=self.last_cap,
+        )
+        try:
+            env = clone_environment(self.held, job)
+        except BaseException:
+            _drain(self.delivery)
+            raise
+        self.shells[env] = shell
+        return env
+
+    def _reap(self) -> None:
+        """Collect ended children (clones' middles, helpers, environments, shells); an ended
+        environment takes its shell with it. Never reports ptrace stops."""
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | _WALL)
+            except ChildProcessError:
+                return
+            if info is None:
+                return
+            if info.si_pid == self.runtime_pid:
+                os._exit(1)  # the template is gone: nothing left to clone
+            shell = self.shells.pop(info.si_pid, None)
+            if shell is not None:
+                try:
+                    os.kill(shell, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def _end_others(*, keep: set[int]) -> None:
+    """SIGKILL every process of this pid namespace but `keep`, until none is left (what the
+    function started during init must not outlive it as the template's uid)."""
+    for _ in range(100):
+        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in keep]
+        if not others:
+            return
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in others:
+            try:
+                os.waitid(os.P_PID, pid, os.WEXITED | _WALL)
+            except ChildProcessError:
+                pass
+    raise OSError(0, "processes started during init keep multiplying")
+
+
+def _refuse_shared_memory(pid: int) -> None:
+    with open(f"/proc/{pid}/maps") as maps:
+        for line in maps:
+            fields = line.split()
+            if len(fields) >= 2 and fields[1][1] == "w" and fields[1][3] == "s":
+                where = fields[5] if len(fields) > 5 else "anonymous"
+                raise ValueError(
+                    f"init left writable shared memory ({where}): environments would share it"
+                )
+
+
+def _drain(sock: socket.socket) -> None:
+    """Take back descriptors a failed restore left queued for the runtime."""
+    sock.setblocking(False)
+    try:
+        while True:
+            _data, fds, _f, _a = socket.recv_fds(sock, 64, _MAX_FDS)
+            for fd in fds:
+                os.close(fd)
+    except BlockingIOError:
+        pass
+    finally:
+        sock.setblocking(True)
+
+
+def serve_template(
+    control: socket.socket,
+    *,
+    runtime_pid: int,
+    delivery: socket.socket,
+    owner: tuple[int, int],
+    program: bytes,
+) -> NoReturn:
+    _Template(
+        control, runtime_pid=runtime_pid, delivery=delivery, owner=owner, program=program
+    ).serve()
