@@ -43,6 +43,11 @@ class SandboxConfig:
     # reclaiming least recently used idle environments first, else a 429; idle ones are also
     # reclaimed whenever the host falls below it. None: 5 % of MemTotal, at most 1024; 0: off.
     memory_reserve_mb: int | None = None
+    # MB the environments may use together (the sum of their cgroups' usage): a cold start
+    # also needs its MemorySize within it, reclaiming least recently used idle environments
+    # first, else a 429. A bound the config decides, whatever else the host runs (the
+    # reserve still applies). None: no limit but the reserve.
+    memory_limit_mb: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -325,6 +330,11 @@ def validate(config: Config) -> Config:
         isinstance(reserve, bool) or not isinstance(reserve, int) or not 0 <= reserve <= 2**20
     ):
         raise ConfigError("sandbox.memory_reserve_mb must be a whole number of MB, 0 to 1048576")
+    limit = sb.memory_limit_mb
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, int) or not 128 <= limit <= 2**20
+    ):
+        raise ConfigError("sandbox.memory_limit_mb must be a whole number of MB, 128 to 1048576")
     for key in ("http_listen", "function_url_listen"):
         value = getattr(config, key)
         if value is not None:

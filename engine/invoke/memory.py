@@ -4,7 +4,8 @@ Pure: the host's figures (MemAvailable, a group's usage) are read by `engine.inv
 and handed in. A cold start is admitted while the host keeps `reserve` free after granting
 the function its whole MemorySize (Lambda reserves an environment's memory); when it is short,
 the least recently used idle environments are reclaimed first, and only if their usage cannot
-cover the deficit is the cold start refused (a 429 built here).
+cover the deficit is the cold start refused (a 429 built here). An optional limit on what the
+environments together use (the sum of their groups' usage) is a second, host-independent bound.
 """
 
 from __future__ import annotations
@@ -58,6 +59,14 @@ def cold_start_deficit(*, available_bytes: int, reserve_mb: int, memory_mb: int)
     if reserve_mb <= 0:
         return 0
     return max(0, (reserve_mb + memory_mb) * MIB - available_bytes)
+
+
+def limit_deficit(*, used_bytes: int, limit_mb: int | None, memory_mb: int) -> int:
+    """Bytes missing for a cold start of `memory_mb` under a limit on what all environments
+    use together, `used_bytes` now (0: admitted). No limit (None): always admitted."""
+    if limit_mb is None:
+        return 0
+    return max(0, used_bytes + (memory_mb - limit_mb) * MIB)
 
 
 def watermark_deficit(*, available_bytes: int, reserve_mb: int) -> int:

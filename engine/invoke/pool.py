@@ -132,7 +132,12 @@ class Pool:
         # (when, environment, its idle_since then): parked environments the freezer awaits.
         self._to_freeze: deque[tuple[float, Environment, float]] = deque()
         self._freeze_wanted = trio.Event()
-        self.memory = MemoryGuard(pool=self, cgroups=cgroups, reserve_mb=sb.memory_reserve_mb)
+        self.memory = MemoryGuard(
+            pool=self,
+            cgroups=cgroups,
+            reserve_mb=sb.memory_reserve_mb,
+            limit_mb=sb.memory_limit_mb,
+        )
         self.stems.spare_bytes = self.memory.spare_bytes  # stems grow only into spare memory
 
     # -- acquiring ----------------------------------------------------------------------

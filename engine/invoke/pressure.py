@@ -5,7 +5,10 @@ A cold start the host has no memory for reclaims least recently used idle enviro
 waits (at most RECLAIM_WAIT_S) for their teardowns; only if memory is still short is it refused
 with a 429, so an invoke fails cleanly instead of the host (or the daemon) running out. A pool
 task checks the host every WATCH_INTERVAL_S and reclaims idle environments while MemAvailable
-is under the reserve. Provisioned and busy environments are never reclaimed.
+is under the reserve. Provisioned and busy environments are never reclaimed. With a limit on
+what the environments use together (`sandbox.memory_limit_mb`), a cold start must also fit in
+it, counted from their groups' usage: a bound the configuration decides, whatever else the
+host runs.
 
 Resources: one descriptor on /proc/meminfo (read with pread), closed by `close()`.
 """
@@ -27,6 +30,7 @@ from engine.invoke.memory import (
     choose_victims,
     cold_start_deficit,
     default_reserve_mb,
+    limit_deficit,
     parse_meminfo,
     refusal,
     watermark_deficit,
@@ -87,10 +91,12 @@ class MemoryGuard:
         pool: IdlePool,
         cgroups: Cgroups,
         reserve_mb: int | None,
+        limit_mb: int | None = None,
         meminfo: Path = MEMINFO,
     ) -> None:
         self.pool = pool
         self.cgroups = cgroups
+        self.limit_mb = limit_mb  # None: no limit but the host's reserve
         self.host: HostMemory | None = None
         # Environments reclaimed in the background and not yet torn down: the next check
         # waits for their memory rather than reclaiming more for the same shortage.
@@ -112,6 +118,7 @@ class MemoryGuard:
 
     @property
     def enabled(self) -> bool:
+        """The host's MemAvailable is watched (a reserve is set): the background reclaim runs."""
         return self.host is not None and self.reserve_mb > 0
 
     def set_reserve(self, reserve_mb: int | None) -> None:
@@ -157,29 +164,45 @@ class MemoryGuard:
         except (OSError, ValueError, SandboxError):
             return 0  # a group going away frees what it holds anyway
 
-    def _deficit(self, memory_mb: int) -> int:
-        try:
-            available = self.available_bytes()
-        except (OSError, ValueError) as exc:  # never seen; admit rather than refuse blind
-            logger.warning("reading MemAvailable failed: %s", exc)
-            return 0
-        return cold_start_deficit(
-            available_bytes=available, reserve_mb=self.reserve_mb, memory_mb=memory_mb
-        )
+    def _used_bytes(self) -> int:
+        """What the live environments' groups use together (idle, busy and starting)."""
+        return sum(self._usage_bytes(env) for env in self.pool.live)
+
+    def _deficit(self, memory_mb: int) -> tuple[int, str]:
+        """Bytes missing for a cold start of `memory_mb` (0: admitted), and which bound is
+        short: the host's reserve or the environments' limit, whichever misses more."""
+        host = 0
+        if self.enabled:
+            try:
+                available = self.available_bytes()
+            except (OSError, ValueError) as exc:  # never seen; admit rather than refuse blind
+                logger.warning("reading MemAvailable failed: %s", exc)
+            else:
+                host = cold_start_deficit(
+                    available_bytes=available, reserve_mb=self.reserve_mb, memory_mb=memory_mb
+                )
+        if self.limit_mb is not None:
+            limit = limit_deficit(
+                used_bytes=self._used_bytes(), limit_mb=self.limit_mb, memory_mb=memory_mb
+            )
+            if limit > host:
+                return limit, f"the {self.limit_mb} MB limit on environments"
+        return host, f"the {self.reserve_mb} MB reserve"
 
     async def admit(self, memory_mb: int) -> None:
-        """Return when the host has memory for a cold start of `memory_mb` (reclaiming
-        least recently used idle environments if needed); else raise the 429."""
-        if not self.enabled:
+        """Return when the host (and the limit, if set) has memory for a cold start of
+        `memory_mb`, reclaiming least recently used idle environments if needed; else raise
+        the 429."""
+        if not self.enabled and self.limit_mb is None:
             return
-        deficit = self._deficit(memory_mb)
+        deficit, bound = self._deficit(memory_mb)
         if deficit == 0:
             return
         plan = self._victims(deficit)
         if plan.freed_bytes < deficit:
             self._refused(
-                f"{deficit // MIB} MB short of the {self.reserve_mb} MB reserve plus its"
-                f" memory, idle environments hold {plan.freed_bytes // MIB} MB",
+                f"{deficit // MIB} MB short of {bound} plus its memory, idle environments"
+                f" hold {plan.freed_bytes // MIB} MB",
                 memory_mb,
             )
         started = trio.current_time()
@@ -189,7 +212,7 @@ class MemoryGuard:
             while any(env in self.pool.live for env in plan.victims):
                 await self.pool.wait_teardowns()
         waited_ms = (trio.current_time() - started) * 1000
-        short = self._deficit(memory_mb)
+        short, _ = self._deficit(memory_mb)
         if short > 0:
             self._refused(
                 f"still {short // MIB} MB short after reclaiming {len(plan.victims)} idle"

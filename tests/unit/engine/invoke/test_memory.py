@@ -12,6 +12,7 @@ from engine.invoke.memory import (
     choose_victims,
     cold_start_deficit,
     default_reserve_mb,
+    limit_deficit,
     parse_meminfo,
     refusal,
     watermark_deficit,
@@ -67,6 +68,13 @@ def test_a_cold_start_needs_the_reserve_plus_its_memory_size() -> None:
     assert short == 560 * MIB
     # A reserve of 0 turns admission off, however short the host is.
     assert cold_start_deficit(available_bytes=0, reserve_mb=0, memory_mb=10240) == 0
+
+
+def test_under_a_limit_a_cold_start_needs_what_is_used_plus_its_memory_size() -> None:
+    assert limit_deficit(used_bytes=3072 * MIB, limit_mb=5632, memory_mb=2560) == 0
+    short = limit_deficit(used_bytes=4100 * MIB, limit_mb=5632, memory_mb=2560)
+    assert short == 1028 * MIB
+    assert limit_deficit(used_bytes=10**15, limit_mb=None, memory_mb=10240) == 0  # no limit
 
 
 def test_the_watermark_starts_under_the_reserve_and_aims_above_it() -> None:

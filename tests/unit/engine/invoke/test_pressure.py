@@ -1,6 +1,6 @@
 """The memory guard over a fake pool, a fake /proc/meminfo and fake cgroup usage: cold starts
 admitted, reclaiming least recently used idle environments, or refused; the background
-reclaim under the reserve."""
+reclaim under the reserve; the limit on what the environments use together."""
 
 from __future__ import annotations
 
@@ -93,11 +93,17 @@ class FakePool:
         await self._changed.wait()
 
 
-def guard(tmp_path: Path, available_mb: int, reserve_mb: int | None = 1024) -> MemoryGuard:
+def guard(
+    tmp_path: Path, available_mb: int, reserve_mb: int | None = 1024, limit_mb: int | None = None
+) -> MemoryGuard:
     host = Host(tmp_path / "meminfo", available_mb)
     pool = FakePool(host)
     return MemoryGuard(
-        pool=pool, cgroups=cast(Cgroups, host), reserve_mb=reserve_mb, meminfo=host.path
+        pool=pool,
+        cgroups=cast(Cgroups, host),
+        reserve_mb=reserve_mb,
+        limit_mb=limit_mb,
+        meminfo=host.path,
     )
 
 
@@ -243,4 +249,49 @@ async def test_refusals_under_sustained_pressure_log_once_a_second(
     warnings = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert len(warnings) == 2, warnings
     assert "4 more refused since the last warning" in warnings[1]
+    g.close()
+
+
+@pytest.mark.parametrize(("available_mb", "reserve_mb"), [(200_000, 1024), (1, 0), (9000, None)])
+async def test_the_limit_decides_whatever_the_host_has_available(
+    tmp_path: Path,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+    available_mb: int,
+    reserve_mb: int | None,
+) -> None:
+    # Two 2,048 MB environments fit in a 5,632 MB limit with a third's MemorySize only once
+    # one of them is gone; how much the host has free (beyond its reserve) does not matter.
+    g = guard(tmp_path, available_mb=available_mb, reserve_mb=reserve_mb, limit_mb=5632)
+    pool = pool_of(g)
+    await g.admit(2560)  # nothing used yet
+    pool.add("older", 1.0, 2048)
+    await g.admit(2560)  # 2,048 + 2,560 fit
+    newer = pool.add("newer", 2.0, 2048)
+    async with trio.open_nursery() as nursery:
+        pool.nursery = nursery
+        await g.admit(2560)  # 4,096 + 2,560 do not: the older goes
+    assert pool.discarded == ["older"]
+    assert [e.name for e in pool.idle] == ["newer"]
+    pool.idle.remove(newer)  # busy: not reclaimable
+    pool.add("third", 3.0, 2048)
+    pool.idle.pop()  # busy too
+    with pytest.raises(TooManyRequestsException) as caught:
+        await g.admit(2560)
+    assert caught.value.reason == "ConcurrentInvocationLimitExceeded"
+    assert pool.discarded == ["older"]
+    assert "short of the 5632 MB limit on environments" in caplog.text
+    g.close()
+
+
+async def test_a_limit_with_the_reserve_off_admits_but_does_not_watch_the_host(
+    tmp_path: Path,
+) -> None:
+    g = guard(tmp_path, available_mb=1, reserve_mb=0, limit_mb=1024)
+    assert not g.enabled and g.host is None and g.spare_bytes() is None
+    await g.admit(1024)
+    pool_of(g).add("a", 1.0, 1)  # the limit alone refuses: 1 MB over it
+    pool_of(g).idle.clear()
+    with pytest.raises(TooManyRequestsException):
+        await g.admit(1024)
     g.close()
