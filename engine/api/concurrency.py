@@ -81,6 +81,7 @@ class ConcurrencyApi:
         name, qualifier = self._owner(request, "PutProvisionedConcurrencyConfig")
         body = await read_json(request, "PutProvisionedConcurrencyConfig")
         value = parse_provisioned_concurrency(body)
+        self.functions.check_provisioned_concurrency(name, qualifier)  # SnapStart's versions
         out = await self.provisioner.put(name, qualifier, value)
         return JSONResponse(out, status_code=202)
 

@@ -70,6 +70,8 @@ LOGGING: a.Shape = {
     "LogGroup": a.STRING,
 }
 LOGGING_HELP = "LogFormat=JSON,ApplicationLogLevel=DEBUG,SystemLogLevel=WARN,LogGroup=/my/group"
+SNAP_START: a.Shape = {"ApplyOn": a.STRING}
+SNAP_START_HELP = "ApplyOn=PublishedVersions"
 DESTINATIONS: a.Shape = {
     "OnSuccess": {"Destination": a.STRING},
     "OnFailure": {"Destination": a.STRING},
@@ -361,6 +363,7 @@ COMMAND_LIST = (
             help="the size of /tmp: Size=1024, or just 1024 (MB)",
         ),
         struct("--logging-config", LOGGING, LOGGING_HELP),
+        struct("--snap-start", SNAP_START, SNAP_START_HELP),
         REVISION,
     ),
 )  # fmt: skip

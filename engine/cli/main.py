@@ -92,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="LogFormat=JSON,…",
         help=f"LoggingConfig, e.g. {cli_lambda.LOGGING_HELP} (or its JSON)",
     )
+    c.add_argument(
+        "--snap-start",
+        type=cli_args.structured(cli_lambda.SNAP_START),
+        metavar="ApplyOn=PublishedVersions",
+        help=f"SnapStart, e.g. {cli_lambda.SNAP_START_HELP} or ApplyOn=None (or its JSON)",
+    )
 
     i = command("invoke", "invoke a function and print its result (or queue the event)")
     cli_args.add_function_name(i, then_outfile=True)  # `--function-name F OUTFILE`, as AWS
@@ -185,6 +191,8 @@ def _create(client: Client, args: argparse.Namespace) -> int:
         body["DeadLetterConfig"] = args.dead_letter_config
     if args.logging_config is not None:
         body["LoggingConfig"] = args.logging_config
+    if args.snap_start is not None:
+        body["SnapStart"] = args.snap_start
     _print_json(_check(client.json_request("POST", FUNCTIONS, body)))
     return 0
 

@@ -29,8 +29,9 @@ from engine.errors import (
 )
 from engine.model.aliases import Alias, AliasRequest, check_routing
 from engine.model.arns import function_arn
-from engine.model.function import LATEST, FunctionConfig
+from engine.model.function import LATEST, FunctionConfig, snap_start_applies
 from engine.model.function_requests import CodeUpdate, ConfigurationChanges, CreateFunctionRequest
+from engine.model.snap_start import MSG_PROVISIONED_CONCURRENCY
 from engine.model.vpc_config import VpcSelection
 from engine.registry.registry import Registry
 from engine.registry.store import QUALIFIER_DOCUMENT_KINDS
@@ -364,6 +365,20 @@ class FunctionService:
         """The configuration a qualifier names, for reading rather than running: an alias
         means the version it points at (its primary one, whatever the weights)."""
         return self.resolve(name, qualifier, draw=1.0).config  # no weight exceeds 1.0
+
+    def configurations(self, name: str, qualifier: str | None) -> list[FunctionConfig]:
+        """Every configuration a qualifier can run: an alias's version and the one it routes
+        a weight to; otherwise the one `configuration` reads."""
+        if qualifier is None or qualifier == LATEST or qualifier.isdigit():
+            return [self.configuration(name, qualifier)]
+        alias = self.get_alias(name, qualifier)
+        return [self.get_version(name, version) for version in alias.versions()]
+
+    def check_provisioned_concurrency(self, name: str, qualifier: str) -> None:
+        """SnapStart does not support provisioned concurrency: refuse it on a version SnapStart
+        applies to, and on an alias that routes to one."""
+        if any(map(snap_start_applies, self.configurations(name, qualifier))):
+            raise InvalidParameterValueException(MSG_PROVISIONED_CONCURRENCY)
 
     def check_qualifier(self, name: str, qualifier: str | None) -> None:
         """The function exists and, if given, so does the version or alias."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.model.arns import function_arn
 from engine.model.logging_config import TEXT, LoggingSettings, logging_to_aws
+from engine.model.snap_start import NONE, PUBLISHED_VERSIONS, snap_start_to_aws
 
 LATEST = "$LATEST"
 
@@ -71,6 +72,9 @@ class FunctionConfig:
     application_log_level: str = ""
     system_log_level: str = ""
     log_group: str = ""
+    # SnapStart.ApplyOn (`engine.model.snap_start`): a published version keeps the value it was
+    # published with.
+    snap_start: str = NONE
 
     def replace(self, **changes: Any) -> FunctionConfig:
         return dataclasses.replace(self, **changes)
@@ -114,7 +118,7 @@ class FunctionConfig:
             "PackageType": "Zip",
             "Architectures": list(self.architectures),
             "EphemeralStorage": {"Size": self.ephemeral_storage_mb},
-            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "SnapStart": snap_start_to_aws(self.snap_start, on=snap_start_applies(self)),
             "LoggingConfig": logging_to_aws(self.logging(), self.name),
         }
         if not listed:
@@ -137,3 +141,9 @@ class FunctionConfig:
                 "Ipv6AllowedForDualStack": False,
             }
         return out
+
+
+def snap_start_applies(version_config: FunctionConfig) -> bool:
+    """SnapStart applies to this configuration: a published version whose function applied it
+    to published versions when it was published ($LATEST never)."""
+    return version_config.version != LATEST and version_config.snap_start == PUBLISHED_VERSIONS

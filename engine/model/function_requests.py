@@ -35,6 +35,7 @@ from engine.model.limits import (
 )
 from engine.model.logging_config import LoggingRequest, LoggingSettings, apply_logging
 from engine.model.names import name_for_create
+from engine.model.snap_start import NONE, check_snap_start
 from engine.model.tags import parse_tags
 from engine.model.violations import Violations
 from engine.model.vpc_config import VpcSelection, parse_vpc_config
@@ -68,11 +69,12 @@ class CreateFunctionRequest:
     tags: dict[str, str] = field(default_factory=dict)
     dead_letter_arn: str | None = None  # DeadLetterConfig.TargetArn
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    snap_start: str = NONE  # SnapStart.ApplyOn
 
 
 _CHANGEABLE_FIELDS: Final = (
     "runtime", "handler", "role", "description", "memory_mb", "timeout_s", "ephemeral_storage_mb",
-    "environment",
+    "environment", "snap_start",
 )  # fmt: skip
 
 
@@ -92,11 +94,13 @@ class ConfigurationChanges:
     layers: tuple[str, ...] | None = None  # layer version ARNs; () removes every layer
     dead_letter_arn: str | None = None  # DeadLetterConfig.TargetArn; "" removes it
     logging: LoggingRequest | None = None  # merged into the function's (`apply_logging`)
+    snap_start: str | None = None  # SnapStart.ApplyOn
     revision_id: str | None = None
 
     def replacements(self, current: FunctionConfig) -> dict[str, Any]:
         """The fields of `current` to replace (revision_id is a precondition, not a field).
-        Raise AWS's error when the merged LoggingConfig has levels without JSON."""
+        Raise AWS's error when the merged LoggingConfig has levels without JSON, or when the
+        function would apply SnapStart with a runtime or /tmp SnapStart does not support."""
         names = _CHANGEABLE_FIELDS
         out = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
         if self.environment is not None:
@@ -110,6 +114,11 @@ class ConfigurationChanges:
             out["dead_letter_arn"] = self.dead_letter_arn or None
         if self.logging is not None:
             out.update(apply_logging(current.logging(), self.logging).fields())
+        check_snap_start(
+            apply_on=out.get("snap_start", current.snap_start),
+            runtime=out.get("runtime", current.runtime),
+            ephemeral_storage_mb=out.get("ephemeral_storage_mb", current.ephemeral_storage_mb),
+        )
         return out
 
 
@@ -163,6 +172,12 @@ def parse_create_function(
     if settings.runtime is None or settings.handler is None:
         raise InvalidParameterValueException(MSG_RUNTIME_HANDLER_MANDATORY)
     check_semantics(settings, body, host_architecture=host_architecture)
+    snap_start = settings.snap_start or NONE
+    check_snap_start(
+        apply_on=snap_start,
+        runtime=settings.runtime,
+        ephemeral_storage_mb=_default(settings.ephemeral_storage_mb, DEFAULT_EPHEMERAL_STORAGE_MB),
+    )
     logging = (
         LoggingSettings()
         if settings.logging is None
@@ -195,6 +210,7 @@ def parse_create_function(
         tags=tags,
         dead_letter_arn=settings.dead_letter_arn or None,
         logging=logging,
+        snap_start=snap_start,
     )
 
 
@@ -231,6 +247,7 @@ def parse_update_function_configuration(
         layers=None if layers is None else tuple(layers),
         dead_letter_arn=settings.dead_letter_arn,
         logging=settings.logging,
+        snap_start=settings.snap_start,
         revision_id=revision_id,
     )
 

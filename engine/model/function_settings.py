@@ -41,12 +41,12 @@ from engine.model.logging_config import (
     check_logging_request,
     read_logging_config,
 )
+from engine.model.snap_start import read_snap_start
 from engine.model.violations import Violations
 
 # Valid AWS settings this host does not implement: accepted only while they ask for nothing.
 _UNSUPPORTED_FIELDS: Final = (
-    "KMSKeyArn", "FileSystemConfigs", "ImageConfig",
-    "SnapStart", "CodeSigningConfigArn", "TenancyConfig",
+    "KMSKeyArn", "FileSystemConfigs", "ImageConfig", "CodeSigningConfigArn", "TenancyConfig",
     "CapacityProviderConfig", "DurableConfig", "RuntimeConfig", "AcceleratorConfig", "PublishTo",
 )  # fmt: skip
 _UNSUPPORTED_CODE_SOURCES: Final = (
@@ -75,6 +75,7 @@ class Settings:
     tracing_mode: str | None
     dead_letter_arn: str | None  # DeadLetterConfig.TargetArn: None not sent, "" none
     logging: LoggingRequest | None  # LoggingConfig: None not sent
+    snap_start: str | None  # SnapStart.ApplyOn: None not sent
 
 
 def read_settings(body: Mapping[str, Any], *, with_architectures: bool = True) -> Settings:
@@ -103,6 +104,7 @@ def read_settings(body: Mapping[str, Any], *, with_architectures: bool = True) -
             else None
         ),
         logging=read_logging_config(body),
+        snap_start=read_snap_start(body),
     )
 
 
@@ -228,9 +230,8 @@ def reject_other_code_sources(code: Mapping[str, Any], *, prefix: str) -> None:
 
 
 def _reject_unsupported_fields(body: Mapping[str, Any]) -> None:
-    defaults: dict[str, Any] = {"SnapStart": {"ApplyOn": "None"}}
     for key in _UNSUPPORTED_FIELDS:
-        if key in body and not is_default(body[key], defaults.get(key)):
+        if key in body and not is_default(body[key], None):
             raise NotImplementedApiError(f"{key} is not supported by this lambdalet host yet")
 
 

@@ -152,6 +152,7 @@ class Registry:
                     opt_key=opt_key,
                     dead_letter_arn=req.dead_letter_arn,
                     **req.logging.fields(),
+                    snap_start=req.snap_start,
                 )
                 with store.lock, store.transaction():
                     if not store.insert_function(config):

@@ -23,7 +23,7 @@ from engine.errors import ConfigError
 from engine.model.function import FunctionConfig, LayerRef
 from engine.model.layers import LayerVersion
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 DB_NAME: Final = "registry.sqlite3"
 LOCK_NAME: Final = "registry.lock"
 EVENT_INVOKE_KIND: Final = "event-invoke"  # EventInvokeConfig, id "<name>/<qualifier>"
@@ -84,6 +84,10 @@ ALTER TABLE functions ADD COLUMN last_version INTEGER NOT NULL DEFAULT 0;
 # JSON documents, and a row without these fields loads with the defaults (Text, the default
 # group), so no row changes; the version moves so that an older lambdalet, which drops fields
 # it does not know, refuses the file instead of rewriting rows without their LoggingConfig.
+# Schema 5: configurations carry SnapStart's ApplyOn (`snap_start`), $LATEST's and each published
+# version's (the value it was published with). A row without it loads as "None", what AWS shows
+# for a function that never set SnapStart; as with schema 4, no row changes, and the version moves
+# so that an older lambdalet refuses the file rather than rewrite rows without their SnapStart.
 
 
 class Store:

@@ -443,6 +443,16 @@ CASES = [
                                 "SystemLogLevel": "WARN", "LogGroup": "/my/group"}},
     ),
     case(
+        "update-function-configuration --function-name my-fn --snap-start "
+        "ApplyOn=PublishedVersions",
+        "PUT", F + "/configuration", body={"SnapStart": {"ApplyOn": "PublishedVersions"}},
+    ),
+    case(
+        "update-function-configuration --function-name my-fn "
+        """--snap-start '{"ApplyOn": "None"}'""",
+        "PUT", F + "/configuration", body={"SnapStart": {"ApplyOn": "None"}},
+    ),
+    case(
         "put-function-event-invoke-config --function-name my-fn --qualifier live "
         "--maximum-retry-attempts 0 --maximum-event-age-in-seconds 60 --destination-config "
         "OnFailure={Destination=arn:aws:sqs:us-east-1:123456789012:q}",
@@ -1073,3 +1083,17 @@ def test_create_function_takes_a_logging_config(fake: FakeLambda, tmp_path: Path
     assert bodies[0]["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": "/g"}
     assert bodies[1]["LoggingConfig"] == {"LogFormat": "Text"}
     assert "LoggingConfig" not in bodies[2]
+
+
+def test_create_function_takes_a_snap_start(fake: FakeLambda, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "lambda_function.py").write_text("")
+    argv = ["create-function", "my-fn", "--code", str(src)]
+    assert lambdalet(fake, [*argv, "--snap-start", "ApplyOn=PublishedVersions"]) == 0
+    assert lambdalet(fake, [*argv, "--snap-start", '{"ApplyOn": "None"}']) == 0
+    assert lambdalet(fake, argv) == 0
+    bodies = [s.body for s in fake.seen]
+    assert bodies[0]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert bodies[1]["SnapStart"] == {"ApplyOn": "None"}
+    assert "SnapStart" not in bodies[2]

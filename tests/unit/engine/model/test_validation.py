@@ -518,11 +518,6 @@ RESERVED_PREFIX = (
             {"ImageConfig": {"Command": ["x"]}},
             "ImageConfig is not supported by this lambdalet host yet",
         ),
-        (
-            NotImplementedApiError,
-            {"SnapStart": {"ApplyOn": "PublishedVersions"}},
-            "SnapStart is not supported by this lambdalet host yet",
-        ),
     ],
 )
 def test_semantic_rules(error: type[ApiError], changes: dict[str, Any], message: str) -> None:

@@ -27,7 +27,7 @@ from engine.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from engine.model.function import FunctionConfig
+from engine.model.function import FunctionConfig, snap_start_applies
 from engine.model.function_requests import CodeUpdate, ConfigurationChanges, CreateFunctionRequest
 from engine.model.layers import PublishLayerRequest
 from engine.model.logging_config import LoggingRequest, LoggingSettings
@@ -133,7 +133,7 @@ def test_state_dir_layout_and_sqlite_settings(registry: Registry, state_dir: Pat
     conn = sqlite3.connect(state_dir / "registry.sqlite3")
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
     finally:
         conn.close()
 
@@ -202,8 +202,72 @@ def test_a_schema_3_row_loads_as_text_in_the_default_group(
             "LogGroup": "/aws/lambda/old-fn",
         }
     conn = sqlite3.connect(state_dir / "registry.sqlite3")
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
     conn.close()
+
+
+def test_snap_start_is_kept_by_the_function_its_versions_and_a_restart(
+    registry: Registry, state_dir: Path
+) -> None:
+    registry.create(request("snappy", snap_start="PublishedVersions"), now=NOW)
+    on = registry.publish_version(
+        "snappy", code_sha256=None, revision_id=None, description=None, now=NOW
+    )
+    latest = registry.update_configuration(
+        "snappy", ConfigurationChanges(snap_start="None"), now=LATER
+    )
+    off = registry.publish_version(
+        "snappy", code_sha256=None, revision_id=None, description=None, now=LATER
+    )
+    assert (on.version, off.version) == ("1", "2")  # a SnapStart change is a change to publish
+    assert [snap_start_applies(c) for c in (latest, on, off)] == [False, True, False]
+    registry.close()
+    with Registry(state_dir, region="us-east-1") as again:
+        assert again.get("snappy").snap_start == "None"
+        kept = again.get_version("snappy", "1")
+        assert kept.snap_start == "PublishedVersions"
+        assert snap_start_applies(kept)
+        assert kept.to_aws("us-east-1")["SnapStart"] == {
+            "ApplyOn": "PublishedVersions",
+            "OptimizationStatus": "On",
+        }
+        assert not snap_start_applies(again.get_version("snappy", "2"))
+
+
+def test_a_schema_4_row_loads_without_snap_start(registry: Registry, state_dir: Path) -> None:
+    registry.create(request("old-fn", ZIP_A), now=NOW)
+    registry.publish_version("old-fn", code_sha256=None, revision_id=None, description=None,
+                             now=NOW)  # fmt: skip
+    registry.close()
+    conn = sqlite3.connect(state_dir / "registry.sqlite3")
+    for table in ("functions", "versions"):
+        (text,) = conn.execute(f"SELECT config_json FROM {table}").fetchone()
+        row = json.loads(text)
+        del row["snap_start"]  # what schema 4 wrote
+        conn.execute(f"UPDATE {table} SET config_json = ?", (json.dumps(row),))
+    conn.execute("UPDATE schema_version SET version = 4")
+    conn.commit()
+    conn.close()
+    with Registry(state_dir, region="us-east-1") as again:
+        for config in again.versions("old-fn"):
+            assert config.snap_start == "None"
+            assert config.to_aws("us-east-1")["SnapStart"] == {
+                "ApplyOn": "None",
+                "OptimizationStatus": "Off",
+            }
+    conn = sqlite3.connect(state_dir / "registry.sqlite3")
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+    conn.close()
+
+
+def test_a_newer_schema_is_refused(registry: Registry, state_dir: Path) -> None:
+    registry.close()
+    conn = sqlite3.connect(state_dir / "registry.sqlite3")
+    conn.execute("UPDATE schema_version SET version = 6")
+    conn.commit()
+    conn.close()
+    with pytest.raises(ConfigError, match="has registry schema 6, newer than this lambdalet"):
+        Registry(state_dir, region="us-east-1")
 
 
 @pytest.mark.parametrize(
