@@ -82,6 +82,9 @@ class _Spawner:
         self.own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         self.children: dict[int, _Child] = {}  # pid of each sandbox's init
         self.by_id: dict[str, int] = {}
+        # Environments cloned from templates: id -> (its template's init, its pid there).
+        self.envs: dict[str, tuple[int, int]] = {}
+        self.selector = selectors.DefaultSelector()
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -91,7 +94,7 @@ class _Spawner:
         self.control.send(msgpack.packb(msg, use_bin_type=True))
 
     def serve(self) -> None:
-        sel = selectors.DefaultSelector()
+        sel = self.selector
         sel.register(self.control, selectors.EVENT_READ, "control")
         sel.register(self.wake_r, selectors.EVENT_READ, "wake")
         while True:
@@ -99,6 +102,8 @@ class _Spawner:
                 if key.data == "wake":
                     self._drain_wakeups()
                     self._reap()
+                elif isinstance(key.data, _Child):
+                    self._template_report(key.data)
                 elif not self._handle_request():
                     self._shutdown()
                     return
@@ -122,8 +127,13 @@ class _Spawner:
             if child is not None:
                 self.by_id.pop(child.sandbox_id, None)
                 if child.control is not None:
+                    if child.template:
+                        self.selector.unregister(child.control)
                     child.control.close()
                 self.send({"op": "exited", "id": child.sandbox_id, "pid": pid, "status": status})
+                for env_id, (template, env_pid) in list(self.envs.items()):
+                    if template == pid:  # its pid namespace, and every environment, is gone
+                        self._env_exited(env_id, env_pid, signal.SIGKILL)
 
     def _handle_request(self) -> bool:
         try:
@@ -152,6 +162,8 @@ class _Spawner:
                 pid = self.by_id.get(str(msg.get("id")))
                 if pid is not None:  # never signal a pid we have already reaped
                     os.kill(pid, signal.SIGKILL)
+                elif (env := self.envs.get(str(msg.get("id")))) is not None:
+                    self._release(*env)
             else:
                 self.send({"op": "failed", "id": msg.get("id"), "error": f"unknown op {op!r}"})
         finally:
@@ -194,7 +206,9 @@ class _Spawner:
             if not 4 <= len(fds) <= MAX_INIT_FDS:
                 raise ValueError(f"specialize needs 4 to {MAX_INIT_FDS} fds, got {len(fds)}")
             socket.send_fds(child.control, [spec], fds)
-            if not child.template:
+            if child.template:
+                self.selector.register(child.control, selectors.EVENT_READ, child)
+            else:
                 child.control.close()
                 child.control = None
         except (OSError, ValueError) as exc:
@@ -212,15 +226,65 @@ class _Spawner:
                 raise ValueError(f"no template {sandbox_id}")
             if not isinstance(request, dict) or len(fds) > _MAX_TEMPLATE_FDS:
                 raise ValueError("a template request is a map with a few descriptors")
-            socket.send_fds(child.control, [msgpack.packb(request, use_bin_type=True)], fds)
-            answer = child.control.recv(_MAX_TEMPLATE_REPLY)
-            if not answer:
-                raise ValueError(f"template {sandbox_id} ended")
-            reply = msgpack.unpackb(answer, raw=False)
-        except (OSError, ValueError) as exc:
+            assert pid is not None
+            env_id = request.get("env_id")
+            if request.get("op") == "restore" and (not env_id or env_id in self.envs):
+                raise ValueError("a restore names a new environment id (env_id)")
+            reply = self._exchange(child, request, fds)
+            if reply.get("op") == "restored":
+                self.envs[str(env_id)] = (pid, int(reply["pid"]))
+        except (OSError, ValueError, KeyError) as exc:
             self.send({"op": "failed", "id": sandbox_id, "error": f"{type(exc).__name__}: {exc}"})
             return
         self.send({"op": "template_reply", "id": sandbox_id, "reply": reply})
+
+    def _exchange(self, child: _Child, request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        """One request to a template's init and its answer, passing on the reports that come
+        before it. A pidfd with the answer becomes the host pid of what it made."""
+        assert child.control is not None
+        socket.send_fds(child.control, [msgpack.packb(request, use_bin_type=True)], fds)
+        while True:
+            answer, given, _flags, _addr = socket.recv_fds(child.control, _MAX_TEMPLATE_REPLY, 1)
+            if not answer:
+                raise ValueError(f"template {child.sandbox_id} ended")
+            reply: dict[str, Any] = msgpack.unpackb(answer, raw=False)
+            if reply.get("op") == "env_exited":
+                self._env_report(child, reply)
+                continue
+            for fd in given:
+                reply["host_pid"] = _pidfd_pid(fd)
+                os.close(fd)
+            return reply
+
+    def _template_report(self, child: _Child) -> None:
+        """An unsolicited message from a template's init: an environment ended."""
+        assert child.control is not None
+        data = child.control.recv(_MAX_TEMPLATE_REPLY)
+        if data:
+            self._env_report(child, msgpack.unpackb(data, raw=False))
+        else:  # the init is ending; its exit is reaped and reported
+            self.selector.unregister(child.control)
+            child.control.close()
+            child.control = None
+
+    def _env_report(self, child: _Child, report: dict[str, Any]) -> None:
+        template = self.by_id.get(child.sandbox_id)
+        for env_id, (owner, env_pid) in list(self.envs.items()):
+            if owner == template and env_pid == report.get("pid"):
+                self._env_exited(env_id, env_pid, int(report.get("status", signal.SIGKILL)))
+
+    def _env_exited(self, env_id: str, env_pid: int, status: int) -> None:
+        del self.envs[env_id]
+        self.send({"op": "exited", "id": env_id, "pid": env_pid, "status": status})
+
+    def _release(self, template: int, env_pid: int) -> None:
+        child = self.children.get(template)
+        if child is None or child.control is None:
+            return
+        try:
+            self._exchange(child, {"op": "release", "pid": env_pid}, [])
+        except (OSError, ValueError):
+            pass
 
     def _become_init(self, stem: StemSpec, control: socket.socket) -> NoReturn:
         signal.set_wakeup_fd(-1)
@@ -228,6 +292,7 @@ class _Spawner:
             signal.signal(sig, signal.SIG_DFL)
         for fd in (self.wake_r, self.wake_w, self.own_pidns, self.control.fileno()):
             os.close(fd)
+        self.selector.close()
         for child in self.children.values():
             if child.control is not None:
                 child.control.close()
@@ -244,6 +309,15 @@ class _Spawner:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+
+
+def _pidfd_pid(fd: int) -> int:
+    """The pid (in our pid namespace) of the process a pidfd refers to."""
+    with open(f"/proc/self/fdinfo/{fd}") as info:
+        for line in info:
+            if line.startswith("Pid:"):
+                return int(line.split()[1])
+    raise ValueError("not a pidfd")
 
 
 def main(argv: list[str] | None = None) -> int:

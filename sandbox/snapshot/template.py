@@ -25,6 +25,7 @@ template runs again: it is only ever a source of clones, and it dies with this i
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import socket
 from typing import Any, NoReturn
@@ -60,32 +61,51 @@ class _Template:
         self.program = program
         self.held: ptrace.Tracee | None = None
         self.shells: dict[int, int] = {}  # environment pid -> its shell's pid 1
+        self.unused: set[int] = set()  # shells made, no environment in them yet
         self.null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
         self.last_cap = highest_capability()
 
     def serve(self) -> NoReturn:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        sel = selectors.DefaultSelector()
+        sel.register(self.control, selectors.EVENT_READ, "control")
+        sel.register(wake_r, selectors.EVENT_READ, "wake")
         while True:
-            try:
-                data, fds, _flags, _addr = socket.recv_fds(self.control, _MAX_REQUEST, _MAX_FDS)
-            except InterruptedError:
-                continue
-            if not data:
-                os._exit(0)  # the spawner let us go: the template and its environments end
-            self._reap()
-            try:
-                reply = self._handle(msgpack.unpackb(data, raw=False), fds)
-            except Exception as exc:  # every failure is the request's answer
-                reply = {"op": "failed", "error": f"{type(exc).__name__}: {exc}"}
-            finally:
-                for fd in fds:
-                    os.close(fd)
-            self.control.send(msgpack.packb(reply, use_bin_type=True))
+            for key, _ in sel.select():
+                if key.data == "wake":
+                    _drain(wake_r)
+                    self._reap()
+                else:
+                    self._serve_one()
 
-    def _handle(self, msg: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+    def _serve_one(self) -> None:
+        data, fds, _flags, _addr = socket.recv_fds(self.control, _MAX_REQUEST, _MAX_FDS)
+        if not data:
+            os._exit(0)  # the spawner let us go: the template and its environments end
+        given: list[int] = []
+        try:
+            reply, given = self._handle(msgpack.unpackb(data, raw=False), fds)
+        except Exception as exc:  # every failure is the request's answer
+            reply = {"op": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            for fd in fds:
+                os.close(fd)
+        try:
+            socket.send_fds(self.control, [msgpack.packb(reply, use_bin_type=True)], given)
+        finally:
+            for fd in given:
+                os.close(fd)
+        self._reap()
+
+    def _handle(self, msg: dict[str, Any], fds: list[int]) -> tuple[dict[str, Any], list[int]]:
+        """The answer to one request, and descriptors to send with it (a pidfd of the
+        process it made, from which the spawner learns its host pid)."""
         op = msg.get("op")
         if op == "freeze":
             self._freeze()
-            return {"op": "frozen"}
+            return {"op": "frozen"}, []
         if op == "shell":
             spec = ShellSpec(
                 owner_uid=self.owner[0],
@@ -95,14 +115,19 @@ class _Template:
                 hostname=str(msg["hostname"]),
                 tmp_size_mb=int(msg["tmp_size_mb"]),
             )
-            return {"op": "shell", "pid": make_shell(spec, cgroup_procs=fds)}
+            shell = make_shell(spec, cgroup_procs=fds)
+            self.unused.add(shell)
+            return {"op": "shell", "pid": shell}, [os.pidfd_open(shell)]
         if op == "restore":
-            return {"op": "restored", "pid": self._restore(msg, fds)}
-        if op == "release":
-            shell = int(msg["shell"])
-            if shell in self.shells.values():
+            env = self._restore(msg, fds)
+            return {"op": "restored", "pid": env}, [os.pidfd_open(env)]
+        if op == "release":  # an environment (by its pid) or a shell not used yet
+            pid = int(msg["pid"])
+            shell = self.shells.get(pid, pid)
+            if shell in self.shells.values() or shell in self.unused:
+                self.unused.discard(shell)
                 os.kill(shell, signal.SIGKILL)
-            return {"op": "released"}
+            return {"op": "released"}, []
         raise ValueError(f"unknown op {op!r}")
 
     def _freeze(self) -> None:
@@ -128,6 +153,8 @@ class _Template:
         if len(fds) < 2:
             raise ValueError("restore needs the runtime socket, the log pipe and cgroup files")
         shell = int(msg["shell"])
+        if shell not in self.unused:
+            raise ValueError(f"no unused shell {shell}")
         runtime, log, *procs = fds
         socket.send_fds(self.delivery, [b"r"], [runtime, log, log, self.null])
         job = Restore(
@@ -143,29 +170,36 @@ class _Template:
         try:
             env = clone_environment(self.held, job)
         except BaseException:
-            _drain(self.delivery)
+            _drain_descriptors(self.delivery)
             raise
+        self.unused.discard(shell)
         self.shells[env] = shell
         return env
 
     def _reap(self) -> None:
-        """Collect ended children (clones' middles, helpers, environments, shells); an ended
-        environment takes its shell with it. Never reports ptrace stops."""
+        """Collect ended children (clones' middles, helpers, environments, shells). An ended
+        environment takes its shell with it and is reported: {"op": "env_exited", "pid",
+        "status": its wait status}. Never collects ptrace stops."""
         while True:
             try:
                 info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | _WALL)
             except ChildProcessError:
                 return
-            if info is None:
+            if info is None or info.si_pid == 0:
                 return
             if info.si_pid == self.runtime_pid:
                 os._exit(1)  # the template is gone: nothing left to clone
+            self.unused.discard(info.si_pid)
             shell = self.shells.pop(info.si_pid, None)
-            if shell is not None:
-                try:
-                    os.kill(shell, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            if shell is None:
+                continue
+            try:
+                os.kill(shell, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            status = _wait_status(info)
+            report = {"op": "env_exited", "pid": info.si_pid, "status": status}
+            self.control.send(msgpack.packb(report, use_bin_type=True))
 
 
 def _end_others(*, keep: set[int]) -> None:
@@ -199,7 +233,22 @@ def _refuse_shared_memory(pid: int) -> None:
                 )
 
 
-def _drain(sock: socket.socket) -> None:
+def _wait_status(info: os.waitid_result) -> int:
+    """waitid's answer as the wait status waitpid would have given."""
+    if info.si_code == os.CLD_EXITED:
+        return (info.si_status & 0xFF) << 8
+    return (info.si_status & 0x7F) | (0x80 if info.si_code == os.CLD_DUMPED else 0)
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _drain_descriptors(sock: socket.socket) -> None:
     """Take back descriptors a failed restore left queued for the runtime."""
     sock.setblocking(False)
     try:

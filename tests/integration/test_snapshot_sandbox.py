@@ -92,7 +92,7 @@ def _write(path: str, text: str) -> None:
 @dataclass
 class Env:
     name: str
-    pid: int
+    stem: Stem
     stream: trio.SocketStream
     conn: Connection
 
@@ -193,10 +193,14 @@ class Lab:
         log_r, log_w = os.pipe2(os.O_CLOEXEC)
         procs = self._procs(name)
         try:
-            request = {"op": "restore", "shell": shell["pid"], "uid": uid, "gid": uid}
-            reply = await self.spawner.template_request(
-                template, request, [theirs.fileno(), log_w, *procs]
-            )
+            request = {
+                "op": "restore",
+                "env_id": name,
+                "shell": shell["pid"],
+                "uid": uid,
+                "gid": uid,
+            }
+            env = await self.spawner.restore(template, request, [theirs.fileno(), log_w, *procs])
         finally:
             theirs.close()
             for fd in (log_w, *procs):
@@ -204,7 +208,7 @@ class Lab:
         os.close(log_r)
         stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
         self.streams.append(stream)
-        return Env(name=name, pid=int(reply["pid"]), stream=stream, conn=Connection())
+        return Env(name=name, stem=env, stream=stream, conn=Connection())
 
 
 @asynccontextmanager
@@ -293,11 +297,31 @@ def test_an_environment_cannot_signal_another_or_the_template() -> None:
         two = await lab.restore(template, "env-b", 23003)
         # Every pid the template's namespace uses (the template is 2; environments and
         # shells follow): none is another environment as seen from one.
-        seen = await one.invoke({"op": "signal", "pids": list(range(1, 40))})
+        # (and the host's pids of the sibling and of the template's init).
+        pids = [*range(1, 40), two.stem.pid, template.pid]
+        seen = await one.invoke({"op": "signal", "pids": pids})
         assert seen.pop("2") == "ok"  # control: itself
         assert seen.pop("1") == "Operation not permitted"  # its shell's reaper, not its uid
         assert set(seen.values()) == {"No such process"}, seen
-        assert two.pid in range(1, 40)  # the sibling's pid in the template's view was tried
+        assert await two.invoke({"op": "signal", "pids": [2]}) == {"2": "ok"}  # it lives
+
+    run(test)
+
+
+def test_an_ended_environment_is_reported_and_its_siblings_live_on() -> None:
+    async def test(lab: Lab) -> None:
+        template = await lab.template(CODE)
+        await lab.spawner.template_request(template, {"op": "freeze"})
+        one = await lab.restore(template, "env-a", 23002)
+        two = await lab.restore(template, "env-b", 23003)
+        await lab.spawner.kill(one.stem)
+        with trio.fail_after(10):
+            await one.stem.exited.wait()
+        assert one.stem.exit_description() == "signal: killed"
+        assert not lab.cgroups.pids("env-a")  # its shell went with it
+        assert (await two.invoke({}))["uid"] == 23003
+        three = await lab.restore(template, "env-c", 23004)  # the template still clones
+        assert (await three.invoke({}))["uid"] == 23004
 
     run(test)
 
