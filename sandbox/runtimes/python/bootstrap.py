@@ -12,7 +12,7 @@ name for errors raised by the handler.
 With ``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`` the runtime is a SnapStart template: after
 init it runs the before-snapshot hooks, says `TemplateReady` and waits; each clone of it resumes
 there, reads its `Restore`, runs the after-restore hooks and goes on as a cold start does
-(`snapstart`; the protocol's text has the exchange).
+(`snapstart.py`; the protocol's text has the exchange).
 """
 
 from __future__ import annotations
@@ -31,10 +31,9 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import sandbox.runtimes.python.snapshot_restore_py as snapshot_restore_py
-import sandbox.runtimes.python.snapstart as snapstart
 from sandbox.protocol import (
     AFTER_RESTORE_ERROR,
     AFTER_RESTORE_TIMEOUT_S,
@@ -60,6 +59,9 @@ from sandbox.protocol import (
 )
 from sandbox.runtimes.python.json_logging import configure_logging
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # AWS's limit on a function's response
 TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
@@ -71,8 +73,10 @@ _stdlib_path: list[str] = []
 _current_request_id = ""
 
 
-def preload() -> None:
-    """Import, in the spawner, everything the runtime uses later (host paths vanish)."""
+def preload(*, snapstart: bool = True) -> None:
+    """Import, in the spawner, everything the runtime uses later (host paths vanish). An
+    exec'd interpreter leaves out SnapStart's module, which `_serve` imports for a template
+    only (a cold start spares compiling it)."""
     global _interpreter
     import encodings.idna
     import encodings.latin_1  # noqa: F401
@@ -80,6 +84,9 @@ def preload() -> None:
     import importlib.util  # noqa: F401
     import linecache  # noqa: F401
     import tokenize  # noqa: F401
+
+    if snapstart:
+        _import_snapstart()
 
     _interpreter = os.path.realpath(sys.executable)
     base = os.path.realpath(sys.base_prefix)
@@ -366,12 +373,22 @@ def run(fd: int, *, handler: str) -> NoReturn:
 def main_exec() -> NoReturn:
     """Entry point when another interpreter (python3.12, ...) runs this runtime: exec'd in
     the sandbox, already unprivileged, with its socket on fd 3."""
-    preload()
+    preload(snapstart=False)
     prepare_stem()
     run(EXEC_RUNTIME_FD, handler=os.environ.get("_HANDLER", ""))
 
 
+def _import_snapstart() -> ModuleType:
+    import sandbox.runtimes.python.snapstart as snapstart
+
+    return snapstart
+
+
 def _serve(fd: int, *, handler: str) -> None:
+    # A template's module is imported while sys.path still finds the runtime (an exec'd
+    # interpreter's /var/runtime/lib); anything else never needs it.
+    template = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == INIT_TYPE_SNAP_START
+    snapstart = _import_snapstart() if template else None
     channel = _Channel(fd)
     _sink.channel = channel
     _enter_sandbox_paths()
@@ -387,8 +404,8 @@ def _serve(fd: int, *, handler: str) -> None:
         channel.send(InitError(error=failure.info))
         os._exit(1)
     _flush_output()
-    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == INIT_TYPE_SNAP_START:
-        _snapshot_then_restore(channel)
+    if snapstart is not None:
+        _snapshot_then_restore(channel, snapstart)
     channel.send(Ready())
     while True:
         msg = channel.recv()
@@ -401,7 +418,7 @@ def _serve(fd: int, *, handler: str) -> None:
 # -- SnapStart --------------------------------------------------------------------------------
 
 
-def _snapshot_then_restore(channel: _Channel) -> None:
+def _snapshot_then_restore(channel: _Channel, snapstart: ModuleType) -> None:
     """The template's part (before-snapshot hooks, `TemplateReady`, the wait), then, in a clone,
     the restore's (`Restore`, the after-restore hooks); returns when the clone may say Ready.
 

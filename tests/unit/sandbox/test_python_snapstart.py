@@ -55,7 +55,7 @@ HARNESS = textwrap.dedent(
         bootstrap.AFTER_RESTORE_TIMEOUT_S = 0.3
     if "no-reseed" in options:
         snapstart.make_unique_again = lambda: None
-    bootstrap.preload()
+    bootstrap.preload(snapstart="exec" not in options)  # as main_exec() does for "exec"
     bootstrap._SANDBOX_PATH[:] = [task]
     bootstrap.prepare_stem()
     libc_fork = ctypes.CDLL(None, use_errno=True).fork
@@ -208,8 +208,11 @@ HOOKS = """
 """
 
 
-def test_template_runs_before_snapshot_hooks_in_reverse_then_restores_in_order(start) -> None:  # type: ignore[no-untyped-def]
-    rt = start(HOOKS)
+@pytest.mark.parametrize("options", ["", "exec"], ids=["in-process", "exec'd"])
+def test_template_runs_before_snapshot_hooks_in_reverse_then_restores_in_order(  # type: ignore[no-untyped-def]
+    start, options: str
+) -> None:
+    rt = start(HOOKS, options=options)
     ready = rt.template.recv()
     assert ready == TemplateReady(threads=2)
     assert rt.template.output() == (

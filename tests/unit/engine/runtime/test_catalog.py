@@ -124,7 +124,8 @@ def test_the_staged_runtime_imports_with_nothing_but_itself(tmp_path: Path) -> N
     code = (
         f"import sys; sys.path[:0] = [{str(lib)!r}]; "
         "import sandbox.runtimes.python.bootstrap as b; print(b.configure_logging.__module__); "
-        "print(b.snapstart.__name__, b.snapshot_restore_py.register_after_restore.__module__)"
+        "import sandbox.runtimes.python.snapstart as s; "
+        "print(s.__name__, b.snapshot_restore_py.register_after_restore.__module__)"
     )
     out = subprocess.run(
         [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True
