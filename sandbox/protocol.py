@@ -12,6 +12,21 @@ Theory of operation (one environment, one invocation at a time)::
     supervisor -> runtime   Invoke
     runtime -> supervisor   Log* then Response | FunctionError
 
+SnapStart (Python only): a template's runtime, started with
+``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``, runs init and the before-snapshot hooks, then::
+
+    runtime -> supervisor   TemplateReady | InitError (Runtime.BeforeSnapshotError; exit 64)
+
+and waits. Each clone of it resumes in that wait on its own fresh stream::
+
+    supervisor -> runtime   Restore
+    runtime -> supervisor   Log* then Ready | RestoreError (exit 65)
+
+after which it serves invokes as above. The supervisor measures Restore Duration from its
+Restore to the Ready, and answers SnapStartTimeoutException once `AFTER_RESTORE_TIMEOUT_S` has
+passed without one (the runtime interrupts its hooks at that limit and says so: `RestoreError`
+with ``timed_out``).
+
 A runtime that speaks AWS's HTTP Runtime API instead sends only `Listening` (with the
 listening socket attached as SCM_RIGHTS), then `InitError` or `SetupFailed` if it could not
 be started; its stream closes when it is exec'd.
@@ -31,7 +46,13 @@ from typing import Any, Final
 import msgpack
 
 __all__ = [
+    "AFTER_RESTORE_ERROR",
+    "AFTER_RESTORE_TIMEOUT_S",
+    "BEFORE_SNAPSHOT_ERROR",
     "DEFAULT_MAX_FRAME_BYTES",
+    "EXIT_AFTER_RESTORE_ERROR",
+    "EXIT_BEFORE_SNAPSHOT_ERROR",
+    "INIT_TYPE_SNAP_START",
     "NEED_DATA",
     "Closed",
     "Connection",
@@ -48,12 +69,29 @@ __all__ = [
     "Ready",
     "RemoteProtocolError",
     "Response",
+    "Restore",
+    "RestoreError",
     "SetupFailed",
+    "TemplateReady",
 ]
 
 # Lambda's synchronous payload cap is 6 MiB each way; a frame also carries ids and headers.
 DEFAULT_MAX_FRAME_BYTES: Final = 6 * 1024 * 1024 + 64 * 1024
 _HEADER = struct.Struct(">I")
+
+# SnapStart, as Lambda's Python runtime (awslambdaric) does it: the value of
+# AWS_LAMBDA_INITIALIZATION_TYPE that makes a runtime a template, the error types it reports
+# (the Lambda-Runtime-Function-Error-Type of its init/error and restore/error calls) and the
+# statuses it exits with after them.
+INIT_TYPE_SNAP_START: Final = "snap-start"
+BEFORE_SNAPSHOT_ERROR: Final = "Runtime.BeforeSnapshotError"
+AFTER_RESTORE_ERROR: Final = "Runtime.AfterRestoreError"
+EXIT_BEFORE_SNAPSHOT_ERROR: Final = 64
+EXIT_AFTER_RESTORE_ERROR: Final = 65
+# Lambda's limit on loading the runtime and running the after-restore hooks, from the Restore
+# on: past it, the invoke fails with SnapStartTimeoutException. The runtime interrupts its
+# hooks at this limit; the supervisor enforces it (by killing) whatever the runtime does.
+AFTER_RESTORE_TIMEOUT_S: Final = 10.0
 
 
 class ProtocolError(Exception):
@@ -82,6 +120,9 @@ class _Tag(enum.IntEnum):
     LOG = 6
     SETUP_FAILED = 7
     LISTENING = 8
+    TEMPLATE_READY = 9
+    RESTORE = 10
+    RESTORE_ERROR = 11
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,7 +197,49 @@ class Log:
     data: bytes
 
 
-Message = Ready | InitError | SetupFailed | Listening | Invoke | Response | FunctionError | Log
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateReady:
+    """SnapStart: init and the before-snapshot hooks are done; the runtime now blocks reading
+    its stream and may be cloned. It sends nothing more on this stream: each clone reads its
+    own, starting with a `Restore`."""
+
+    threads: int = 1  # threads alive (the main one included); only the main one is cloned
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Restore:
+    """SnapStart: the first message a clone of a template reads. The runtime makes what it can
+    unique again (reseeds), takes these variables, runs the after-restore hooks, then answers
+    `Ready` (or `RestoreError`)."""
+
+    env: dict[str, str] = field(default_factory=dict)  # set in os.environ (this environment's)
+    unset_env: list[str] = field(default_factory=list)  # removed from os.environ
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestoreError:
+    """SnapStart: an after-restore hook raised (``error.error_type`` is
+    `AFTER_RESTORE_ERROR`), or ran past `AFTER_RESTORE_TIMEOUT_S` (``timed_out``). The runtime
+    exits with `EXIT_AFTER_RESTORE_ERROR` after sending it."""
+
+    error: ErrorInfo
+    body: bytes | None = None  # the error document as the runtime wrote it
+    timed_out: bool = False
+
+
+Message = (
+    Ready
+    | InitError
+    | SetupFailed
+    | Listening
+    | Invoke
+    | Response
+    | FunctionError
+    | Log
+    | TemplateReady
+    | Restore
+    | RestoreError
+)
 
 
 class NeedData:
@@ -209,6 +292,20 @@ def _encode(msg: Message) -> list[Any]:
             return [_Tag.SETUP_FAILED, msg.step, msg.message]
         case Listening():
             return [_Tag.LISTENING]
+        case TemplateReady():
+            return [_Tag.TEMPLATE_READY, msg.threads]
+        case Restore():
+            return [_Tag.RESTORE, msg.env, msg.unset_env]
+        case RestoreError():
+            e = msg.error
+            return [
+                _Tag.RESTORE_ERROR,
+                e.error_type,
+                e.error_message,
+                e.stack_trace,
+                msg.body,
+                msg.timed_out,
+            ]
     raise LocalProtocolError(f"not a protocol message: {msg!r}")
 
 
@@ -236,6 +333,24 @@ def _str_list(v: Any) -> list[str]:
     if not isinstance(v, list):
         raise TypeError("expected list")
     return [_str(x) for x in v]
+
+
+def _int(v: Any) -> int:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypeError("expected int")
+    return v
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise TypeError("expected bool")
+    return v
+
+
+def _str_dict(v: Any) -> dict[str, str]:
+    if not isinstance(v, dict):
+        raise TypeError("expected map")
+    return {_str(k): _str(x) for k, x in v.items()}
 
 
 def _decode(obj: Any) -> Message:
@@ -280,6 +395,17 @@ def _decode(obj: Any) -> Message:
                 return SetupFailed(step=_str(args[0]), message=_str(args[1]))
             case (_Tag.LISTENING, 0):
                 return Listening()
+            case (_Tag.TEMPLATE_READY, 1):
+                return TemplateReady(threads=_int(args[0]))
+            case (_Tag.RESTORE, 2):
+                return Restore(env=_str_dict(args[0]), unset_env=_str_list(args[1]))
+            case (_Tag.RESTORE_ERROR, 5):
+                info = ErrorInfo(
+                    error_type=_str(args[0]),
+                    error_message=_str(args[1]),
+                    stack_trace=_str_list(args[2]),
+                )
+                return RestoreError(error=info, body=_opt_bytes(args[3]), timed_out=_bool(args[4]))
     except TypeError as exc:
         raise RemoteProtocolError(f"malformed message with tag {tag}: {exc}") from None
     raise RemoteProtocolError(f"unknown message tag {tag} with {len(args)} fields")

@@ -264,8 +264,9 @@ def discover(
     return plan_catalog(facts, exec_python_dir=exec_python_dir)
 
 
-# What an exec'd Python needs at /var/runtime: the runtime, the protocol, and msgpack's
-# pure-Python fallback (its C extension is built for the daemon's Python only).
+# What an exec'd Python needs at /var/runtime: the runtime (with its own modules: JSON logging,
+# SnapStart and its hooks module), the protocol, and msgpack's pure-Python fallback (its C
+# extension is built for the daemon's Python only).
 _EXEC_PYTHON_MAIN: Final = """\
 import sys
 sys.path.insert(0, "/var/runtime/lib")
@@ -291,6 +292,8 @@ def stage_exec_python(target: Path) -> Path:
         "runtimes/python/__init__.py",
         "runtimes/python/bootstrap.py",
         "runtimes/python/json_logging.py",
+        "runtimes/python/snapshot_restore_py.py",
+        "runtimes/python/snapstart.py",
     ):
         dest = lib / "sandbox" / rel
         dest.parent.mkdir(parents=True, exist_ok=True)

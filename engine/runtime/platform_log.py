@@ -101,6 +101,9 @@ class PlatformLog:
         }
         if report.init_duration_ms is not None:
             metrics["initDurationMs"] = round(report.init_duration_ms, 2)
+        if report.restore_duration_ms is not None:
+            metrics["restoreDurationMs"] = round(report.restore_duration_ms, 2)
+            metrics["billedRestoreDurationMs"] = report.billed_restore_duration_ms
         record = {"requestId": report.request_id, "metrics": metrics, "status": status, **failed}
         return out + _event("platform.report", record, now)
 

@@ -8,10 +8,16 @@ Error shapes follow Lambda's Python runtime: ``Runtime.ImportModuleError``,
 ``Runtime.HandlerNotFound``, ``Runtime.MalformedHandlerName``, ``Runtime.UserCodeSyntaxError``,
 ``Runtime.MarshalError``, ``Function.ResponseSizeTooLarge``, and the exception's own class
 name for errors raised by the handler.
+
+With ``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`` the runtime is a SnapStart template: after
+init it runs the before-snapshot hooks, says `TemplateReady` and waits; each clone of it resumes
+there, reads its `Restore`, runs the after-restore hooks and goes on as a cold start does
+(`snapstart.py`; the protocol's text has the exchange).
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import io
 import json
@@ -23,10 +29,18 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
+import sandbox.runtimes.python.snapshot_restore_py as snapshot_restore_py
 from sandbox.protocol import (
+    AFTER_RESTORE_ERROR,
+    AFTER_RESTORE_TIMEOUT_S,
+    BEFORE_SNAPSHOT_ERROR,
+    EXIT_AFTER_RESTORE_ERROR,
+    EXIT_BEFORE_SNAPSHOT_ERROR,
+    INIT_TYPE_SNAP_START,
     Closed,
     Connection,
     ErrorInfo,
@@ -37,9 +51,16 @@ from sandbox.protocol import (
     Message,
     NeedData,
     Ready,
+    RemoteProtocolError,
     Response,
+    Restore,
+    RestoreError,
+    TemplateReady,
 )
 from sandbox.runtimes.python.json_logging import configure_logging
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # AWS's limit on a function's response
 TASK_ROOT = "/var/task"
@@ -52,8 +73,10 @@ _stdlib_path: list[str] = []
 _current_request_id = ""
 
 
-def preload() -> None:
-    """Import, in the spawner, everything the runtime uses later (host paths vanish)."""
+def preload(*, snapstart: bool = True) -> None:
+    """Import, in the spawner, everything the runtime uses later (host paths vanish). An
+    exec'd interpreter leaves out SnapStart's module, which `_serve` imports for a template
+    only (a cold start spares compiling it)."""
     global _interpreter
     import encodings.idna
     import encodings.latin_1  # noqa: F401
@@ -61,6 +84,9 @@ def preload() -> None:
     import importlib.util  # noqa: F401
     import linecache  # noqa: F401
     import tokenize  # noqa: F401
+
+    if snapstart:
+        _import_snapstart()
 
     _interpreter = os.path.realpath(sys.executable)
     base = os.path.realpath(sys.base_prefix)
@@ -347,15 +373,28 @@ def run(fd: int, *, handler: str) -> NoReturn:
 def main_exec() -> NoReturn:
     """Entry point when another interpreter (python3.12, ...) runs this runtime: exec'd in
     the sandbox, already unprivileged, with its socket on fd 3."""
-    preload()
+    preload(snapstart=False)
     prepare_stem()
     run(EXEC_RUNTIME_FD, handler=os.environ.get("_HANDLER", ""))
 
 
+def _import_snapstart() -> ModuleType:
+    import sandbox.runtimes.python.snapstart as snapstart
+
+    return snapstart
+
+
 def _serve(fd: int, *, handler: str) -> None:
+    # A template's module is imported while sys.path still finds the runtime (an exec'd
+    # interpreter's /var/runtime/lib); anything else never needs it.
+    template = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == INIT_TYPE_SNAP_START
+    snapstart = _import_snapstart() if template else None
     channel = _Channel(fd)
     _sink.channel = channel
     _enter_sandbox_paths()
+    # The function's `import snapshot_restore_py` is the runtime's own (the hooks it registers
+    # are those `snapstart` runs), whatever /var/task holds: Lambda's runtime imports it first.
+    sys.modules["snapshot_restore_py"] = snapshot_restore_py
     if _log_handler is not None:
         configure_logging(_log_handler, os.environ)
     try:
@@ -365,6 +404,8 @@ def _serve(fd: int, *, handler: str) -> None:
         channel.send(InitError(error=failure.info))
         os._exit(1)
     _flush_output()
+    if snapstart is not None:
+        _snapshot_then_restore(channel, snapstart)
     channel.send(Ready())
     while True:
         msg = channel.recv()
@@ -372,3 +413,82 @@ def _serve(fd: int, *, handler: str) -> None:
             return
         if isinstance(msg, Invoke):
             channel.send(_invoke(fn, msg))
+
+
+# -- SnapStart --------------------------------------------------------------------------------
+
+
+def _snapshot_then_restore(channel: _Channel, snapstart: ModuleType) -> None:
+    """The template's part (before-snapshot hooks, `TemplateReady`, the wait), then, in a clone,
+    the restore's (`Restore`, the after-restore hooks); returns when the clone may say Ready.
+
+    A failing hook ends the process as awslambdaric does: exit 64 after an init error typed
+    Runtime.BeforeSnapshotError, exit 65 after a `RestoreError` typed Runtime.AfterRestoreError.
+    """
+    try:
+        snapstart.run_before_snapshot()
+    except BaseException as exc:  # awslambdaric reports any escape, exit included
+        info, body = _hook_failure(exc, BEFORE_SNAPSHOT_ERROR)
+        channel.send(InitError(error=info, body=body))
+        raise SystemExit(EXIT_BEFORE_SNAPSHOT_ERROR) from None
+    _flush_output()
+    # What init built stays shared between the clones, page for page, if the collector never
+    # touches it again: collect once, then move every survivor out of its reach.
+    gc.collect()
+    gc.freeze()
+    channel.send(TemplateReady(threads=threading.active_count()))
+    msg = channel.recv()  # a clone resumes here, reading its own stream
+    if isinstance(msg, Closed):  # the template is discarded
+        raise SystemExit(0)
+    if not isinstance(msg, Restore):
+        raise RemoteProtocolError(f"expected Restore after TemplateReady, got {type(msg).__name__}")
+    started = time.monotonic()
+    channel.lock = threading.Lock()  # a thread of the template's may have held it
+    snapstart.make_unique_again()
+    snapstart.apply_environment(msg.env, msg.unset_env)
+    remaining_s = AFTER_RESTORE_TIMEOUT_S - (time.monotonic() - started)
+    try:
+        snapstart.run_after_restore(remaining_s)
+    except snapstart.AfterRestoreTimeout as exc:
+        info, _ = _hook_failure(exc, AFTER_RESTORE_ERROR)
+        channel.send(RestoreError(error=info, timed_out=True))
+        raise SystemExit(EXIT_AFTER_RESTORE_ERROR) from None
+    except BaseException as exc:  # as above
+        info, body = _hook_failure(exc, AFTER_RESTORE_ERROR)
+        channel.send(RestoreError(error=info, body=body))
+        raise SystemExit(EXIT_AFTER_RESTORE_ERROR) from None
+    _flush_output()
+
+
+def _hook_failure(exc: BaseException, error_type: str) -> tuple[ErrorInfo, bytes]:
+    """What a failing hook is reported as, the way awslambdaric reports it: the error document
+    names the exception (its class, message and the user's frames), the report's type is
+    `error_type` (the Lambda-Runtime-Function-Error-Type header there). The runtime logs the
+    document's record itself, since the daemon does not for a runtime's own documents."""
+    info = _error_from(exc)
+    doc = {**info.to_aws(), "requestId": ""}
+    _log_error_record(info)
+    return ErrorInfo(
+        error_type=error_type, error_message=info.error_message, stack_trace=info.stack_trace
+    ), json.dumps(doc).encode()
+
+
+def _log_error_record(error: ErrorInfo) -> None:
+    """The ``[ERROR]`` record Lambda's Python runtime logs for an error, in the function's
+    LogFormat."""
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON":
+        record = {
+            "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+            "log_level": "ERROR",
+            "errorMessage": error.error_message,
+            "errorType": error.error_type,
+            "requestId": "",
+            "stackTrace": list(error.stack_trace),
+        }
+        text = json.dumps(record, ensure_ascii=False) + "\n"
+    else:
+        head = f"[ERROR] {error.error_type}: {error.error_message}"
+        trace = "".join(error.stack_trace)
+        text = head + ("\nTraceback (most recent call last):\n" + trace if trace else "\n")
+    sys.stdout.write(text)
+    _flush_output()

@@ -24,7 +24,10 @@ from sandbox.protocol import (
     Ready,
     RemoteProtocolError,
     Response,
+    Restore,
+    RestoreError,
     SetupFailed,
+    TemplateReady,
 )
 
 MESSAGES: list[Message] = [
@@ -45,6 +48,19 @@ MESSAGES: list[Message] = [
         error=ErrorInfo(error_type="ValueError", error_message="boom", stack_trace=["  File x\n"]),
     ),
     Log(data="héllo\n".encode()),
+    TemplateReady(threads=3),
+    Restore(env={"AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[7]ab", "É": "ü"}, unset_env=["X"]),
+    Restore(),
+    RestoreError(
+        error=ErrorInfo(
+            error_type="Runtime.AfterRestoreError", error_message="no", stack_trace=["  File y\n"]
+        ),
+        body=b'{"errorType": "KeyError"}',
+    ),
+    RestoreError(
+        error=ErrorInfo(error_type="Runtime.AfterRestoreError", error_message="slow"),
+        timed_out=True,
+    ),
 ]
 
 
@@ -134,6 +150,10 @@ def test_frame_at_exactly_the_limit_is_accepted() -> None:
         (msgpack.packb([4, "r-1"]), "unknown message tag 4 with 1 fields"),
         (msgpack.packb([4, 1, b"x"]), "malformed"),
         (msgpack.packb([3, "r", "not-int", "arn", b"", None, None]), "malformed"),
+        (msgpack.packb([9, True]), "malformed"),  # TemplateReady's threads: an int
+        (msgpack.packb([10, {"A": 1}, []]), "malformed"),  # Restore's env: str to str
+        (msgpack.packb([10, {}, "X"]), "malformed"),
+        (msgpack.packb([11, "T", "m", [], None, 0]), "malformed"),  # timed_out: a bool
         (b"\xc1", "undecodable"),
         (msgpack.packb([6, b"x"]) + b"\x00", "undecodable"),
     ],

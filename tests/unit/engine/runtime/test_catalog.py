@@ -123,12 +123,18 @@ def test_the_staged_runtime_imports_with_nothing_but_itself(tmp_path: Path) -> N
     lib = stage_exec_python(tmp_path / "py") / "lib"
     code = (
         f"import sys; sys.path[:0] = [{str(lib)!r}]; "
-        "import sandbox.runtimes.python.bootstrap as b; print(b.configure_logging.__module__)"
+        "import sandbox.runtimes.python.bootstrap as b; print(b.configure_logging.__module__); "
+        "import sandbox.runtimes.python.snapstart as s; "
+        "print(s.__name__, b.snapshot_restore_py.register_after_restore.__module__)"
     )
     out = subprocess.run(
         [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "sandbox.runtimes.python.json_logging"
+    assert out.stdout.split() == [
+        "sandbox.runtimes.python.json_logging",
+        "sandbox.runtimes.python.snapstart",
+        "sandbox.runtimes.python.snapshot_restore_py",
+    ]
 
 
 def test_staging_copies_each_runtime_dir_once_and_points_the_catalog_at_the_copies(

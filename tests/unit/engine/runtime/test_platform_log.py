@@ -93,6 +93,23 @@ def test_a_warm_report_has_no_init_duration() -> None:
     log = PlatformLog.for_function(json_function())
     (event,) = events(log.end(report(init_duration_ms=None), now=NOW))
     assert "initDurationMs" not in event["record"]["metrics"]
+    assert "restoreDurationMs" not in event["record"]["metrics"]
+
+
+def test_a_restored_environments_report_has_restore_durations() -> None:
+    # The Telemetry API's platform.report metrics: restoreDurationMs, billedRestoreDurationMs.
+    restored = report(init_duration_ms=None, restore_duration_ms=500.795, restore_runtime_ms=52.1)
+    (event,) = events(PlatformLog.for_function(json_function()).end(restored, now=NOW))
+    assert event["record"]["metrics"] == {
+        "durationMs": 12.35,
+        "billedDurationMs": 66,  # ceil(12.3456 + 53)
+        "memorySizeMB": 128,
+        "maxMemoryUsedMB": 39,
+        "restoreDurationMs": 500.8,
+        "billedRestoreDurationMs": 53,
+    }
+    text = PlatformLog.for_function(function()).end(restored)
+    assert "\tRestore Duration: 500.80 ms\tBilled Restore Duration: 53 ms\t\n" in text
 
 
 def test_json_timeout_is_the_reports_status_not_a_line() -> None:

@@ -51,6 +51,50 @@ def test_billed_duration_includes_init_rounded_up_once() -> None:
     assert (warm.billed_duration_ms, warm.init_billed_ms) == (1, 0)
 
 
+def test_report_line_after_a_snapstart_restore_has_restore_durations_instead_of_init() -> None:
+    # As Lambda writes it for SnapStart ("... Max Memory Used: 155 MB\tRestore Duration:
+    # 511.25 ms\tBilled Restore Duration: 303 ms\t", Billed Duration 610 for Duration 306.34).
+    restored = Report(
+        request_id="id-1",
+        duration_ms=306.34,
+        memory_size_mb=3009,
+        max_memory_used_bytes=155 * 1024 * 1024,
+        restore_duration_ms=511.254,
+        restore_runtime_ms=302.2,
+    )
+    assert restored.line() == (
+        "REPORT RequestId: id-1\tDuration: 306.34 ms\tBilled Duration: 610 ms\t"
+        "Memory Size: 3009 MB\tMax Memory Used: 155 MB\t"
+        "Restore Duration: 511.25 ms\tBilled Restore Duration: 303 ms\t\n"
+    )
+    assert restored.billed_restore_duration_ms == 303
+    assert restored.billed_duration_ms == 610  # ceil(306.34 + 303), the restore's billed part
+    assert restored.init_billed_ms == 610 - 307  # what the restore added to the invoke alone
+
+
+def test_a_restore_without_a_runtime_part_bills_all_of_it() -> None:
+    r = Report(
+        request_id="r",
+        duration_ms=1.5,
+        memory_size_mb=128,
+        max_memory_used_bytes=0,
+        restore_duration_ms=4.2,
+    )
+    assert (r.billed_restore_duration_ms, r.billed_duration_ms) == (5, 7)
+
+
+def test_an_environment_is_initialized_or_restored_not_both() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        Report(
+            request_id="r",
+            duration_ms=1.0,
+            memory_size_mb=128,
+            max_memory_used_bytes=0,
+            init_duration_ms=1.0,
+            restore_duration_ms=1.0,
+        )
+
+
 def test_report_line_warm_has_no_init_duration_and_can_carry_status() -> None:
     line = Report(
         request_id="x",
@@ -60,6 +104,7 @@ def test_report_line_warm_has_no_init_duration_and_can_carry_status() -> None:
         status="timeout",
     ).line()
     assert "Init Duration" not in line
+    assert "Restore Duration" not in line
     assert line.endswith("\tStatus: timeout\t\n")
     assert "Max Memory Used: 1 MB" in line
 
