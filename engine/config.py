@@ -48,6 +48,9 @@ class SandboxConfig:
     # first, else a 429. A bound the config decides, whatever else the host runs (the
     # reserve still applies). None: no limit but the reserve.
     memory_limit_mb: int | None = None
+    # SnapStart: a version's template goes after this long without an invoke (rebuilt on
+    # the next one, which meanwhile starts as an ordinary cold start).
+    snapstart_idle_s: float = 900.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -321,6 +324,8 @@ def validate(config: Config) -> Config:
         raise ConfigError("sandbox.prewarm_max must be between sandbox.prewarm and 256")
     if sb.keep_warm_s < 0 or sb.init_timeout_s <= 0 or sb.teardown_timeout_s <= 0:
         raise ConfigError("sandbox timeouts must be positive")
+    if isinstance(sb.snapstart_idle_s, bool) or not 10 <= sb.snapstart_idle_s <= 7 * 86400:
+        raise ConfigError("sandbox.snapstart_idle_s must be between 10 and 604800 seconds")
     if not 0 <= sb.init_boost_s <= sb.init_timeout_s:
         raise ConfigError("sandbox.init_boost_s must be between 0 and sandbox.init_timeout_s")
     if not isinstance(sb.freeze_idle, bool):  # "false" in quotes would be truthy

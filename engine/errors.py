@@ -132,6 +132,20 @@ class AccessDeniedException(_UserError):
         return {"Message": None}
 
 
+class SnapStartException(_UserError):
+    """A restored environment's after-restore hook failed (Invoke, SnapStart versions)."""
+
+    error_type = "SnapStartException"
+    status = 400
+
+
+class SnapStartTimeoutException(_UserError):
+    """A restored environment did not finish its after-restore hooks within 10 s."""
+
+    error_type = "SnapStartTimeoutException"
+    status = 408
+
+
 class ServiceException(ApiError):
     error_type = "ServiceException"
     status = 500

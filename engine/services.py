@@ -180,6 +180,12 @@ class Services:
         # Published versions are immutable: a change makes only that version's (mostly
         # $LATEST's) environments stale; a change of functions may change the ENI pools.
         functions.on_change.append(pool.retire)
+        # SnapStart: a published version gets its template (after retire dropped any stale
+        # one), and so does every such version already published when the daemon starts.
+        functions.on_publish.append(pool.templates.want)
+        for function in registry.all_functions():
+            for version in registry.versions(function.name):
+                pool.templates.want(version)
         if network is not None:
             functions.on_change.append(lambda _name, _version: network.wake())
         concurrency = Concurrency(

@@ -74,6 +74,19 @@ def _new_namespace() -> int:
     return fd
 
 
+def _given_namespace(netns_fd: int) -> int:
+    """A new fd of an existing namespace, set up as `_new_namespace` sets up its own."""
+    fd = os.dup(netns_fd)
+    try:
+        with _thread_in(fd):
+            _write("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")
+            _write("/proc/sys/net/ipv6/conf/all/accept_ra", "0")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _configure_host_end(ipr: IPRoute, plan: EniPlan, ns_fd: int) -> None:
     ipr.link(
         "add",
@@ -111,10 +124,11 @@ def _configure_sandbox_end(plan: EniPlan) -> None:
         ipr.route("add", dst="0.0.0.0/0", gateway=str(GATEWAY), oif=index)
 
 
-def create_eni(plan: EniPlan) -> int:
-    """Build an ENI and return a descriptor of its namespace (the caller closes it)."""
+def create_eni(plan: EniPlan, *, netns_fd: int | None = None) -> int:
+    """Build an ENI and return a descriptor of its namespace (the caller closes it): a new
+    namespace, or `netns_fd`'s (loopback already up there; the result is a new fd of it)."""
     try:
-        fd = _new_namespace()
+        fd = _new_namespace() if netns_fd is None else _given_namespace(netns_fd)
     except OSError as exc:
         raise NetnsError(
             f"cannot create a network namespace for {plan.host_ifname}: {exc}"

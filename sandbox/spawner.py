@@ -259,7 +259,12 @@ class _Spawner:
     def _template_report(self, child: _Child) -> None:
         """An unsolicited message from a template's init: an environment ended."""
         assert child.control is not None
-        data = child.control.recv(_MAX_TEMPLATE_REPLY)
+        try:  # readiness may be stale: a relay in the same round read what was there
+            data = child.control.recv(_MAX_TEMPLATE_REPLY, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        except OSError:  # reset: the init died (killed)
+            data = b""
         if data:
             self._env_report(child, msgpack.unpackb(data, raw=False))
         else:  # the init is ending; its exit is reaped and reported

@@ -1,10 +1,13 @@
 """lambdalet's view of its sandboxes: one JSON document under `/lambdalet/v1/`.
 
-    GET /lambdalet/v1/pool    {"Environments": {...}, "Stems": {...}, "Enis": {...}, "Uids": {...}}
+    GET /lambdalet/v1/pool    {"Environments": {...}, "Stems": {...}, "Enis": {...}, "Uids": {...},
+                               "SnapStart": {"Templates": [...], "Restored": n}}
 
 Environments by state (and how many of the idle ones are frozen or provisioned), ready and
 pending stems with the target the cold-start rate sets and how cold starts got theirs (a ready
-stem, or one made on the spot), ready ENIs per network, and the uids left. Read-only counters
+stem, or one made on the spot), ready ENIs per network, the uids left, and SnapStart's
+templates (ready or being built, with their ready shells) and how many environments were
+restored from one. Read-only counters
 for operators, benchmarks and tests.
 """
 
@@ -43,6 +46,18 @@ def pool_document(pool: Pool) -> dict[str, Any]:
             "ColdStartsMakingTheirOwn": stems.made_on_demand,
         },
         "Uids": {"Available": pool.uids.available, "Total": pool.config.sandbox.uid_count},
+        "SnapStart": {
+            "Templates": [
+                {
+                    "FunctionName": t.function.name,
+                    "Version": t.function.version,
+                    "Ready": t.ready,
+                    "ReadyShells": len(t.shells),
+                }
+                for t in pool.templates.by_key.values()
+            ],
+            "Restored": pool.templates.restored,
+        },
     }
     if pool.network is not None:
         enis = pool.network.enis

@@ -76,6 +76,8 @@ class FunctionService:
         # Called with (name, alias) after an alias was created or moved: what follows an
         # alias (its provisioned concurrency) follows it to its new version.
         self.on_alias_change: list[ChangeHook] = []
+        # Called with a version's configuration once it is published (SnapStart's template).
+        self.on_publish: list[Callable[[FunctionConfig], None]] = []
         self._limiter = trio.CapacityLimiter(2)
         self._write_lock = trio.Lock()
 
@@ -214,6 +216,8 @@ class FunctionService:
                 )
             )
             self._versions[(name, version.version)] = version
+        for hook in self.on_publish:
+            hook(version)
         return version
 
     def get_version(self, name: str, version: str) -> FunctionConfig:

@@ -40,8 +40,9 @@ from engine.invoke.plan import PoolPaths, cgroup_name, plan_limits, plan_spec
 from engine.invoke.pressure import MemoryGuard
 from engine.invoke.stems import Stems
 from engine.invoke.teardown import Teardowns
+from engine.invoke.templates import Templates
 from engine.invoke.uids import UidAllocator
-from engine.model.function import FunctionConfig
+from engine.model.function import FunctionConfig, snap_start_applies
 from engine.network.enis import Eni
 from engine.network.service import NetworkService
 from engine.runtime.catalog import RuntimeCatalog, RuntimeKind
@@ -124,7 +125,7 @@ class Pool:
         self.stems = Stems(
             config=config, cgroups=cgroups, spawner=spawner, paths=paths, teardowns=self.teardowns
         )
-        self._host_cpus = os.cpu_count() or 1
+        self.host_cpus = os.cpu_count() or 1
         self.freeze_idle = sb.freeze_idle and cgroups.can_freeze
         if sb.freeze_idle and not cgroups.can_freeze:
             logger.warning("no cgroup freezer: idle environments keep running between invokes")
@@ -139,6 +140,7 @@ class Pool:
             limit_mb=sb.memory_limit_mb,
         )
         self.stems.spare_bytes = self.memory.spare_bytes  # stems grow only into spare memory
+        self.templates = Templates(self)  # SnapStart
 
     # -- acquiring ----------------------------------------------------------------------
 
@@ -153,6 +155,10 @@ class Pool:
                     self.discard(env)
                     continue
                 return env, False
+        if snap_start_applies(function):
+            restored = await self.templates.restore(function)
+            if restored is not None:
+                return restored, True
         return await self._create(function), True
 
     # -- provisioned concurrency ----------------------------------------------------------
@@ -219,9 +225,9 @@ class Pool:
     ) -> Environment:
         """runtime → uid → ENI → stem → init limits → log → spec → specialize → wait for
         Ready → run limits. Whatever was taken is given back if a step fails."""
-        kind = self._runtime_kind(function)
+        kind = self.runtime_kind(function)
         await self.memory.admit(function.memory_mb)  # may reclaim idle ones, or refuse (429)
-        uid = self._allocate_uid()
+        uid = self.allocate_uid()
         key = (function.name, function.revision_id)
         started = trio.current_time()
         stem: Stem | None = None
@@ -234,7 +240,7 @@ class Pool:
             limits = plan_limits(
                 function,
                 self.config.sandbox,
-                host_cpus=self._host_cpus,
+                host_cpus=self.host_cpus,
                 boost=self.bad_ends.get(key, 0) < CRASH_BACKOFF_AFTER,
             )
             self.cgroups.set_limits(cgroup_name(stem.sandbox_id), limits.init)
@@ -297,14 +303,14 @@ class Pool:
             env.cgroup_name, quota_us=run.cpu_quota_us, period_us=run.cpu_period_us
         )
 
-    def _runtime_kind(self, function: FunctionConfig) -> RuntimeKind:
+    def runtime_kind(self, function: FunctionConfig) -> RuntimeKind:
         try:
             return self.runtimes.get(function.runtime)
         except KeyError:
             reason = self.runtimes.unsupported_reason(function.runtime)
             raise InvalidRuntimeException(reason or function.runtime) from None
 
-    def _allocate_uid(self) -> int:
+    def allocate_uid(self) -> int:
         uid = self.uids.allocate()
         if uid is None:
             raise TooManyRequestsException(
@@ -322,7 +328,7 @@ class Pool:
         if stem is not None:
             if eni is not None:
                 self.enis[stem.sandbox_id] = eni
-            self._start_teardown(stem, uid=uid)
+            self.start_teardown(stem, uid=uid)
         else:
             self.uids.release(uid)
             if eni is not None:
@@ -356,6 +362,7 @@ class Pool:
         """`name`'s `version` changed or is gone (None: the whole function): its
         environments are never used again; idle ones go now, busy or starting ones when
         they are released. Shaped as a `FunctionService.on_change` hook."""
+        self.templates.retire(name, version)
         for env in list(self.live):
             if env.function.name == name and version in (None, env.function.version):
                 env.retired = True
@@ -375,7 +382,10 @@ class Pool:
         envs = self.idle.get(env.key)
         if envs and env in envs:
             envs.remove(env)
-        self._start_teardown(env.proc.stem, uid=env.uid, env=env)
+        self.start_teardown(env.proc.stem, uid=env.uid, env=env)
+
+    def template_bytes(self) -> int:
+        return self.templates.memory_bytes()
 
     def reclaimable(self) -> list[Environment]:
         """Idle on-demand environments: what memory pressure may reclaim."""
@@ -384,7 +394,7 @@ class Pool:
     async def wait_teardowns(self) -> None:
         await self.teardowns.wait_changed()
 
-    def _start_teardown(
+    def start_teardown(
         self, stem: Stem, *, uid: int | None, env: Environment | None = None
     ) -> None:
         eni = self.enis.pop(stem.sandbox_id, None)
@@ -451,6 +461,7 @@ class Pool:
     async def close(self) -> None:
         self.closing = True
         self.stems.close()  # wakes Stems.keep, which then ends
+        self.templates.close()
         for env in list(self.live):
             self.discard(env)
         self.stems.discard_ready()
@@ -492,6 +503,7 @@ async def open_pool(
         if pool.memory.enabled:
             nursery.start_soon(pool.memory.watch)
         nursery.start_soon(pool.stems.keep)
+        nursery.start_soon(pool.templates.keep)
         try:
             yield pool
         finally:

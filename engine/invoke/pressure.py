@@ -64,6 +64,10 @@ class IdlePool(Protocol):
         """Return after the next teardown ends."""
         ...
 
+    def template_bytes(self) -> int:
+        """What SnapStart templates hold (they count like environments)."""
+        ...
+
 
 class HostMemory:
     """/proc/meminfo through one descriptor kept open: a pread per reading."""
@@ -165,8 +169,9 @@ class MemoryGuard:
             return 0  # a group going away frees what it holds anyway
 
     def _used_bytes(self) -> int:
-        """What the live environments' groups use together (idle, busy and starting)."""
-        return sum(self._usage_bytes(env) for env in self.pool.live)
+        """What the live environments' groups use together (idle, busy and starting), and
+        the SnapStart templates'."""
+        return sum(self._usage_bytes(env) for env in self.pool.live) + self.pool.template_bytes()
 
     def _deficit(self, memory_mb: int) -> tuple[int, str]:
         """Bytes missing for a cold start of `memory_mb` (0: admitted), and which bound is

@@ -152,6 +152,17 @@ class EniPool:
         if pool is not None:
             pool.release(eni.address)
 
+    async def attach(self, function: FunctionConfig, netns_fd: int) -> Eni:
+        """An ENI built now into the network namespace `netns_fd` (the caller keeps its fd)."""
+        key: PoolKey = (function.subnet_ids, function.security_group_ids)
+        eni = await self._make(key, netns_fd=netns_fd)
+        try:
+            await self.firewall.apply()
+        except BaseException:
+            self._forget(eni)
+            raise
+        return eni
+
     async def _build(self, key: PoolKey) -> Eni:
         eni = await self._make(key)
         try:
@@ -161,8 +172,9 @@ class EniPool:
             raise
         return eni
 
-    async def _make(self, key: PoolKey) -> Eni:
-        """A namespace with its veth, attached in the firewall's state; the caller applies."""
+    async def _make(self, key: PoolKey, *, netns_fd: int | None = None) -> Eni:
+        """A namespace with its veth (or a veth into `netns_fd`), attached in the firewall's
+        state; the caller applies."""
         vpc_id = self.vpcs.check_still_valid(*key)
         subnet_id, address = self.vpcs.pick_subnet(key[0])
         n, ifname = self.ifnames.take()
@@ -171,7 +183,9 @@ class EniPool:
             host_ifname=ifname, address=address, host_mac=host_mac, sandbox_mac=sandbox_mac
         )
         try:
-            fd = await trio.to_thread.run_sync(links.create_eni, plan, limiter=self.limiter)
+            fd = await trio.to_thread.run_sync(
+                lambda: links.create_eni(plan, netns_fd=netns_fd), limiter=self.limiter
+            )
         except BaseException:
             self.vpcs.addresses[subnet_id].release(address)
             raise

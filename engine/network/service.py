@@ -118,6 +118,11 @@ class NetworkService:
         """An ENI for a new environment of `function`: a ready one, or one built now."""
         return await self.enis.acquire(function)
 
+    async def attach(self, function: FunctionConfig, netns_fd: int) -> Eni:
+        """An ENI for `function` built into an existing network namespace (a SnapStart
+        environment's, made by its template: `engine.invoke.templates`)."""
+        return await self.enis.attach(function, netns_fd)
+
     async def release(self, eni: Eni) -> None:
         """The environment is gone: drop the ENI (the kernel finishes in the background)."""
         await self.enis.release(eni)

@@ -84,7 +84,10 @@ class MsgpackChannel:
             return event
 
     async def send_invoke(self, inv: Invoke) -> None:
-        data = memoryview(self.conn.send(inv))
+        await self.send(inv)
+
+    async def send(self, msg: Message) -> None:
+        data = memoryview(self.conn.send(msg))
         while data:
             try:
                 sent = os.write(self._fd(), data)

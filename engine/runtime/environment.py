@@ -25,6 +25,7 @@ from typing import Any, Final, Protocol
 
 import trio
 
+from engine.errors import SnapStartException, SnapStartTimeoutException
 from engine.model.function import FunctionConfig
 from engine.runtime.channels import MsgpackChannel, RuntimeChannel, open_http_channel
 from engine.runtime.lifecycle import EnvState, advance
@@ -43,6 +44,8 @@ from sandbox.protocol import (
     Ready,
     RemoteProtocolError,
     Response,
+    Restore,
+    RestoreError,
     SetupFailed,
 )
 from sandbox.spec import API_HTTP
@@ -126,6 +129,9 @@ class Environment:
         self.channel: RuntimeChannel | None = None  # opened by wait_ready()
         self.idle_since = 0.0
         self.init_duration_ms: float | None = None  # reported once, on the first invoke
+        # A SnapStart clone's instead (`restore`): the whole restore, and the runtime's part.
+        self.restore_duration_ms: float | None = None
+        self.restore_runtime_ms: float | None = None
         self.init_error: InitError | None = None  # why init failed, for the first invoke
         self.retired = False  # its function changed or went away: destroy on release
         self.provisioned_for: tuple[str, str] | None = None  # (function, qualifier) it serves
@@ -223,6 +229,41 @@ class Environment:
                 )
                 self.init_error = InitError(error=unexpected)
 
+    async def restore(self, msg: Restore, *, timeout_s: float, started: float) -> None:
+        """A clone of a SnapStart template: hand it its `Restore` and wait for Ready (its
+        after-restore hooks done). Restore Duration counts from `started` (trio clock: when
+        the platform began making it), its billed part from the Restore. A failed hook is
+        `SnapStartException`, a slow one `SnapStartTimeoutException` (Invoke's errors)."""
+        self.set_state(EnvState.INITIALIZING)
+        channel = MsgpackChannel(self.proc.stream, self.log)
+        self.channel = channel
+        sent = trio.current_time()
+        reply: Message | Closed | None = None
+        with trio.move_on_after(timeout_s):
+            try:
+                await channel.send(msg)
+                reply = await self._next_message()
+            except (RemoteProtocolError, trio.BrokenResourceError) as exc:
+                raise SnapStartException(f"Restore failed: {exc}") from exc
+        now = trio.current_time()
+        match reply:
+            case Ready():
+                self.restore_duration_ms = (now - started) * 1000
+                self.restore_runtime_ms = (now - sent) * 1000
+            case None:
+                raise SnapStartTimeoutException(
+                    "Lambda couldn't restore the snapshot within the timeout limit."
+                )
+            case RestoreError():
+                self._log_error(reply.error, "")
+                info = reply.error
+                raise SnapStartException(f"{info.error_type}: {info.error_message}")
+            case Closed():
+                error = await self._exit_error()
+                raise SnapStartException(f"Restore failed: {error.error_message}")
+            case _:
+                raise SnapStartException(f"Restore failed: unexpected {type(reply).__name__}")
+
     # -- invoke -------------------------------------------------------------------------
 
     async def invoke(self, inv: Invoke, *, timeout_s: float) -> InvokeOutcome:
@@ -233,6 +274,7 @@ class Environment:
         if line := self.platform.start(inv.request_id):
             log.write_line(line)
         init_ms, self.init_duration_ms = self.init_duration_ms, None
+        restore_ms, self.restore_duration_ms = self.restore_duration_ms, None
         started = trio.current_time()
         if (failed := self.init_error) is not None:
             init_error = failed.error
@@ -253,6 +295,8 @@ class Environment:
             memory_size_mb=self.function.memory_mb,
             max_memory_used_bytes=peak,
             init_duration_ms=init_ms,
+            restore_duration_ms=restore_ms,
+            restore_runtime_ms=self.restore_runtime_ms if restore_ms is not None else None,
             status=result.status,
         )
         ended = self.platform.end(

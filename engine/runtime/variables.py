@@ -8,10 +8,12 @@ from typing import Final
 from engine.model.function import FunctionConfig
 from engine.model.logging_config import JSON
 from engine.runtime.logs import log_group_name
+from sandbox.protocol import INIT_TYPE_SNAP_START
 from sandbox.spec import RUNTIME_DIR, TASK_ROOT
 
 INIT_ON_DEMAND: Final = "on-demand"
 INIT_PROVISIONED: Final = "provisioned-concurrency"
+INIT_SNAP_START: Final = INIT_TYPE_SNAP_START
 
 # Variables a function may override (Lambda lets you change these).
 _DEFAULTS: Final = {

@@ -62,6 +62,7 @@ class FakePool:
     live: set[Any] = field(default_factory=set)
     discarded: list[str] = field(default_factory=list)
     nursery: trio.Nursery | None = None
+    template_mb: int = 0  # SnapStart templates' usage
     _changed: trio.Event = field(default_factory=trio.Event)
 
     def add(self, name: str, idle_since: float, usage_mb: int) -> Env:
@@ -91,6 +92,9 @@ class FakePool:
 
     async def wait_teardowns(self) -> None:
         await self._changed.wait()
+
+    def template_bytes(self) -> int:
+        return self.template_mb << 20
 
 
 def guard(

@@ -1,0 +1,455 @@
+"""SnapStart: one template per published version, and environments restored from it.
+
+A version whose configuration applies SnapStart (`snap_start_applies`) gets a *template*: a
+sandbox (`sandbox.snapshot`) whose runtime ran the function's init and before-snapshot hooks
+(``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``), reported TemplateReady and was frozen. It is
+built when the version is published, for every such version when the daemon starts, and again
+on demand after it was dropped (no invoke for ``snapstart.template_idle_s``).
+
+A cold start of such a version is a *restore*:
+
+    admit its memory → a ready shell (uid, cgroup with the run limits, ENI in its network
+    namespace; made ahead, one per template) → clone (`Spawner.restore`) → Restore with this
+    environment's variables → Ready (after-restore hooks) within 10 s
+
+and the environment is then an ordinary one of the pool (invoke, keep-warm, freeze,
+teardown). Until a template is ready, cold starts are ordinary ones (and they wait for
+nothing). `$LATEST` never has a template.
+
+Templates cost memory: each holds its runtime's memory (charged to its own cgroup, shared
+copy-on-write with its environments) and is counted like an environment's by the pool's
+memory guard; idle ones go.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import trio
+
+from engine.config import Config
+from engine.invoke.plan import PoolPaths, cgroup_name, plan_limits, plan_spec
+from engine.invoke.pressure import MemoryGuard
+from engine.invoke.teardown import Teardowns
+from engine.invoke.uids import UidAllocator
+from engine.model.function import FunctionConfig, snap_start_applies
+from engine.network.enis import Eni
+from engine.network.service import NetworkService
+from engine.runtime.catalog import RuntimeKind
+from engine.runtime.environment import Environment, PlatformError
+from engine.runtime.log_store import LogStore
+from engine.runtime.logs import LogStream
+from engine.runtime.variables import INIT_SNAP_START, runtime_environment
+from netns.errors import NetnsError
+from sandbox.cgroups import Cgroups
+from sandbox.errors import SandboxError
+from sandbox.launcher import SandboxProcess, Spawner, Stem
+from sandbox.protocol import AFTER_RESTORE_TIMEOUT_S, Closed, Restore, TemplateReady
+from sandbox.spec import StemSpec
+
+
+class TemplatePool(Protocol):
+    """What templates use of the pool (`engine.invoke.pool.Pool`)."""
+
+    config: Config
+    cgroups: Cgroups
+    spawner: Spawner
+    nursery: trio.Nursery
+    paths: PoolPaths
+    logs: LogStore
+    network: NetworkService | None
+    enis: dict[str, Eni]
+    live: set[Environment]
+    uids: UidAllocator
+    teardowns: Teardowns
+    memory: MemoryGuard
+    closing: bool
+    host_cpus: int
+
+    def code_dir(self, function: FunctionConfig) -> Path: ...
+    def opt_dir(self, function: FunctionConfig) -> Path | None: ...
+    def runtime_kind(self, function: FunctionConfig) -> RuntimeKind: ...
+    def allocate_uid(self) -> int: ...
+    def start_teardown(
+        self, stem: Stem, *, uid: int | None, env: Environment | None = None
+    ) -> None: ...
+    def discard(self, env: Environment) -> None: ...
+
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (function name, revision id): one version's configuration
+RETRY_AFTER_FAILURE_S = 30.0  # a template whose init failed is not rebuilt before this
+SNAPSHOT_INIT_MIN_S = 130.0
+
+
+@dataclass(eq=False)
+class Shell:
+    """An environment's namespaces, uid, cgroup and ENI, made ahead of a restore."""
+
+    sandbox_id: str
+    pid: int  # in the template's pid namespace
+    uid: int
+    eni: Eni | None
+
+
+@dataclass(eq=False)
+class Template:
+    key: Key
+    function: FunctionConfig
+    stem: Stem | None = None
+    uid: int | None = None
+    proc: SandboxProcess | None = None
+    log: LogStream | None = None
+    ready: bool = False
+    failed_at: float | None = None
+    last_used: float = 0.0
+    shells: list[Shell] = field(default_factory=list)
+    lock: trio.Lock = field(default_factory=trio.Lock)  # one request at a time to its init
+    building: bool = False
+
+
+class Templates:
+    def __init__(self, pool: TemplatePool) -> None:
+        self.pool = pool
+        self.by_key: dict[Key, Template] = {}
+        self.restored = 0  # environments started from a template
+        self._wanted = trio.Event()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def want(self, function: FunctionConfig) -> None:
+        """Build `function`'s template in the background if it applies and is missing."""
+        if not snap_start_applies(function) or self.pool.closing:
+            return
+        key = (function.name, function.revision_id)
+        template = self.by_key.get(key)
+        if template is None:
+            template = self.by_key[key] = Template(key=key, function=function)
+        if template.ready or template.building:
+            return
+        now = trio.current_time()
+        if template.failed_at is not None and now - template.failed_at < RETRY_AFTER_FAILURE_S:
+            return
+        template.building = True
+        template.last_used = now
+        self.pool.nursery.start_soon(self._build, template)
+
+    async def _build(self, template: Template) -> None:
+        try:
+            with trio.CancelScope(shield=True):
+                await self._make(template)
+                await self._add_shell(template)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            self.drop(template)  # dropped (its function changed or went) while being built
+        except (PlatformError, SandboxError, NetnsError, OSError) as exc:
+            logger.error("SnapStart template of %s failed: %s", template.key[0], exc)
+            template.failed_at = trio.current_time()
+            self.drop(template)
+        else:
+            template.failed_at = None
+        finally:
+            template.building = False
+
+    async def _make(self, template: Template) -> None:
+        pool = self.pool
+        function = template.function
+        kind = pool.runtime_kind(function)
+        uid = template.uid = pool.allocate_uid()
+        sandbox_id = secrets.token_hex(6)
+        name = cgroup_name(sandbox_id)
+        limits = plan_limits(function, pool.config.sandbox, host_cpus=pool.host_cpus)
+        await trio.to_thread.run_sync(pool.cgroups.create, name, limits.init)
+        eni = None if pool.network is None else await pool.network.acquire(function)
+        stem = template.stem = await pool.spawner.make_stem(
+            StemSpec(
+                sandbox_id=sandbox_id,
+                rootfs_dir=os.fspath(pool.paths.rootfs_dir),
+                etc_dir=os.fspath(pool.paths.etc_dir),
+                cgroup_procs=tuple(pool.cgroups.procs_files(name)),
+                nofile=pool.config.sandbox.nofile,
+                own_netns=eni is None,
+                template=True,
+            )
+        )
+        if eni is not None:
+            pool.enis[sandbox_id] = eni
+        log = template.log = pool.logs.open_stream(function)
+        spec = plan_spec(
+            function,
+            kind,
+            sandbox_id=sandbox_id,
+            uid=uid,
+            code_dir=pool.code_dir(function),
+            opt_dir=pool.opt_dir(function),
+            region=pool.config.region,
+            log_stream_name=log.name,
+            init_type=INIT_SNAP_START,
+            netns=eni is not None,
+        )
+        proc = template.proc = await pool.spawner.specialize(
+            stem, spec, netns_fd=None if eni is None else eni.fd
+        )
+        pool.nursery.start_soon(_pump, proc, log)
+        # Init while snapshotting may take max(130 s, the function's timeout), as on Lambda.
+        with trio.move_on_after(max(SNAPSHOT_INIT_MIN_S, function.timeout_s)):
+            reply = await _first_message(proc, log)
+            if not isinstance(reply, TemplateReady):
+                raise PlatformError(f"the template's init failed ({_describe(reply)})")
+            async with template.lock:
+                await pool.spawner.template_request(stem, {"op": "freeze"})
+            if not _dropped(template):
+                template.ready = True
+            return
+        raise PlatformError("the template's init timed out")
+
+    def drop(self, template: Template) -> None:
+        """End a template (its environments live on until their own end)."""
+        if self.by_key.get(template.key) is template and template.failed_at is None:
+            del self.by_key[template.key]
+        template.ready = False
+        for shell in template.shells:
+            self._drop_shell(shell)
+        template.shells.clear()
+        if template.log is not None:
+            template.log.close()
+            template.log = None
+        if template.proc is not None:
+            template.proc.stream.socket.close()
+            trio.lowlevel.notify_closing(template.proc.log_fd)  # wakes `_pump`
+            os.close(template.proc.log_fd)
+            template.proc = None
+        if template.stem is not None:
+            self.pool.start_teardown(template.stem, uid=template.uid)
+            template.stem = None
+        elif template.uid is not None:
+            self.pool.uids.release(template.uid)
+        template.uid = None
+
+    def retire(self, name: str, version: str | None) -> None:
+        """The version (or the whole function) changed or went: its template goes."""
+        for template in list(self.by_key.values()):
+            if template.key[0] == name and version in (None, template.function.version):
+                self.drop(template)
+
+    async def keep(self) -> None:
+        """Drop templates that saw no invoke for ``snapstart.template_idle_s``."""
+        while not self.pool.closing:
+            idle_s = self.pool.config.sandbox.snapstart_idle_s
+            await trio.sleep(min(60.0, idle_s / 4))
+            now = trio.current_time()
+            for template in list(self.by_key.values()):
+                if template.ready and now - template.last_used >= idle_s:
+                    logger.info("SnapStart template of %s dropped: idle", template.key[0])
+                    self.drop(template)
+
+    def close(self) -> None:
+        for template in list(self.by_key.values()):
+            self.drop(template)
+        self.by_key.clear()
+
+    def memory_bytes(self) -> int:
+        """What the ready templates hold (their cgroups' usage)."""
+        total = 0
+        for template in self.by_key.values():
+            if template.stem is not None:
+                try:
+                    total += self.pool.cgroups.memory_usage_bytes(
+                        cgroup_name(template.stem.sandbox_id)
+                    )
+                except (OSError, SandboxError):
+                    pass
+        return total
+
+    # -- shells -------------------------------------------------------------------------
+
+    async def _add_shell(self, template: Template) -> None:
+        pool = self.pool
+        if template.stem is None or not template.ready:
+            return
+        function = template.function
+        uid = pool.allocate_uid()
+        sandbox_id = secrets.token_hex(6)
+        name = cgroup_name(sandbox_id)
+        limits = plan_limits(function, pool.config.sandbox, host_cpus=pool.host_cpus, boost=False)
+        shell: Shell | None = None
+        try:
+            await trio.to_thread.run_sync(pool.cgroups.create, name, limits.run)
+            procs = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in pool.cgroups.procs_files(name)]
+            try:
+                request = {
+                    "op": "shell",
+                    "uid": uid,
+                    "gid": uid,
+                    "hostname": f"lambdalet-{sandbox_id}",
+                    "tmp_size_mb": function.ephemeral_storage_mb,
+                }
+                async with template.lock:
+                    answer = await pool.spawner.template_request(template.stem, request, procs)
+            finally:
+                for fd in procs:
+                    os.close(fd)
+            shell = Shell(sandbox_id=sandbox_id, pid=int(answer["pid"]), uid=uid, eni=None)
+            if pool.network is not None:
+                netns = os.open(f"/proc/{int(answer['host_pid'])}/ns/net", os.O_RDONLY)
+                try:
+                    shell.eni = await pool.network.attach(function, netns)
+                finally:
+                    os.close(netns)
+        except BaseException:
+            if shell is not None:
+                self._drop_shell(shell)
+            else:
+                pool.uids.release(uid)
+                pool.nursery.start_soon(pool.teardowns.remove_cgroup, name)
+            raise
+        if not _still_ready(template):  # dropped while the shell was being made
+            self._drop_shell(shell)
+            return
+        template.shells.append(shell)
+
+    def _drop_shell(self, shell: Shell) -> None:
+        stem = Stem(sandbox_id=shell.sandbox_id, pid=0)
+        stem.exited.set()  # its processes die with their cgroup (and with the template)
+        if shell.eni is not None:
+            self.pool.enis[shell.sandbox_id] = shell.eni
+        self.pool.start_teardown(stem, uid=shell.uid)
+
+    async def _refill(self, template: Template) -> None:
+        try:
+            with trio.CancelScope(shield=True):
+                await self._add_shell(template)
+        except (SandboxError, NetnsError, OSError, PlatformError) as exc:
+            logger.warning("SnapStart shell for %s failed: %s", template.key[0], exc)
+
+    # -- restoring ----------------------------------------------------------------------
+
+    async def restore(self, function: FunctionConfig) -> Environment | None:
+        """A new environment of `function` from its template; None when it has none ready
+        (the caller makes an ordinary one, and the template is built meanwhile)."""
+        key = (function.name, function.revision_id)
+        template = self.by_key.get(key)
+        if template is None or not template.ready or template.stem is None:
+            self.want(function)
+            return None
+        pool = self.pool
+        started = trio.current_time()
+        template.last_used = started
+        await pool.memory.admit(function.memory_mb)
+        if not template.shells:
+            await self._add_shell(template)
+            if not template.shells:
+                return None
+        shell = template.shells.pop(0)
+        pool.nursery.start_soon(self._refill, template)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        log_r, log_w = os.pipe2(os.O_CLOEXEC)
+        log = pool.logs.open_stream(function)
+        name = cgroup_name(shell.sandbox_id)
+        procs = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in pool.cgroups.procs_files(name)]
+        request = {
+            "op": "restore",
+            "env_id": shell.sandbox_id,
+            "shell": shell.pid,
+            "uid": shell.uid,
+            "gid": shell.uid,
+        }
+        try:
+            async with template.lock:
+                stem = await pool.spawner.restore(
+                    template.stem, request, [theirs.fileno(), log_w, *procs]
+                )
+        except BaseException as exc:
+            ours.close()
+            os.close(log_r)
+            log.close()
+            self._drop_shell(shell)
+            if isinstance(exc, SandboxError):
+                raise PlatformError(str(exc)) from exc
+            raise
+        finally:
+            theirs.close()
+            for fd in (log_w, *procs):
+                os.close(fd)
+        os.set_blocking(log_r, False)
+        proc = SandboxProcess(
+            stem=stem,
+            stream=trio.SocketStream(trio.socket.from_stdlib_socket(ours)),
+            log_fd=log_r,
+        )
+        if shell.eni is not None:
+            pool.enis[shell.sandbox_id] = shell.eni
+        env = Environment(
+            env_id=shell.sandbox_id,
+            function=function,
+            proc=proc,
+            cgroups=pool.cgroups,
+            cgroup_name=name,
+            log=log,
+            uid=shell.uid,
+            api=pool.runtime_kind(function).api,
+            nursery=pool.nursery,
+        )
+        pool.live.add(env)
+        pool.nursery.start_soon(env.pump_log_pipe)
+        kind = pool.runtime_kind(function)
+        variables = runtime_environment(
+            function,
+            region=pool.config.region,
+            log_stream_name=log.name,
+            runtime_vars=kind.env,
+            init_type=INIT_SNAP_START,
+        )
+        try:
+            await env.restore(
+                Restore(env=variables), timeout_s=AFTER_RESTORE_TIMEOUT_S, started=started
+            )
+        except BaseException:
+            pool.discard(env)
+            raise
+        self.restored += 1
+        return env
+
+
+def _still_ready(template: Template) -> bool:
+    return template.ready
+
+
+def _dropped(template: Template) -> bool:
+    return template.stem is None
+
+
+async def _first_message(proc: SandboxProcess, log: LogStream) -> object:
+    from engine.runtime.channels import MsgpackChannel
+
+    return await MsgpackChannel(proc.stream, log).receive()
+
+
+async def _pump(proc: SandboxProcess, log: LogStream) -> None:
+    """Copy a template's init output into its log stream until it ends."""
+    fd = proc.log_fd
+    os.set_blocking(fd, False)
+    while True:
+        try:
+            await trio.lowlevel.wait_readable(fd)
+            data = os.read(fd, 65536)
+        except (trio.ClosedResourceError, OSError):
+            return
+        if not data:
+            return
+        log.write(data)
+
+
+def _describe(reply: object) -> str:
+    if isinstance(reply, Closed):
+        return "its runtime exited"
+    error = getattr(reply, "error", None)
+    if error is not None:
+        return f"{error.error_type}: {error.error_message}"
+    return type(reply).__name__

@@ -1,0 +1,235 @@
+"""SnapStart through the daemon: a published version's environments start from its template
+(Restore Duration in REPORT, hooks, uniqueness, isolation, limits), $LATEST never does, and a
+restart rebuilds templates. boto3 against the real daemon; nothing of the kernel is mocked."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import ROLE, Daemon, make_zip
+
+pytestmark = pytest.mark.privileged
+
+CODE = """
+import json, os, random, socket, time, uuid
+from snapshot_restore_py import register_after_restore, register_before_snapshot
+
+ORDER = []
+INIT_TYPE = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE")
+INIT_PID_SEEN = os.getpid()
+with open("/tmp/written-during-init", "w") as f:
+    f.write("template")
+
+@register_before_snapshot
+def first_registered():
+    ORDER.append("before:first")
+
+def second_registered(tag, suffix=""):
+    ORDER.append("before:" + tag + suffix)
+
+register_before_snapshot(second_registered, "second", suffix="!")
+
+@register_after_restore
+def after_one():
+    ORDER.append("after:one")
+
+@register_after_restore
+def after_two():
+    ORDER.append("after:two")
+
+def handler(event, context):
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    if event.get("write"):
+        with open("/tmp/" + event["write"], "w") as f:
+            f.write("mine")
+    if event.get("allocate_mb"):
+        chunks = [bytearray(1024 * 1024) for _ in range(event["allocate_mb"])]
+    status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines()
+                  if line.startswith(("CapEff", "CapBnd", "NoNewPrivs", "Seccomp:")))
+    return {
+        "order": ORDER, "init_type": INIT_TYPE, "request_id": context.aws_request_id,
+        "uuid": str(uuid.uuid4()), "random": random.random(), "uid": os.getuid(),
+        "pid": os.getpid(), "procs": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+        "tmp": sorted(os.listdir("/tmp")), "hostname": socket.gethostname(), "status": status,
+        "stream": context.log_stream_name,
+    }
+"""
+
+
+@pytest.fixture
+def lam(daemon: Daemon) -> Any:
+    return daemon.lambda_client()
+
+
+@pytest.fixture
+def snap_function(lam: Any) -> Iterator[Callable[..., str]]:
+    names: list[str] = []
+
+    def create(code: str = CODE, **settings: Any) -> str:
+        name = f"snap-{uuid.uuid4().hex[:10]}"
+        lam.create_function(
+            FunctionName=name,
+            Role=ROLE,
+            Runtime="python3.11",
+            Handler="lambda_function.handler",
+            Code={"ZipFile": base64.b64decode(make_zip({"lambda_function.py": code}))},
+            SnapStart={"ApplyOn": "PublishedVersions"},
+            Timeout=30,
+            **settings,
+        )
+        names.append(name)
+        return name
+
+    yield create
+    for name in names:
+        lam.delete_function(FunctionName=name)
+
+
+def templates(daemon: Daemon) -> list[dict[str, Any]]:
+    doc = json.loads(daemon.client.request("GET", "/lambdalet/v1/pool").body)
+    found: list[dict[str, Any]] = doc["SnapStart"]["Templates"]
+    return found
+
+
+def wait_for_template(daemon: Daemon, name: str, version: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for t in templates(daemon):
+            ours = t["FunctionName"] == name and t["Version"] == version
+            if ours and t["Ready"] and t["ReadyShells"] >= 1:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"no template for {name}:{version}: {templates(daemon)}")
+
+
+def invoke(lam: Any, name: str, qualifier: str, event: dict[str, Any]) -> tuple[Any, str]:
+    resp = lam.invoke(
+        FunctionName=name, Qualifier=qualifier, Payload=json.dumps(event), LogType="Tail"
+    )
+    log = base64.b64decode(resp["LogResult"]).decode()
+    assert "FunctionError" not in resp, (resp["Payload"].read(), log)
+    return json.loads(resp["Payload"].read()), log
+
+
+def report_of(log: str) -> str:
+    return next(line for line in log.splitlines() if line.startswith("REPORT"))
+
+
+def test_environments_of_a_published_version_are_restored_from_its_template(
+    daemon: Daemon, lam: Any, snap_function: Callable[..., str]
+) -> None:
+    name = snap_function()
+    version = lam.publish_version(FunctionName=name)["Version"]
+    wait_for_template(daemon, name, version)
+    # Three at once: three environments, each a clone of the template.
+    with ThreadPoolExecutor(3) as pool:
+        runs = list(pool.map(lambda _: invoke(lam, name, version, {"sleep": 1}), range(3)))
+    for seen, log in runs:
+        report = report_of(log)
+        assert "Restore Duration: " in report and "Billed Restore Duration: " in report, report
+        assert "Init Duration" not in report
+        assert seen["init_type"] == "snap-start"
+        # before_snapshot hooks in reverse order, once (in the template); after_restore in
+        # order, in this environment.
+        assert seen["order"] == ["before:second!", "before:first", "after:one", "after:two"]
+        assert seen["tmp"] == []  # /tmp starts empty (see the README's caveats)
+        assert seen["procs"] == [1, 2] and seen["pid"] == 2
+        assert int(seen["status"]["CapEff"], 16) == 0 and int(seen["status"]["CapBnd"], 16) == 0
+        assert seen["status"]["NoNewPrivs"] == "1" and seen["status"]["Seccomp"] == "2"
+    assert len({s["uuid"] for s, _ in runs}) == 3
+    assert len({s["random"] for s, _ in runs}) == 3  # the module's generator was reseeded
+    assert len({s["request_id"] for s, _ in runs}) == 3
+    assert len({s["uid"] for s, _ in runs}) == 3  # a uid each
+    assert len({s["hostname"] for s, _ in runs}) == 3
+    assert len({s["stream"] for s, _ in runs}) == 3  # a log stream each
+    # /tmp is each one's own: what one writes, the others do not see (control: the writer).
+    with ThreadPoolExecutor(3) as pool:
+        events = [{"write": f"f{i}", "sleep": 0.5} for i in range(3)]
+        wrote = list(pool.map(lambda event: invoke(lam, name, version, event), events))
+    for seen, _ in wrote:
+        assert len(seen["tmp"]) == 1, seen["tmp"]
+
+
+def test_latest_never_uses_a_template(
+    daemon: Daemon, lam: Any, snap_function: Callable[..., str]
+) -> None:
+    name = snap_function()
+    version = lam.publish_version(FunctionName=name)["Version"]
+    wait_for_template(daemon, name, version)
+    seen, log = invoke(lam, name, "$LATEST", {})
+    assert "Init Duration: " in report_of(log)
+    assert "Restore Duration" not in log
+    assert seen["init_type"] == "on-demand"
+    assert seen["order"] == []  # no hook ran: nothing was snapshotted or restored
+    assert seen["tmp"] == ["written-during-init"]  # control: an ordinary init's /tmp
+
+
+def test_memory_limits_apply_to_each_restored_environment(
+    daemon: Daemon, lam: Any, snap_function: Callable[..., str]
+) -> None:
+    name = snap_function(MemorySize=128)
+    version = lam.publish_version(FunctionName=name)["Version"]
+    wait_for_template(daemon, name, version)
+    _, log = invoke(lam, name, version, {"allocate_mb": 32})  # control: within the limit
+    assert "Restore Duration" in log
+    resp = lam.invoke(
+        FunctionName=name, Qualifier=version, Payload=json.dumps({"allocate_mb": 256})
+    )
+    assert resp["FunctionError"] == "Unhandled"
+    assert json.loads(resp["Payload"].read())["errorType"] == "Runtime.OutOfMemory"
+
+
+def test_a_failing_after_restore_hook_is_a_snapstart_exception(
+    daemon: Daemon, lam: Any, snap_function: Callable[..., str]
+) -> None:
+    code = (
+        "from snapshot_restore_py import register_after_restore\n"
+        "@register_after_restore\n"
+        "def broken():\n"
+        "    raise ValueError('no connection')\n"
+        "def handler(event, context):\n"
+        "    return 'never'\n"
+    )
+    name = snap_function(code)
+    version = lam.publish_version(FunctionName=name)["Version"]
+    wait_for_template(daemon, name, version)
+    with pytest.raises(lam.exceptions.ClientError) as err:
+        lam.invoke(FunctionName=name, Qualifier=version, Payload=b"{}")
+    assert err.value.response["Error"]["Code"] == "SnapStartException"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_a_restart_rebuilds_the_templates(
+    daemon_factory: Callable[[], Daemon],
+) -> None:
+    daemon = daemon_factory()
+    daemon.start()
+    try:
+        lam = daemon.lambda_client()
+        name = f"snap-{uuid.uuid4().hex[:10]}"
+        lam.create_function(
+            FunctionName=name,
+            Role=ROLE,
+            Runtime="python3.11",
+            Handler="lambda_function.handler",
+            Code={"ZipFile": base64.b64decode(make_zip({"lambda_function.py": CODE}))},
+            SnapStart={"ApplyOn": "PublishedVersions"},
+        )
+        version = lam.publish_version(FunctionName=name)["Version"]
+        wait_for_template(daemon, name, version)
+        daemon.stop()
+        daemon.start()
+        wait_for_template(daemon, name, version)  # rebuilt without any invoke
+        _, log = invoke(daemon.lambda_client(), name, version, {})
+        assert "Restore Duration" in report_of(log)
+    finally:
+        daemon.stop()
