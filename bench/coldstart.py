@@ -79,6 +79,7 @@ class BenchDaemon:
     base: Path
     cgroup_parent: str
     extra_toml: str = ""  # appended to the configuration (e.g. a [network] table)
+    keep_warm_s: float = KEEP_WARM_S
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -105,7 +106,7 @@ class BenchDaemon:
                 socket_path = "{self.socket_path}"
                 [sandbox]
                 cgroup_parent = "{self.cgroup_parent}"
-                keep_warm_s = {KEEP_WARM_S}
+                keep_warm_s = {self.keep_warm_s}
                 """
             )
             + textwrap.dedent(self.extra_toml)

@@ -33,6 +33,7 @@ def summarize(samples_ms: Sequence[float]) -> dict[str, float]:
 
 
 _INIT_RE = re.compile(r"\tInit Duration: ([0-9.]+) ms")
+_RESTORE_RE = re.compile(r"\tRestore Duration: ([0-9.]+) ms")
 _DURATION_RE = re.compile(r"\tDuration: ([0-9.]+) ms")
 
 
@@ -40,6 +41,7 @@ _DURATION_RE = re.compile(r"\tDuration: ([0-9.]+) ms")
 class ReportTimes:
     duration_ms: float
     init_duration_ms: float | None  # present only on an environment's first invoke
+    restore_duration_ms: float | None = None  # instead, for an environment restored (SnapStart)
 
 
 def parse_report(log_tail: str) -> ReportTimes | None:
@@ -50,9 +52,11 @@ def parse_report(log_tail: str) -> ReportTimes | None:
             if duration is None:
                 return None
             init = _INIT_RE.search(line)
+            restore = _RESTORE_RE.search(line)
             return ReportTimes(
                 duration_ms=float(duration.group(1)),
                 init_duration_ms=float(init.group(1)) if init else None,
+                restore_duration_ms=float(restore.group(1)) if restore else None,
             )
     return None
 

@@ -139,7 +139,9 @@ def run_stem_init(stem: StemSpec, *, layout: HostLayout, control: socket.socket)
                 delivery[0].close()
             run_stem_runtime(stem, theirs, delivery=delivery[1] if delivery else None)
         theirs.close()
+        delivery_inode = 0
         if delivery is not None:
+            delivery_inode = os.fstat(delivery[1].fileno()).st_ino
             delivery[1].close()
         step = "wait for specialization"
         received = _receive_spec(control, max_fds=MAX_INIT_FDS)
@@ -187,6 +189,7 @@ def run_stem_init(stem: StemSpec, *, layout: HostLayout, control: socket.socket)
                 delivery=delivery[0],
                 owner=(spec.uid, spec.gid),
                 program=host_program(),
+                delivery_inode=delivery_inode,
             )
         os.closerange(3, 1 << 20)
         runtime_fd = None

@@ -52,6 +52,7 @@ def pool_document(pool: Pool) -> dict[str, Any]:
                     "FunctionName": t.function.name,
                     "Version": t.function.version,
                     "Ready": t.ready,
+                    "Failed": t.failed_at is not None,
                     "ReadyShells": len(t.shells),
                 }
                 for t in pool.templates.by_key.values()

@@ -15,7 +15,8 @@
                                                                    and moved into place, every
                                                                    other inherited descriptor
                                                                    replaced by /dev/null,
-                                                                   chdir /var/task; resumes in
+                                                                   chdir /var/task, setsid;
+                                                                   resumes in
                                                                    T's interrupted receive
 
 No instruction of T's runs in C or in E before the last line: C only runs injected calls and
@@ -58,6 +59,7 @@ PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 SECCOMP_SET_MODE_FILTER = 1
 MSG_CMSG_CLOEXEC = 0x40000000
+MSG_DONTWAIT = 0x40  # the message is queued before the call: never wait for one
 _CAP_VERSION_3 = 0x20080522
 _MSGHDR = struct.Struct("<QI4xQQQQi4x")  # name, namelen, iov, iovlen, control, controllen, flags
 _IOVEC = struct.Struct("<QQ")
@@ -100,6 +102,7 @@ def clone_environment(template: Tracee, job: Restore) -> int:
         _drop_privileges(env, job)
         _deliver(env, job, inherited=_descriptors(template.pid))
         env.check(NR["chdir"], _string(env, env.scratch, TASK_ROOT), what="chdir")
+        env.check(NR["setsid"], what="setsid")  # its own session, as every runtime's
         env.resume_as(template.saved)
         detach(env_pid)
     except BaseException:
@@ -156,15 +159,18 @@ def _descriptors(pid: int) -> list[int]:
 
 def _deliver(env: Tracee, job: Restore, *, inherited: Sequence[int]) -> None:
     """Receive the environment's descriptors (and /dev/null, last) on the delivery socket,
-    move them to their places, and point every other inherited descriptor at /dev/null: the
-    environment shares no open file, pipe or socket with the template or its siblings."""
+    move them to their places, close the delivery socket, and point every other inherited
+    descriptor at /dev/null (the function's code may still hold it: a number it must not see
+    reused): the environment shares no open file, pipe or socket with the template or its
+    siblings."""
     count = len(job.targets) + 1
     base = env.scratch
     buf, iov, control, msg = base, base + 64, base + 128, base + 512
     control_len = _CMSG_HEADER.size + 8 * ((4 * count + 7) // 8)
     env.write(iov, _IOVEC.pack(buf, 64))
     env.write(msg, _MSGHDR.pack(0, 0, iov, 1, control, control_len, 0))
-    env.check(NR["recvmsg"], job.delivery_fd, msg, MSG_CMSG_CLOEXEC, what="recvmsg")
+    flags = MSG_CMSG_CLOEXEC | MSG_DONTWAIT
+    env.check(NR["recvmsg"], job.delivery_fd, msg, flags, what="recvmsg")
     length, level, kind = _CMSG_HEADER.unpack(env.read(control, _CMSG_HEADER.size))
     got = (length - _CMSG_HEADER.size) // 4
     if level != socket.SOL_SOCKET or kind != socket.SCM_RIGHTS or got != count:
@@ -175,7 +181,9 @@ def _deliver(env: Tracee, job: Restore, *, inherited: Sequence[int]) -> None:
         env.check(NR["dup2"], fd, target, what="dup2")
     keep = set(job.targets) | {0}
     for fd in inherited:
-        if fd not in keep and fd not in fds:
+        if fd == job.delivery_fd:  # the platform's: gone, as if it had never been there
+            env.check(NR["close"], fd, what="close")
+        elif fd not in keep and fd not in fds:  # the function's: still a valid descriptor
             env.check(NR["dup2"], null, fd, what="dup2 /dev/null")
     for fd in fds:
         if fd not in job.targets:

@@ -53,7 +53,9 @@ class _Template:
         delivery: socket.socket,
         owner: tuple[int, int],
         program: bytes,
+        delivery_inode: int,
     ) -> None:
+        self.delivery_inode = delivery_inode  # of the runtime's end of the delivery line
         self.control = control
         self.runtime_pid = runtime_pid
         self.delivery = delivery
@@ -145,6 +147,8 @@ class _Template:
                 held.add(tid)
         _end_others(keep={1, pid})
         _refuse_shared_memory(pid)
+        if os.stat(f"/proc/{pid}/fd/{DELIVERY_FD}").st_ino != self.delivery_inode:
+            raise ValueError(f"init replaced or closed the platform's descriptor {DELIVERY_FD}")
         self.held = ptrace.Tracee(pid)
 
     def _restore(self, msg: dict[str, Any], fds: list[int]) -> int:
@@ -269,7 +273,13 @@ def serve_template(
     delivery: socket.socket,
     owner: tuple[int, int],
     program: bytes,
+    delivery_inode: int,
 ) -> NoReturn:
     _Template(
-        control, runtime_pid=runtime_pid, delivery=delivery, owner=owner, program=program
+        control,
+        runtime_pid=runtime_pid,
+        delivery=delivery,
+        owner=owner,
+        program=program,
+        delivery_inode=delivery_inode,
     ).serve()

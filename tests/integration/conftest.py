@@ -372,17 +372,45 @@ def daemon(daemon_factory: Callable[[], Daemon]) -> Daemon:
     return d
 
 
+KINDS = ("on-demand", "snap-start")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules marked `both_kinds` run each test that deploys twice: with ordinary
+    environments, and with environments restored from a SnapStart template."""
+    if metafunc.definition.get_closest_marker("both_kinds") and "deploy" in metafunc.fixturenames:
+        metafunc.parametrize("sandbox_kind", KINDS)
+
+
 @pytest.fixture
-def deploy(daemon: Daemon) -> Iterator[Callable[..., str]]:
-    """Create a function with the given source; deleted after the test."""
+def sandbox_kind() -> str:
+    return "on-demand"
+
+
+@pytest.fixture
+def deploy(daemon: Daemon, sandbox_kind: str) -> Iterator[Callable[..., str]]:
+    """Create a function with the given source; deleted after the test. As `snap-start`
+    (see `both_kinds`), a python3.11 function gets SnapStart and a published version whose
+    template is ready, and what is returned is `name:version`: its environments are clones."""
     names: list[str] = []
 
     def make(code: str, **settings: Any) -> str:
         name = f"t-{uuid.uuid4().hex[:10]}"
+        snap = sandbox_kind == "snap-start"
+        if snap:
+            if settings.get("Runtime", "python3.11") != "python3.11":
+                pytest.skip("SnapStart: lambdalet's templates are python3.11 functions")
+            settings = {**settings, "SnapStart": {"ApplyOn": "PublishedVersions"}}
         resp = daemon.create(name, code, **settings)
         assert resp.status == 201, resp.body
         names.append(name)
-        return name
+        if not snap:
+            return name
+        published = daemon.client.json_request("POST", f"{FUNCTIONS}/{name}/versions", {})
+        assert published.status == 201, published.body
+        version = str(published.json()["Version"])
+        wait_for_template(daemon, name, version)
+        return f"{name}:{version}"
 
     yield make
     for name in names:
@@ -398,6 +426,24 @@ def functions(daemon: Daemon) -> Iterator[Any]:
     yield Functions(daemon, made)
     for name in made:
         daemon.client.request("DELETE", f"{FUNCTIONS}/{name}")
+
+
+def wait_for_template(daemon: Daemon, name: str, version: str, timeout_s: float = 60) -> bool:
+    """Wait until `name:version`'s SnapStart template is ready with a shell; False if its
+    build failed (its init raised: its cold starts are then ordinary ones)."""
+    import json
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        doc = json.loads(daemon.client.request("GET", "/lambdalet/v1/pool").body)
+        for t in doc["SnapStart"]["Templates"]:
+            if t["FunctionName"] == name and t["Version"] == version:
+                if t["Failed"]:
+                    return False
+                if t["Ready"] and t["ReadyShells"] >= 1:
+                    return True
+        time.sleep(0.05)
+    raise AssertionError(f"no SnapStart template for {name}:{version} within {timeout_s} s")
 
 
 def host_pids_matching(text: str) -> list[int]:

@@ -14,7 +14,8 @@ import pytest
 from engine.cli.client import HttpResponse
 from tests.integration.conftest import Daemon, host_pids_matching, log_of, wait_until
 
-pytestmark = pytest.mark.privileged
+# Every test that deploys runs against ordinary and SnapStart-restored environments.
+pytestmark = [pytest.mark.privileged, pytest.mark.both_kinds]
 
 
 def _ok(resp: HttpResponse) -> dict[str, Any]:

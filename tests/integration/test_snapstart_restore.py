@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import ROLE, Daemon, make_zip
+from tests.integration.conftest import ROLE, Daemon, make_zip, wait_for_template
 
 pytestmark = pytest.mark.privileged
 
@@ -92,23 +91,6 @@ def snap_function(lam: Any) -> Iterator[Callable[..., str]]:
     yield create
     for name in names:
         lam.delete_function(FunctionName=name)
-
-
-def templates(daemon: Daemon) -> list[dict[str, Any]]:
-    doc = json.loads(daemon.client.request("GET", "/lambdalet/v1/pool").body)
-    found: list[dict[str, Any]] = doc["SnapStart"]["Templates"]
-    return found
-
-
-def wait_for_template(daemon: Daemon, name: str, version: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for t in templates(daemon):
-            ours = t["FunctionName"] == name and t["Version"] == version
-            if ours and t["Ready"] and t["ReadyShells"] >= 1:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"no template for {name}:{version}: {templates(daemon)}")
 
 
 def invoke(lam: Any, name: str, qualifier: str, event: dict[str, Any]) -> tuple[Any, str]:
