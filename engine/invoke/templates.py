@@ -347,7 +347,6 @@ class Templates:
             if not template.shells:
                 return None
         shell = template.shells.pop(0)
-        pool.nursery.start_soon(self._refill, template)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_r, log_w = os.pipe2(os.O_CLOEXEC)
         log = pool.logs.open_stream(function)
@@ -413,6 +412,10 @@ class Templates:
         except BaseException:
             pool.discard(env)
             raise
+        finally:
+            # The next shell once this restore is done: making one keeps the template's init
+            # (and the spawner) busy for milliseconds.
+            pool.nursery.start_soon(self._refill, template)
         self.restored += 1
         return env
 

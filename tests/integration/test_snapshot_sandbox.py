@@ -342,6 +342,19 @@ def test_memory_limits_are_per_environment() -> None:
     run(test)
 
 
+def test_a_template_whose_init_took_the_platforms_descriptor_is_refused() -> None:
+    # Init could point descriptor 4 (where clones get theirs) at a socket of its own;
+    # control: the same function without that line freezes (the tests above).
+    code = "import os\nos.dup2(os.open('/dev/null', os.O_RDONLY), 4)\n" + CODE
+
+    async def test(lab: Lab) -> None:
+        template = await lab.template(code)
+        with pytest.raises(SandboxError, match="descriptor 4"):
+            await lab.spawner.template_request(template, {"op": "freeze"})
+
+    run(test)
+
+
 def test_a_template_whose_init_left_writable_shared_memory_is_refused() -> None:
     async def test(lab: Lab) -> None:
         template = await lab.template(SHARED_MEMORY_CODE)
