@@ -259,7 +259,7 @@ def run_stem_runtime(
         set_child_rlimits(nofile=stem.nofile)
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
-        for low, high in _gaps(3, sorted(s.fileno() for s in (init, delivery) if s)):
+        for low, high in descriptor_gaps(3, sorted(s.fileno() for s in (init, delivery) if s)):
             os.closerange(low, high)
         drop_bounding_set()
         bootstrap.prepare_stem()
@@ -312,7 +312,7 @@ def run_stem_runtime(
     bootstrap.run(runtime_fd, handler=spec.handler)
 
 
-def _gaps(low: int, keep: list[int]) -> list[tuple[int, int]]:
+def descriptor_gaps(low: int, keep: list[int]) -> list[tuple[int, int]]:
     """[low, 2**20) without the descriptors in `keep` (sorted), as closerange arguments."""
     out = []
     for fd in keep:

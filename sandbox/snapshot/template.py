@@ -201,7 +201,7 @@ class _Template:
                 os.kill(shell, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            status = _wait_status(info)
+            status = wait_status_of(info)
             report = {"op": "env_exited", "pid": info.si_pid, "status": status}
             self.control.send(msgpack.packb(report, use_bin_type=True))
 
@@ -237,7 +237,7 @@ def _refuse_shared_memory(pid: int) -> None:
                 )
 
 
-def _wait_status(info: os.waitid_result) -> int:
+def wait_status_of(info: os.waitid_result) -> int:
     """waitid's answer as the wait status waitpid would have given."""
     if info.si_code == os.CLD_EXITED:
         return (info.si_status & 0xFF) << 8

@@ -175,3 +175,22 @@ def test_the_host_program_is_the_compiled_policy_for_this_machine() -> None:
         pytest.skip(f"no table for {machine}")
     assert host_program() == compile_policy(ARCHES[machine])
     assert len(host_program()) % 8 == 0
+
+
+@pytest.mark.parametrize("arch", [X86_64, AARCH64], ids=lambda a: a.name)
+def test_a_templates_filter_leaves_only_setns_to_its_tracer(arch: Arch) -> None:
+    from sandbox.seccomp.bpf import RET_TRACE, TEMPLATE_TRACED
+
+    template = compile_policy(arch, traced=TEMPLATE_TRACED)
+    ordinary = compile_policy(arch)
+    assert TEMPLATE_TRACED == ("setns",)
+    for name, nr in arch.numbers.items():
+        got = run_filter(template, nr=nr, arch=arch.audit_arch)
+        if name == "setns":
+            assert got == RET_TRACE
+            assert run_filter(ordinary, nr=nr, arch=arch.audit_arch) == EPERM  # control
+        else:  # everything else exactly as any sandbox's filter decides
+            assert got == run_filter(ordinary, nr=nr, arch=arch.audit_arch), name
+    for flags in (CLONE_NEWUSER, CLONE_NEWNET):  # namespaces stay refused
+        got = run_filter(template, nr=arch.numbers["clone"], arch=arch.audit_arch, args=(flags,))
+        assert got == EPERM
