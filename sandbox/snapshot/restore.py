@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sandbox.seccomp.numbers import X86_64 as NR
-from sandbox.snapshot.ptrace import Tracee, TraceError, detach, wait_stop
+from sandbox.snapshot.ptrace import FIRST_RESULT, Call, Tracee, TraceError, detach, wait_stop
 from sandbox.spec import TASK_ROOT
 
 CLONE_VM = 0x00000100
@@ -81,28 +81,23 @@ class Restore:
 
 
 def clone_environment(template: Tracee, job: Restore) -> int:
-    """Make one environment of `job` from the held `template`; its pid (caller's view). The
-    environment runs when this returns."""
-    children: list[int] = []
-    middle_pid = template.check(
-        NR["clone"], CLONE_VM | CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0, what="clone"
-    )
+    """Make one environment of `job` from the held `template` (its batch runner installed);
+    its pid (caller's view). The environment runs when this returns."""
+    # T is left in its clone's event stop: it only ever runs the runner again.
+    clone_vm = (CLONE_VM | CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0)
+    middle_pid = template.batch([Call("clone", NR["clone"], clone_vm)], until_child=True)
     template.resume_as(template.saved)
     try:
         _wait_born(middle_pid)
-        middle = Tracee(middle_pid, on_child=children.append)
-        env_pid = _enter_shell(middle, job)
+        env_pid = _enter_shell(Tracee(middle_pid, like=template), job)
     finally:
         _kill(middle_pid)
     try:
         _wait_born(env_pid)
         for procs in job.cgroup_procs:  # before it runs anything: accounted and limited
             os.pwrite(procs, str(env_pid).encode(), 0)
-        env = Tracee(env_pid)
-        _drop_privileges(env, job)
-        _deliver(env, job, inherited=_descriptors(template.pid))
-        env.check(NR["chdir"], _string(env, env.scratch, TASK_ROOT), what="chdir")
-        env.check(NR["setsid"], what="setsid")  # its own session, as every runtime's
+        env = Tracee(env_pid, like=template)
+        _set_up(env, job, inherited=_descriptors(template.pid))
         env.resume_as(template.saved)
         detach(env_pid)
     except BaseException:
@@ -124,67 +119,108 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _string(t: Tracee, addr: int, text: str) -> int:
-    t.write(addr, text.encode() + b"\0")
-    return addr
-
-
 def _enter_shell(middle: Tracee, job: Restore) -> int:
-    pidfd = middle.check(NR["pidfd_open"], job.shell_pid, 0, what="pidfd_open")
-    middle.check(NR["setns"], pidfd, SHELL_NAMESPACES, what="setns into the shell")
-    middle.check(NR["close"], pidfd, what="close")
-    # Entering a user namespace fills the bounding set; empty it as every sandbox's is.
-    for cap in range(job.last_cap + 1):
-        middle.check(NR["prctl"], PR_CAPBSET_DROP, cap, what="drop the bounding set")
-    return middle.check(NR["clone"], CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0, what="clone")
+    """In C: enter the shell's namespaces, empty the bounding set (entering a user namespace
+    fills it; every sandbox's is empty), fork E; E's pid. One batch, left at the fork."""
+    calls = [
+        Call("pidfd_open", NR["pidfd_open"], (job.shell_pid, 0)),
+        Call("setns into the shell", NR["setns"], (FIRST_RESULT, SHELL_NAMESPACES)),
+        Call("close", NR["close"], (FIRST_RESULT,)),
+        *(
+            Call("drop the bounding set", NR["prctl"], (PR_CAPBSET_DROP, cap))
+            for cap in range(job.last_cap + 1)
+        ),
+        Call("clone", NR["clone"], (CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0)),
+    ]
+    return middle.batch(calls, until_child=True)
 
 
-def _drop_privileges(env: Tracee, job: Restore) -> None:
-    env.check(NR["setgroups"], 0, 0, what="setgroups")
-    env.check(NR["setresgid"], job.gid, job.gid, job.gid, what="setresgid")
-    env.check(NR["setresuid"], job.uid, job.uid, job.uid, what="setresuid")
-    header, data = env.scratch, env.scratch + 16
-    env.write(header, struct.pack("<Ii", _CAP_VERSION_3, 0) + bytes(24))
-    env.check(NR["capset"], header, data, what="capset")
-    env.check(NR["prctl"], PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, what="no_new_privs")
-    program, fprog = env.scratch, env.scratch - 16
-    env.write(program, job.filter_program)
-    env.write(fprog, struct.pack("<H6xQ", len(job.filter_program) // 8, program))
-    env.check(NR["seccomp"], SECCOMP_SET_MODE_FILTER, 0, fprog, what="seccomp")
+def _set_up(env: Tracee, job: Restore, *, inherited: Sequence[int]) -> None:
+    """In E: drop privileges, receive its descriptors and put them in place, then unmap the
+    runner (the last thing E runs before its resume is T's own syscall instruction)."""
+    recv_flags = MSG_CMSG_CLOEXEC | MSG_DONTWAIT
+    runner = env.runner
+    if runner is None:
+        raise TraceError(0, "the template has no batch runner")
+    count = len(job.targets) + 1
+    data = _Data(runner.data, count)
+    env.write(data.at, data.pack(job))
+    env.batch(
+        [
+            Call("setgroups", NR["setgroups"], (0, 0)),
+            Call("setresgid", NR["setresgid"], (job.gid, job.gid, job.gid)),
+            Call("setresuid", NR["setresuid"], (job.uid, job.uid, job.uid)),
+            Call("capset", NR["capset"], (data.cap_header, data.cap_data)),
+            Call("no_new_privs", NR["prctl"], (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)),
+            Call("seccomp", NR["seccomp"], (SECCOMP_SET_MODE_FILTER, 0, data.fprog)),
+            Call("recvmsg", NR["recvmsg"], (job.delivery_fd, data.msg, recv_flags)),
+        ]
+    )
+    fds = data.received(env.read(data.control, data.control_len))
+    env.batch(
+        [
+            *_placing(job, fds, inherited=inherited),
+            Call("chdir", NR["chdir"], (data.path,)),
+            Call("setsid", NR["setsid"]),  # its own session, as every runtime's
+        ]
+    )
+    env.step_call(NR["munmap"], runner.at, runner.size, what="munmap the runner")
 
 
 def _descriptors(pid: int) -> list[int]:
     return sorted(int(name) for name in os.listdir(f"/proc/{pid}/fd"))
 
 
-def _deliver(env: Tracee, job: Restore, *, inherited: Sequence[int]) -> None:
-    """Receive the environment's descriptors (and /dev/null, last) on the delivery socket,
-    move them to their places, close the delivery socket, and point every other inherited
-    descriptor at /dev/null (the function's code may still hold it: a number it must not see
-    reused): the environment shares no open file, pipe or socket with the template or its
-    siblings."""
-    count = len(job.targets) + 1
-    base = env.scratch
-    buf, iov, control, msg = base, base + 64, base + 128, base + 512
-    control_len = _CMSG_HEADER.size + 8 * ((4 * count + 7) // 8)
-    env.write(iov, _IOVEC.pack(buf, 64))
-    env.write(msg, _MSGHDR.pack(0, 0, iov, 1, control, control_len, 0))
-    flags = MSG_CMSG_CLOEXEC | MSG_DONTWAIT
-    env.check(NR["recvmsg"], job.delivery_fd, msg, flags, what="recvmsg")
-    length, level, kind = _CMSG_HEADER.unpack(env.read(control, _CMSG_HEADER.size))
-    got = (length - _CMSG_HEADER.size) // 4
-    if level != socket.SOL_SOCKET or kind != socket.SCM_RIGHTS or got != count:
-        raise TraceError(0, f"expected {count} descriptors, got {got}")
-    fds = struct.unpack(f"<{count}i", env.read(control + _CMSG_HEADER.size, 4 * count))
+class _Data:
+    """What E's injected calls point at, laid out in the runner's data area (E's own copy)."""
+
+    def __init__(self, at: int, count: int) -> None:
+        self.at = at
+        self.count = count
+        self.cap_header, self.cap_data = at, at + 16
+        self.fprog = at + 48
+        self.iov, self.msg = at + 64, at + 80
+        self.buf = at + 144
+        self.control = at + 208
+        self.control_len = _CMSG_HEADER.size + 8 * ((4 * count + 7) // 8)
+        self.path = self.control + self.control_len
+        self.program = (self.path + len(TASK_ROOT) + 1 + 15) & ~15
+
+    def pack(self, job: Restore) -> bytes:
+        out = bytearray(self.program - self.at + len(job.filter_program))
+        struct.pack_into("<Ii", out, 0, _CAP_VERSION_3, 0)  # header; data: 24 zero bytes
+        struct.pack_into("<H6xQ", out, 48, len(job.filter_program) // 8, self.program)
+        _IOVEC.pack_into(out, self.iov - self.at, self.buf, 64)
+        msg = (0, 0, self.iov, 1, self.control, self.control_len, 0)
+        _MSGHDR.pack_into(out, self.msg - self.at, *msg)
+        path = TASK_ROOT.encode() + b"\0"
+        out[self.path - self.at : self.path - self.at + len(path)] = path
+        out[self.program - self.at :] = job.filter_program
+        return bytes(out)
+
+    def received(self, control: bytes) -> tuple[int, ...]:
+        length, level, kind = _CMSG_HEADER.unpack_from(control)
+        got = (length - _CMSG_HEADER.size) // 4
+        if level != socket.SOL_SOCKET or kind != socket.SCM_RIGHTS or got != self.count:
+            raise TraceError(0, f"expected {self.count} descriptors, got {got}")
+        return struct.unpack_from(f"<{self.count}i", control, _CMSG_HEADER.size)
+
+
+def _placing(job: Restore, fds: Sequence[int], *, inherited: Sequence[int]) -> list[Call]:
+    """Move the received descriptors (and /dev/null, last) to their places, close the
+    delivery socket, and point every other inherited descriptor at /dev/null (the function's
+    code may still hold it: a number it must not see reused): the environment shares no open
+    file, pipe or socket with the template or its siblings."""
     *given, null = fds
-    for fd, target in zip(given, job.targets, strict=True):
-        env.check(NR["dup2"], fd, target, what="dup2")
+    calls = [
+        Call("dup2", NR["dup2"], (fd, target))
+        for fd, target in zip(given, job.targets, strict=True)
+    ]
     keep = set(job.targets) | {0}
     for fd in inherited:
         if fd == job.delivery_fd:  # the platform's: gone, as if it had never been there
-            env.check(NR["close"], fd, what="close")
+            calls.append(Call("close", NR["close"], (fd,)))
         elif fd not in keep and fd not in fds:  # the function's: still a valid descriptor
-            env.check(NR["dup2"], null, fd, what="dup2 /dev/null")
-    for fd in fds:
-        if fd not in job.targets:
-            env.check(NR["close"], fd, what="close")
+            calls.append(Call("dup2 /dev/null", NR["dup2"], (null, fd)))
+    calls += [Call("close", NR["close"], (fd,)) for fd in fds if fd not in job.targets]
+    return calls

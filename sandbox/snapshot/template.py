@@ -149,7 +149,9 @@ class _Template:
         _refuse_shared_memory(pid)
         if os.stat(f"/proc/{pid}/fd/{DELIVERY_FD}").st_ino != self.delivery_inode:
             raise ValueError(f"init replaced or closed the platform's descriptor {DELIVERY_FD}")
-        self.held = ptrace.Tracee(pid)
+        held_thread = ptrace.Tracee(pid)
+        held_thread.install_runner()  # every restore's fixed call sequences run in it
+        self.held = held_thread
 
     def _restore(self, msg: dict[str, Any], fds: list[int]) -> int:
         if self.held is None:
