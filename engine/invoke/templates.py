@@ -351,7 +351,6 @@ class Templates:
         log_r, log_w = os.pipe2(os.O_CLOEXEC)
         log = pool.logs.open_stream(function)
         name = cgroup_name(shell.sandbox_id)
-        procs = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in pool.cgroups.procs_files(name)]
         request = {
             "op": "restore",
             "env_id": shell.sandbox_id,
@@ -361,9 +360,7 @@ class Templates:
         }
         try:
             async with template.lock:
-                stem = await pool.spawner.restore(
-                    template.stem, request, [theirs.fileno(), log_w, *procs]
-                )
+                stem = await pool.spawner.restore(template.stem, request, [theirs.fileno(), log_w])
         except BaseException as exc:
             ours.close()
             os.close(log_r)
@@ -374,8 +371,7 @@ class Templates:
             raise
         finally:
             theirs.close()
-            for fd in (log_w, *procs):
-                os.close(fd)
+            os.close(log_w)
         os.set_blocking(log_r, False)
         proc = SandboxProcess(
             stem=stem,

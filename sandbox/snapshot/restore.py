@@ -1,13 +1,16 @@
 """Clone a held template into an environment shell, as a checklist of injected calls.
 
     template T (held)        C (a clone sharing T's memory)       E (the environment)
-    clone(VM|PARENT) ───────► pidfd_open(shell), setns(pidfd,
+    --- ahead, with the shell (`prepare_middle`) ---------------------------------------------
+    clone(VM|PARENT) ───────► init writes its pid to the
+                              environment's cgroups
+                              pidfd_open(shell), setns(pidfd,
                               user|mnt|net|uts|ipc|pid|cgroup)
-                              empty the bounding set
+                              empty the bounding set; held
+    --- the restore (`clone_environment`) ----------------------------------------------------
                               clone(PARENT) ─────────────────────► (born in the shell's pid
-                              killed                                namespace, stopped)
-                                                                   init writes its pid to the
-                                                                   environment's cgroups
+                              killed                                namespace and in its
+                                                                   cgroups, stopped)
                                                                    setgroups, setresgid,
                                                                    setresuid (the environment's
                                                                    ids), capset(0), the syscall
@@ -68,34 +71,47 @@ _CMSG_HEADER = struct.Struct("<QII")  # len, level, type
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Restore:
-    """What one environment is made of."""
+    """What one environment is made of (its shell and cgroups are its middle's)."""
 
-    shell_pid: int  # the shell's pid 1 (in the caller's pid namespace)
     uid: int
     gid: int
-    cgroup_procs: Sequence[int]  # open cgroup.procs files the environment joins
     delivery_fd: int  # T's end of the socket its descriptors arrive on (already queued)
     targets: Sequence[int]  # where each delivered descriptor goes, in order
     filter_program: bytes  # the sandbox's syscall filter
-    last_cap: int
 
 
-def clone_environment(template: Tracee, job: Restore) -> int:
-    """Make one environment of `job` from the held `template` (its batch runner installed);
-    its pid (caller's view). The environment runs when this returns."""
+def prepare_middle(
+    template: Tracee, *, shell_pid: int, cgroup_procs: Sequence[int], last_cap: int
+) -> Tracee:
+    """Ahead of a restore (when its shell is made): C, a clone sharing T's memory, moved into
+    the environment's cgroups, in the shell's namespaces, its bounding set empty; left held.
+    The restore is then only C's fork and E's set-up: E is born in its cgroups and shell."""
     # T is left in its clone's event stop: it only ever runs the runner again.
     clone_vm = (CLONE_VM | CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0)
     middle_pid = template.batch([Call("clone", NR["clone"], clone_vm)], until_child=True)
     template.resume_as(template.saved)
     try:
         _wait_born(middle_pid)
-        env_pid = _enter_shell(Tracee(middle_pid, like=template), job)
-    finally:
+        for procs in cgroup_procs:  # before it runs anything: accounted and limited
+            os.pwrite(procs, str(middle_pid).encode(), 0)
+        middle = Tracee(middle_pid, like=template)
+        _enter_shell(middle, shell_pid=shell_pid, last_cap=last_cap)
+    except BaseException:
         _kill(middle_pid)
+        raise
+    return middle
+
+
+def clone_environment(template: Tracee, middle: Tracee, job: Restore) -> int:
+    """Make one environment of `job`: fork E from its prepared middle (which then dies), set
+    E up; its pid (caller's view). The environment runs when this returns."""
+    fork = (CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0)
+    try:
+        env_pid = middle.batch([Call("clone", NR["clone"], fork)], until_child=True)
+    finally:
+        _kill(middle.pid)
     try:
         _wait_born(env_pid)
-        for procs in job.cgroup_procs:  # before it runs anything: accounted and limited
-            os.pwrite(procs, str(env_pid).encode(), 0)
         env = Tracee(env_pid, like=template)
         _set_up(env, job, inherited=_descriptors(template.pid))
         env.resume_as(template.saved)
@@ -119,20 +135,19 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _enter_shell(middle: Tracee, job: Restore) -> int:
+def _enter_shell(middle: Tracee, *, shell_pid: int, last_cap: int) -> None:
     """In C: enter the shell's namespaces, empty the bounding set (entering a user namespace
-    fills it; every sandbox's is empty), fork E; E's pid. One batch, left at the fork."""
+    fills it; every sandbox's is empty). One batch."""
     calls = [
-        Call("pidfd_open", NR["pidfd_open"], (job.shell_pid, 0)),
+        Call("pidfd_open", NR["pidfd_open"], (shell_pid, 0)),
         Call("setns into the shell", NR["setns"], (FIRST_RESULT, SHELL_NAMESPACES)),
         Call("close", NR["close"], (FIRST_RESULT,)),
         *(
             Call("drop the bounding set", NR["prctl"], (PR_CAPBSET_DROP, cap))
-            for cap in range(job.last_cap + 1)
+            for cap in range(last_cap + 1)
         ),
-        Call("clone", NR["clone"], (CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0)),
     ]
-    return middle.batch(calls, until_child=True)
+    middle.batch(calls)
 
 
 def _set_up(env: Tracee, job: Restore, *, inherited: Sequence[int]) -> None:

@@ -10,10 +10,11 @@ SCM_RIGHTS):
     {"op": "freeze"}                      hold every thread of the runtime in a ptrace stop,
                                           end every other process of the template, refuse a
                                           runtime with writable shared memory
-    {"op": "shell", uid, gid, hostname,   an environment shell (`shell.make_shell`); fds: the
-      tmp_size_mb} + cgroup.procs fds     environment's cgroup.procs files, opened for writing
+    {"op": "shell", uid, gid, hostname,   an environment shell (`shell.make_shell`) and its
+      tmp_size_mb} + cgroup.procs fds     middle (`restore.prepare_middle`); fds: the
+                                          environment's cgroup.procs files, opened for writing
     {"op": "restore", shell, uid, gid}    a clone of the runtime in that shell
-      + [runtime, log, cgroup.procs...]   (`restore.clone_environment`)
+      + [runtime socket, log pipe]        (`restore.clone_environment`)
     {"op": "release", shell}              end an environment (its shell's pid 1, and so the
                                           whole pid namespace)
 
@@ -34,7 +35,7 @@ import msgpack
 
 from sandbox.privileges import highest_capability
 from sandbox.snapshot import ptrace
-from sandbox.snapshot.restore import Restore, clone_environment
+from sandbox.snapshot.restore import Restore, clone_environment, prepare_middle
 from sandbox.snapshot.shell import ShellSpec, make_shell
 from sandbox.spec import RUNTIME_FD
 
@@ -64,6 +65,7 @@ class _Template:
         self.held: ptrace.Tracee | None = None
         self.shells: dict[int, int] = {}  # environment pid -> its shell's pid 1
         self.unused: set[int] = set()  # shells made, no environment in them yet
+        self.middles: dict[int, ptrace.Tracee] = {}  # an unused shell's prepared middle
         self.null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
         self.last_cap = highest_capability()
 
@@ -117,7 +119,16 @@ class _Template:
                 hostname=str(msg["hostname"]),
                 tmp_size_mb=int(msg["tmp_size_mb"]),
             )
+            if self.held is None:
+                raise ValueError("the template is not frozen")
             shell = make_shell(spec, cgroup_procs=fds)
+            try:
+                self.middles[shell] = prepare_middle(
+                    self.held, shell_pid=shell, cgroup_procs=fds, last_cap=self.last_cap
+                )
+            except BaseException:
+                os.kill(shell, signal.SIGKILL)
+                raise
             self.unused.add(shell)
             return {"op": "shell", "pid": shell}, [os.pidfd_open(shell)]
         if op == "restore":
@@ -129,6 +140,8 @@ class _Template:
             if shell in self.shells.values() or shell in self.unused:
                 self.unused.discard(shell)
                 os.kill(shell, signal.SIGKILL)
+                if (middle := self.middles.pop(shell, None)) is not None:
+                    os.kill(middle.pid, signal.SIGKILL)
             return {"op": "released"}, []
         raise ValueError(f"unknown op {op!r}")
 
@@ -156,25 +169,23 @@ class _Template:
     def _restore(self, msg: dict[str, Any], fds: list[int]) -> int:
         if self.held is None:
             raise ValueError("the template is not frozen")
-        if len(fds) < 2:
-            raise ValueError("restore needs the runtime socket, the log pipe and cgroup files")
+        if len(fds) != 2:
+            raise ValueError("restore needs the runtime socket and the log pipe")
         shell = int(msg["shell"])
-        if shell not in self.unused:
+        middle = self.middles.pop(shell, None)
+        if shell not in self.unused or middle is None:
             raise ValueError(f"no unused shell {shell}")
-        runtime, log, *procs = fds
+        runtime, log = fds
         socket.send_fds(self.delivery, [b"r"], [runtime, log, log, self.null])
         job = Restore(
-            shell_pid=shell,
             uid=int(msg["uid"]),
             gid=int(msg["gid"]),
-            cgroup_procs=procs,
             delivery_fd=DELIVERY_FD,
             targets=(RUNTIME_FD, 1, 2),
             filter_program=self.program,
-            last_cap=self.last_cap,
         )
         try:
-            env = clone_environment(self.held, job)
+            env = clone_environment(self.held, middle, job)
         except BaseException:
             _drain_descriptors(self.delivery)
             raise

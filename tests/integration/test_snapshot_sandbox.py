@@ -191,7 +191,6 @@ class Lab:
                 os.close(fd)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_r, log_w = os.pipe2(os.O_CLOEXEC)
-        procs = self._procs(name)
         try:
             request = {
                 "op": "restore",
@@ -200,11 +199,10 @@ class Lab:
                 "uid": uid,
                 "gid": uid,
             }
-            env = await self.spawner.restore(template, request, [theirs.fileno(), log_w, *procs])
+            env = await self.spawner.restore(template, request, [theirs.fileno(), log_w])
         finally:
             theirs.close()
-            for fd in (log_w, *procs):
-                os.close(fd)
+            os.close(log_w)
         os.close(log_r)
         stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
         self.streams.append(stream)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -215,3 +216,67 @@ def test_a_restart_rebuilds_the_templates(
         assert "Restore Duration" in report_of(log)
     finally:
         daemon.stop()
+
+
+def test_an_idle_template_is_dropped_and_rebuilt_on_demand(
+    daemon_factory: Callable[[], Daemon],
+) -> None:
+    daemon = daemon_factory()
+    daemon.start(keep_warm_s=0.5, sandbox_toml="snapstart_idle_s = 10")
+    try:
+        lam = daemon.lambda_client()
+        name = f"snap-{uuid.uuid4().hex[:10]}"
+        lam.create_function(
+            FunctionName=name,
+            Role=ROLE,
+            Runtime="python3.11",
+            Handler="lambda_function.handler",
+            Code={"ZipFile": base64.b64decode(make_zip({"lambda_function.py": CODE}))},
+            SnapStart={"ApplyOn": "PublishedVersions"},
+        )
+        version = lam.publish_version(FunctionName=name)["Version"]
+        assert wait_for_template(daemon, name, version)
+        _, log = invoke(lam, name, version, {})
+        assert "Restore Duration" in report_of(log)  # control: the template serves
+
+        def has_template() -> bool:
+            doc = json.loads(daemon.client.request("GET", "/lambdalet/v1/pool").body)
+            return any(t["FunctionName"] == name for t in doc["SnapStart"]["Templates"])
+
+        deadline = time.monotonic() + 30  # 10 s idle, checked every 2.5 s
+        while has_template() and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert not has_template(), "the idle template was not dropped"
+        deadline = time.monotonic() + 10  # and its environment is reaped (keep_warm_s)
+        while time.monotonic() < deadline:
+            doc = json.loads(daemon.client.request("GET", "/lambdalet/v1/pool").body)
+            if doc["Environments"]["Live"] == 0:
+                break
+            time.sleep(0.1)
+        # The next cold start is an ordinary one, and asks for the template again.
+        _, log = invoke(lam, name, version, {})
+        assert "Init Duration" in report_of(log)
+        assert wait_for_template(daemon, name, version)
+    finally:
+        daemon.stop()
+
+
+def test_after_restore_hooks_past_10_s_are_a_snapstart_timeout(
+    daemon: Daemon, lam: Any, snap_function: Callable[..., str]
+) -> None:
+    code = (
+        "import time\n"
+        "from snapshot_restore_py import register_after_restore\n"
+        "register_after_restore(time.sleep, 30)\n"
+        "def handler(event, context):\n"
+        "    return 'never'\n"
+    )
+    name = snap_function(code)
+    version = lam.publish_version(FunctionName=name)["Version"]
+    assert wait_for_template(daemon, name, version)
+    started = time.monotonic()
+    with pytest.raises(lam.exceptions.ClientError) as err:
+        lam.invoke(FunctionName=name, Qualifier=version, Payload=b"{}")
+    assert err.value.response["Error"]["Code"] == "SnapStartTimeoutException"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 408
+    assert 9 < time.monotonic() - started < 25
