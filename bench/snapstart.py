@@ -5,7 +5,8 @@ The function imports boto3 at init and makes a client (what makes Python cold st
 its handler is trivial and reports the memory its environment shares with the template
 (/proc/self/smaps_rollup). Rounds interleave, in rotating order:
 
-    restore   invoke of the published version (SnapStart): a clone of its template
+    restore   invoke of the published version (SnapStart): a clone of its template; then
+              the same environment again (warm: the floor under any start)
     cold      invoke of $LATEST: an ordinary cold start (boto3 imported at init)
     python    ``python -I -S -c pass`` on the host (bare interpreter start)
     boto3     ``python -I -c 'import boto3; boto3.client(...)'`` on the host
@@ -132,6 +133,9 @@ class Run:
         self.record("env_private_mb", private / 1024)
         self.record("env_shared_mb", (rss - private) / 1024)
         self.record("env_pss_mb", rollup.get("Pss", 0) / 1024)
+        # The same environment again: a warm invoke, the floor under any start.
+        warm_ms, _ = self.invoke(self.version, {})
+        self.record("warm_e2e", warm_ms)
 
     def cold(self, round_no: int) -> None:
         self.settle()
@@ -224,7 +228,7 @@ def report(run: Run) -> str:
         )
     p50 = {k: s["p50"] for k, s in stats.items()}
     if "restore_e2e" in p50:
-        for other in ("cold_e2e", "python_bare", "python_boto3"):
+        for other in ("cold_e2e", "python_bare", "python_boto3", "warm_e2e"):
             if other in p50:
                 ratio = p50["restore_e2e"] / p50[other]
                 lines.append(f"restore_e2e / {other:<13} p50 ratio {ratio:.4f}")

@@ -42,6 +42,7 @@ from engine.model.function import FunctionConfig, snap_start_applies
 from engine.network.enis import Eni
 from engine.network.service import NetworkService
 from engine.runtime.catalog import RuntimeKind
+from engine.runtime.channels import MsgpackChannel
 from engine.runtime.environment import Environment, PlatformError
 from engine.runtime.log_store import LogStore
 from engine.runtime.logs import LogStream
@@ -425,8 +426,6 @@ def _dropped(template: Template) -> bool:
 
 
 async def _first_message(proc: SandboxProcess, log: LogStream) -> object:
-    from engine.runtime.channels import MsgpackChannel
-
     return await MsgpackChannel(proc.stream, log).receive()
 
 

@@ -29,6 +29,7 @@ import os
 import selectors
 import signal
 import socket
+import time
 from typing import Any, NoReturn
 
 import msgpack
@@ -43,6 +44,7 @@ DELIVERY_FD = RUNTIME_FD + 1  # the runtime's end of the socket environments' fd
 _MAX_REQUEST = 64 * 1024
 _MAX_FDS = 8
 _WALL = 0x40000000
+FREEZE_WAIT_S = 5.0
 
 
 class _Template:
@@ -149,6 +151,7 @@ class _Template:
         if self.held is not None:
             raise ValueError("already frozen")
         pid = self.runtime_pid
+        _wait_blocked(pid)
         held: set[int] = set()
         while True:  # until no thread is left running (a running one may start another)
             tids = {int(t) for t in os.listdir(f"/proc/{pid}/task")} - held
@@ -206,8 +209,12 @@ class _Template:
                 return
             if info.si_pid == self.runtime_pid:
                 os._exit(1)  # the template is gone: nothing left to clone
-            self.unused.discard(info.si_pid)
-            shell = self.shells.pop(info.si_pid, None)
+            ended = info.si_pid
+            self.unused.discard(ended)
+            for key, middle in list(self.middles.items()):  # a shell or middle killed by its
+                if ended in (key, middle.pid):  # cgroup's teardown (never used)
+                    del self.middles[key]
+            shell = self.shells.pop(ended, None)
             if shell is None:
                 continue
             try:
@@ -217,6 +224,20 @@ class _Template:
             status = wait_status_of(info)
             report = {"op": "env_exited", "pid": info.si_pid, "status": status}
             self.control.send(msgpack.packb(report, use_bin_type=True))
+
+
+def _wait_blocked(pid: int, *, timeout_s: float = FREEZE_WAIT_S) -> None:
+    """Until the runtime's main thread sits in a system call (its receive, right after it
+    sent TemplateReady): only a thread stopped there can be cloned."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with open(f"/proc/{pid}/syscall") as f:
+            state = f.read().split()
+        if state and state[0].isdigit():
+            return
+        if time.monotonic() >= deadline:
+            raise ValueError(f"the runtime did not block within {timeout_s:.0f} s of its init")
+        time.sleep(0.0005)
 
 
 def _end_others(*, keep: set[int]) -> None:

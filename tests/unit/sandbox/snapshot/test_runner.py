@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -31,11 +32,13 @@ def child() -> Iterator[tuple[int, int]]:
     os.close(r)
     try:
         ptrace.seize(pid)
-        for _ in range(100):  # until it is blocked in its read
+        deadline = time.monotonic() + 10  # a loaded machine may take a while to get there
+        while True:  # until it is blocked in its read
             with open(f"/proc/{pid}/syscall") as f:
                 if f.read().split()[0] == str(NR["read"]):
                     break
-            os.sched_yield()
+            assert time.monotonic() < deadline, "the child never blocked in its read"
+            time.sleep(0.001)
         ptrace.interrupt(pid)
         yield pid, w
     finally:
