@@ -35,6 +35,7 @@ import array
 import errno
 import gc
 import os
+import select
 import selectors
 import signal
 import socket
@@ -55,6 +56,7 @@ from sandbox.stem import run_stem_init
 _FD_BYTES = array.array("i").itemsize
 _MAX_TEMPLATE_FDS = 8
 _MAX_TEMPLATE_REPLY = 4096
+_TEMPLATE_REPLY_TIMEOUT_S = 30.0  # a shell with its mounts and middle takes milliseconds
 
 
 def _received_fds(ancdata: list[tuple[int, int, bytes]]) -> list[int]:
@@ -244,6 +246,15 @@ class _Spawner:
         assert child.control is not None
         socket.send_fds(child.control, [msgpack.packb(request, use_bin_type=True)], fds)
         while True:
+            # Bounded: every sandbox waits on the spawner meanwhile. A template that does not
+            # answer in time is killed (its environments with it).
+            poll = select.poll()  # not select(): descriptors may be above FD_SETSIZE
+            poll.register(child.control, select.POLLIN)
+            if not poll.poll(_TEMPLATE_REPLY_TIMEOUT_S * 1000):
+                pid = self.by_id.get(child.sandbox_id)
+                if pid is not None:
+                    os.kill(pid, signal.SIGKILL)
+                raise ValueError(f"template {child.sandbox_id} did not answer: killed")
             answer, given, _flags, _addr = socket.recv_fds(child.control, _MAX_TEMPLATE_REPLY, 1)
             if not answer:
                 raise ValueError(f"template {child.sandbox_id} ended")
