@@ -29,6 +29,7 @@ from engine.model.demand import Demand
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
 from sandbox.launcher import Spawner, Stem
+from sandbox.limits import CgroupLimits
 from sandbox.spec import StemSpec
 
 logger = logging.getLogger(__name__)
@@ -75,13 +76,15 @@ class Stems:
     def __len__(self) -> int:
         return len(self.ready)
 
-    async def make(self) -> Stem:
+    async def make(self, *, template: CgroupLimits | None = None) -> Stem:
+        """A new stem; with `template` (its cgroup's limits), a SnapStart template's
+        (`engine.invoke.templates`)."""
         sandbox_id = secrets.token_hex(6)
         name = cgroup_name(sandbox_id)
         created: list[bool] = []
 
         def create() -> None:  # limits come with the function, at specialization
-            self.cgroups.create(name, None)
+            self.cgroups.create(name, template)
             created.append(True)
 
         try:
@@ -97,6 +100,7 @@ class Stems:
                     nofile=self.config.sandbox.nofile,
                     # With networking on, every sandbox joins an ENI: no namespace of its own.
                     own_netns=not self.config.network.enabled,
+                    template=template is not None,
                 )
             )
         except BaseException:

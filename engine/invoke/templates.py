@@ -36,6 +36,7 @@ import trio
 from engine.config import Config
 from engine.invoke.plan import PoolPaths, cgroup_name, plan_limits, plan_spec
 from engine.invoke.pressure import MemoryGuard
+from engine.invoke.stems import Stems
 from engine.invoke.teardown import Teardowns
 from engine.invoke.uids import UidAllocator
 from engine.model.function import FunctionConfig, snap_start_applies
@@ -52,7 +53,6 @@ from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
 from sandbox.launcher import SandboxProcess, Spawner, Stem
 from sandbox.protocol import AFTER_RESTORE_TIMEOUT_S, Closed, Restore, TemplateReady
-from sandbox.spec import StemSpec
 
 
 class TemplatePool(Protocol):
@@ -70,6 +70,7 @@ class TemplatePool(Protocol):
     uids: UidAllocator
     teardowns: Teardowns
     memory: MemoryGuard
+    stems: Stems
     closing: bool
     host_cpus: int
 
@@ -163,23 +164,11 @@ class Templates:
         function = template.function
         kind = pool.runtime_kind(function)
         uid = template.uid = pool.allocate_uid()
-        sandbox_id = secrets.token_hex(6)
-        name = cgroup_name(sandbox_id)
         limits = plan_limits(function, pool.config.sandbox, host_cpus=pool.host_cpus)
-        await trio.to_thread.run_sync(pool.cgroups.create, name, limits.init)
+        stem = template.stem = await pool.stems.make(template=limits.init)
+        sandbox_id = stem.sandbox_id
         eni = None if pool.network is None else await pool.network.acquire(function)
-        stem = template.stem = await pool.spawner.make_stem(
-            StemSpec(
-                sandbox_id=sandbox_id,
-                rootfs_dir=os.fspath(pool.paths.rootfs_dir),
-                etc_dir=os.fspath(pool.paths.etc_dir),
-                cgroup_procs=tuple(pool.cgroups.procs_files(name)),
-                nofile=pool.config.sandbox.nofile,
-                own_netns=eni is None,
-                template=True,
-            )
-        )
-        if eni is not None:
+        if eni is not None:  # from here on, its teardown releases it (`drop`)
             pool.enis[sandbox_id] = eni
         log = template.log = pool.logs.open_stream(function)
         spec = plan_spec(

@@ -70,22 +70,27 @@ def lam(daemon: Daemon) -> Any:
     return daemon.lambda_client()
 
 
+def create_snap_function(lam: Any, code: str = CODE, **settings: Any) -> str:
+    """A python3.11 function with SnapStart on published versions; its name."""
+    name = f"snap-{uuid.uuid4().hex[:10]}"
+    lam.create_function(
+        FunctionName=name,
+        Role=ROLE,
+        Runtime="python3.11",
+        Handler="lambda_function.handler",
+        Code={"ZipFile": base64.b64decode(make_zip({"lambda_function.py": code}))},
+        SnapStart={"ApplyOn": "PublishedVersions"},
+        **{"Timeout": 30, **settings},
+    )
+    return name
+
+
 @pytest.fixture
 def snap_function(lam: Any) -> Iterator[Callable[..., str]]:
     names: list[str] = []
 
     def create(code: str = CODE, **settings: Any) -> str:
-        name = f"snap-{uuid.uuid4().hex[:10]}"
-        lam.create_function(
-            FunctionName=name,
-            Role=ROLE,
-            Runtime="python3.11",
-            Handler="lambda_function.handler",
-            Code={"ZipFile": base64.b64decode(make_zip({"lambda_function.py": code}))},
-            SnapStart={"ApplyOn": "PublishedVersions"},
-            Timeout=30,
-            **settings,
-        )
+        name = create_snap_function(lam, code, **settings)
         names.append(name)
         return name
 
@@ -198,15 +203,7 @@ def test_a_restart_rebuilds_the_templates(
     daemon.start()
     try:
         lam = daemon.lambda_client()
-        name = f"snap-{uuid.uuid4().hex[:10]}"
-        lam.create_function(
-            FunctionName=name,
-            Role=ROLE,
-            Runtime="python3.11",
-            Handler="lambda_function.handler",
-            Code={"ZipFile": base64.b64decode(make_zip({"lambda_function.py": CODE}))},
-            SnapStart={"ApplyOn": "PublishedVersions"},
-        )
+        name = create_snap_function(lam)
         version = lam.publish_version(FunctionName=name)["Version"]
         wait_for_template(daemon, name, version)
         daemon.stop()
@@ -225,15 +222,7 @@ def test_an_idle_template_is_dropped_and_rebuilt_on_demand(
     daemon.start(keep_warm_s=0.5, sandbox_toml="snapstart_idle_s = 10")
     try:
         lam = daemon.lambda_client()
-        name = f"snap-{uuid.uuid4().hex[:10]}"
-        lam.create_function(
-            FunctionName=name,
-            Role=ROLE,
-            Runtime="python3.11",
-            Handler="lambda_function.handler",
-            Code={"ZipFile": base64.b64decode(make_zip({"lambda_function.py": CODE}))},
-            SnapStart={"ApplyOn": "PublishedVersions"},
-        )
+        name = create_snap_function(lam)
         version = lam.publish_version(FunctionName=name)["Version"]
         assert wait_for_template(daemon, name, version)
         _, log = invoke(lam, name, version, {})
