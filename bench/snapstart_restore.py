@@ -143,36 +143,41 @@ class Lab:
         await self.spawner.template_request(stem, {"op": "freeze"})
         return stem
 
-    async def shell(self, template: Stem, name: str, uid: int) -> int:
+    async def shell(self, template: Stem, name: str, uid: int) -> tuple[int, socket.socket]:
+        """A shell with its environment made and held; its pid and our end of the
+        environment's runtime socket."""
         self.cgroup(name)
         procs = self.procs(name)
-        try:
-            request = {"op": "shell", "uid": uid, "gid": uid, "hostname": name, "tmp_size_mb": 16}
-            reply = await self.spawner.template_request(template, request, procs)
-        finally:
-            for fd in procs:
-                os.close(fd)
-        pid: int = reply["pid"]
-        return pid
-
-    async def restore(
-        self, template: Stem, name: str, uid: int, shell: int
-    ) -> tuple[Stem, trio.SocketStream, float]:
-        """An environment, its runtime socket, and how long the restore took (ms)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_r, log_w = os.pipe2(os.O_CLOEXEC)
-        procs = self.procs(name)
-        request = {"op": "restore", "env_id": name, "shell": shell, "uid": uid, "gid": uid}
         try:
-            started = time.perf_counter_ns()
-            env = await self.spawner.restore(template, request, [theirs.fileno(), log_w, *procs])
-            took_ms = (time.perf_counter_ns() - started) / 1e6
+            request = {
+                "op": "shell",
+                "uid": uid,
+                "gid": uid,
+                "hostname": name,
+                "tmp_size_mb": 16,
+                "cgroups": len(procs),
+            }
+            given = [*procs, theirs.fileno(), log_w]
+            reply = await self.spawner.template_request(template, request, given)
         finally:
-            theirs.close()
-            for fd in (log_w, *procs):
+            for fd in (*procs, log_w):
                 os.close(fd)
+            theirs.close()
         os.close(log_r)
-        stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
+        pid: int = reply["pid"]
+        return pid, ours
+
+    async def restore(
+        self, template: Stem, name: str, shell: tuple[int, socket.socket]
+    ) -> tuple[Stem, trio.SocketStream, float]:
+        """An environment, its runtime socket, and how long the restore took (ms)."""
+        request = {"op": "restore", "env_id": name, "shell": shell[0]}
+        started = time.perf_counter_ns()
+        env = await self.spawner.restore(template, request)
+        took_ms = (time.perf_counter_ns() - started) / 1e6
+        stream = trio.SocketStream(trio.socket.from_stdlib_socket(shell[1]))
         self.streams.append(stream)
         return env, stream, took_ms
 
@@ -213,7 +218,7 @@ async def measure_restores(
                     uid = TEMPLATE_UID + 1 + i
                     shell = await lab.shell(template, f"env{i}", uid)
                     await trio.sleep(0.01)  # the shell's set-up settles off the clock
-                    env, stream, took_ms = await lab.restore(template, f"env{i}", uid, shell)
+                    env, stream, took_ms = await lab.restore(template, f"env{i}", shell)
                     seen = await _invoke(stream)
                     if seen["uid"] != uid:
                         raise AssertionError(f"environment {i} runs as {seen['uid']}, not {uid}")

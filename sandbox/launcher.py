@@ -212,11 +212,11 @@ class Spawner:
             raise SandboxError(f"template {stem.sandbox_id}: {answer.get('error')}")
         return answer
 
-    async def restore(self, template: Stem, request: dict[str, Any], fds: list[int]) -> Stem:
-        """Clone an environment from a frozen template (`request`: "restore" with "env_id",
-        "shell", "uid", "gid"; `fds`: its runtime socket, log pipe and cgroup.procs files).
-        The environment is tracked like a stem: `kill` ends it, `exited` tells its end."""
-        answer = await self.template_request(template, request, fds)
+    async def restore(self, template: Stem, request: dict[str, Any]) -> Stem:
+        """Let the environment a template prepared in a shell run (`request`: "restore" with
+        "env_id" and "shell"; its runtime socket and log pipe came with the shell). The
+        environment is tracked like a stem: `kill` ends it, `exited` tells its end."""
+        answer = await self.template_request(template, request)
         env = Stem(sandbox_id=str(request["env_id"]), pid=int(answer["host_pid"]))
         self._running[env.sandbox_id] = env
         return env

@@ -93,12 +93,19 @@ SNAPSHOT_INIT_MIN_S = 130.0
 
 @dataclass(eq=False)
 class Shell:
-    """An environment's namespaces, uid, cgroup and ENI, made ahead of a restore."""
+    """An environment made ahead of a restore and held before its first instruction: its
+    namespaces, uid, cgroup, ENI, and our ends of its runtime socket and log pipe."""
 
     sandbox_id: str
     pid: int  # in the template's pid namespace
     uid: int
     eni: Eni | None
+    runtime: socket.socket
+    log_r: int
+
+    def close(self) -> None:
+        self.runtime.close()
+        os.close(self.log_r)
 
 
 @dataclass(eq=False)
@@ -269,6 +276,8 @@ class Templates:
         name = cgroup_name(sandbox_id)
         limits = plan_limits(function, pool.config.sandbox, host_cpus=pool.host_cpus, boost=False)
         shell: Shell | None = None
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        log_r, log_w = os.pipe2(os.O_CLOEXEC)
         try:
             await trio.to_thread.run_sync(pool.cgroups.create, name, limits.run)
             procs = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in pool.cgroups.procs_files(name)]
@@ -279,13 +288,23 @@ class Templates:
                     "gid": uid,
                     "hostname": f"lambdalet-{sandbox_id}",
                     "tmp_size_mb": function.ephemeral_storage_mb,
+                    "cgroups": len(procs),
                 }
+                given = [*procs, theirs.fileno(), log_w]
                 async with template.lock:
-                    answer = await pool.spawner.template_request(template.stem, request, procs)
+                    answer = await pool.spawner.template_request(template.stem, request, given)
             finally:
-                for fd in procs:
+                for fd in (*procs, log_w):
                     os.close(fd)
-            shell = Shell(sandbox_id=sandbox_id, pid=int(answer["pid"]), uid=uid, eni=None)
+                theirs.close()
+            shell = Shell(
+                sandbox_id=sandbox_id,
+                pid=int(answer["pid"]),
+                uid=uid,
+                eni=None,
+                runtime=ours,
+                log_r=log_r,
+            )
             if pool.network is not None:
                 netns = os.open(f"/proc/{int(answer['host_pid'])}/ns/net", os.O_RDONLY)
                 try:
@@ -296,6 +315,8 @@ class Templates:
             if shell is not None:
                 self._drop_shell(shell)
             else:
+                ours.close()
+                os.close(log_r)
                 pool.uids.release(uid)
                 pool.nursery.start_soon(pool.teardowns.remove_cgroup, name)
             raise
@@ -305,6 +326,7 @@ class Templates:
         template.shells.append(shell)
 
     def _drop_shell(self, shell: Shell) -> None:
+        shell.close()
         stem = Stem(sandbox_id=shell.sandbox_id, pid=0)
         stem.exited.set()  # its processes die with their cgroup (and with the template)
         if shell.eni is not None:
@@ -337,36 +359,23 @@ class Templates:
             if not template.shells:
                 return None
         shell = template.shells.pop(0)
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        log_r, log_w = os.pipe2(os.O_CLOEXEC)
         log = pool.logs.open_stream(function)
         name = cgroup_name(shell.sandbox_id)
-        request = {
-            "op": "restore",
-            "env_id": shell.sandbox_id,
-            "shell": shell.pid,
-            "uid": shell.uid,
-            "gid": shell.uid,
-        }
+        request = {"op": "restore", "env_id": shell.sandbox_id, "shell": shell.pid}
         try:
             async with template.lock:
-                stem = await pool.spawner.restore(template.stem, request, [theirs.fileno(), log_w])
+                stem = await pool.spawner.restore(template.stem, request)
         except BaseException as exc:
-            ours.close()
-            os.close(log_r)
             log.close()
             self._drop_shell(shell)
             if isinstance(exc, SandboxError):
                 raise PlatformError(str(exc)) from exc
             raise
-        finally:
-            theirs.close()
-            os.close(log_w)
-        os.set_blocking(log_r, False)
+        os.set_blocking(shell.log_r, False)
         proc = SandboxProcess(
             stem=stem,
-            stream=trio.SocketStream(trio.socket.from_stdlib_socket(ours)),
-            log_fd=log_r,
+            stream=trio.SocketStream(trio.socket.from_stdlib_socket(shell.runtime)),
+            log_fd=shell.log_r,
         )
         if shell.eni is not None:
             pool.enis[shell.sandbox_id] = shell.eni

@@ -102,9 +102,9 @@ def prepare_middle(
     return middle
 
 
-def clone_environment(template: Tracee, middle: Tracee, job: Restore) -> int:
-    """Make one environment of `job`: fork E from its prepared middle (which then dies), set
-    E up; its pid (caller's view). The environment runs when this returns."""
+def prepare_environment(template: Tracee, middle: Tracee, job: Restore) -> Tracee:
+    """Make one environment of `job`, held before its first instruction: fork E from its
+    middle (which then dies), set it up. `release` lets it run."""
     fork = (CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0)
     try:
         env_pid = middle.batch([Call("clone", NR["clone"], fork)], until_child=True)
@@ -114,12 +114,22 @@ def clone_environment(template: Tracee, middle: Tracee, job: Restore) -> int:
         _wait_born(env_pid)
         env = Tracee(env_pid, like=template)
         _set_up(env, job, inherited=_descriptors(template.pid))
-        env.resume_as(template.saved)
-        detach(env_pid)
     except BaseException:
         _kill(env_pid)
         raise
-    return env_pid
+    return env
+
+
+def release(template: Tracee, env: Tracee) -> int:
+    """Let a prepared environment run: it resumes in T's interrupted receive. Its pid."""
+    env.resume_as(template.saved)
+    detach(env.pid)
+    return env.pid
+
+
+def clone_environment(template: Tracee, middle: Tracee, job: Restore) -> int:
+    """`prepare_environment` then `release`: the environment runs when this returns."""
+    return release(template, prepare_environment(template, middle, job))
 
 
 def _wait_born(pid: int) -> None:

@@ -10,11 +10,11 @@ SCM_RIGHTS):
     {"op": "freeze"}                      hold every thread of the runtime in a ptrace stop,
                                           end every other process of the template, refuse a
                                           runtime with writable shared memory
-    {"op": "shell", uid, gid, hostname,   an environment shell (`shell.make_shell`) and its
-      tmp_size_mb} + cgroup.procs fds     middle (`restore.prepare_middle`); fds: the
-                                          environment's cgroup.procs files, opened for writing
-    {"op": "restore", shell, uid, gid}    a clone of the runtime in that shell
-      + [runtime socket, log pipe]        (`restore.clone_environment`)
+    {"op": "shell", uid, gid, hostname,   an environment shell (`shell.make_shell`), its middle
+      tmp_size_mb, cgroups: n}            (`restore.prepare_middle`) and its environment, set up
+      + [n cgroup.procs, runtime socket,  and held before its first instruction
+         log pipe]                        (`restore.prepare_environment`)
+    {"op": "restore", shell}              let that environment run (`restore.release`)
     {"op": "release", shell}              end an environment (its shell's pid 1, and so the
                                           whole pid namespace)
 
@@ -36,7 +36,7 @@ import msgpack
 
 from sandbox.privileges import highest_capability
 from sandbox.snapshot import ptrace
-from sandbox.snapshot.restore import Restore, clone_environment, prepare_middle
+from sandbox.snapshot.restore import Restore, prepare_environment, prepare_middle, release
 from sandbox.snapshot.shell import ShellSpec, make_shell
 from sandbox.spec import RUNTIME_FD
 
@@ -66,8 +66,8 @@ class _Template:
         self.program = program
         self.held: ptrace.Tracee | None = None
         self.shells: dict[int, int] = {}  # environment pid -> its shell's pid 1
-        self.unused: set[int] = set()  # shells made, no environment in them yet
-        self.middles: dict[int, ptrace.Tracee] = {}  # an unused shell's prepared middle
+        # Per shell not used yet, its environment: set up, held before its first instruction.
+        self.prepared: dict[int, ptrace.Tracee] = {}
         self.null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
         self.last_cap = highest_capability()
 
@@ -113,37 +113,18 @@ class _Template:
             self._freeze()
             return {"op": "frozen"}, []
         if op == "shell":
-            spec = ShellSpec(
-                owner_uid=self.owner[0],
-                owner_gid=self.owner[1],
-                uid=int(msg["uid"]),
-                gid=int(msg["gid"]),
-                hostname=str(msg["hostname"]),
-                tmp_size_mb=int(msg["tmp_size_mb"]),
-            )
-            if self.held is None:
-                raise ValueError("the template is not frozen")
-            shell = make_shell(spec, cgroup_procs=fds)
-            try:
-                self.middles[shell] = prepare_middle(
-                    self.held, shell_pid=shell, cgroup_procs=fds, last_cap=self.last_cap
-                )
-            except BaseException:
-                os.kill(shell, signal.SIGKILL)
-                raise
-            self.unused.add(shell)
+            shell = self._shell(msg, fds)
             return {"op": "shell", "pid": shell}, [os.pidfd_open(shell)]
         if op == "restore":
-            env = self._restore(msg, fds)
+            env = self._restore(msg)
             return {"op": "restored", "pid": env}, [os.pidfd_open(env)]
         if op == "release":  # an environment (by its pid) or a shell not used yet
             pid = int(msg["pid"])
             shell = self.shells.get(pid, pid)
-            if shell in self.shells.values() or shell in self.unused:
-                self.unused.discard(shell)
+            if shell in self.shells.values() or shell in self.prepared:
                 os.kill(shell, signal.SIGKILL)
-                if (middle := self.middles.pop(shell, None)) is not None:
-                    os.kill(middle.pid, signal.SIGKILL)
+                if (held := self.prepared.pop(shell, None)) is not None:
+                    os.kill(held.pid, signal.SIGKILL)
             return {"op": "released"}, []
         raise ValueError(f"unknown op {op!r}")
 
@@ -169,32 +150,57 @@ class _Template:
         held_thread.install_runner()  # every restore's fixed call sequences run in it
         self.held = held_thread
 
-    def _restore(self, msg: dict[str, Any], fds: list[int]) -> int:
+    def _shell(self, msg: dict[str, Any], fds: list[int]) -> int:
+        """A shell, its middle and its environment, made and set up ahead and held before its
+        first instruction (`restore` lets it run); the shell's pid. `fds`: the environment's
+        cgroup.procs files ("cgroups" of them), then its runtime socket and log pipe."""
         if self.held is None:
             raise ValueError("the template is not frozen")
-        if len(fds) != 2:
-            raise ValueError("restore needs the runtime socket and the log pipe")
-        shell = int(msg["shell"])
-        middle = self.middles.pop(shell, None)
-        if shell not in self.unused or middle is None:
-            raise ValueError(f"no unused shell {shell}")
-        runtime, log = fds
-        socket.send_fds(self.delivery, [b"r"], [runtime, log, log, self.null])
-        job = Restore(
+        count = int(msg["cgroups"])
+        if len(fds) != count + 2:
+            raise ValueError("a shell needs its cgroup.procs files, runtime socket and log pipe")
+        procs, (runtime, log) = fds[:count], fds[count:]
+        spec = ShellSpec(
+            owner_uid=self.owner[0],
+            owner_gid=self.owner[1],
             uid=int(msg["uid"]),
             gid=int(msg["gid"]),
-            delivery_fd=DELIVERY_FD,
-            targets=(RUNTIME_FD, 1, 2),
-            filter_program=self.program,
+            hostname=str(msg["hostname"]),
+            tmp_size_mb=int(msg["tmp_size_mb"]),
         )
+        shell = make_shell(spec, cgroup_procs=procs)
         try:
-            env = clone_environment(self.held, middle, job)
+            middle = prepare_middle(
+                self.held, shell_pid=shell, cgroup_procs=procs, last_cap=self.last_cap
+            )
+            socket.send_fds(self.delivery, [b"r"], [runtime, log, log, self.null])
+            job = Restore(
+                uid=spec.uid,
+                gid=spec.gid,
+                delivery_fd=DELIVERY_FD,
+                targets=(RUNTIME_FD, 1, 2),
+                filter_program=self.program,
+            )
+            try:
+                self.prepared[shell] = prepare_environment(self.held, middle, job)
+            except BaseException:
+                _drain_descriptors(self.delivery)
+                raise
         except BaseException:
-            _drain_descriptors(self.delivery)
+            os.kill(shell, signal.SIGKILL)
             raise
-        self.unused.discard(shell)
-        self.shells[env] = shell
-        return env
+        return shell
+
+    def _restore(self, msg: dict[str, Any]) -> int:
+        if self.held is None:
+            raise ValueError("the template is not frozen")
+        shell = int(msg["shell"])
+        env = self.prepared.pop(shell, None)
+        if env is None:
+            raise ValueError(f"no prepared environment in shell {shell}")
+        pid = release(self.held, env)
+        self.shells[pid] = shell
+        return pid
 
     def _reap(self) -> None:
         """Collect ended children (clones' middles, helpers, environments, shells). An ended
@@ -210,10 +216,9 @@ class _Template:
             if info.si_pid == self.runtime_pid:
                 os._exit(1)  # the template is gone: nothing left to clone
             ended = info.si_pid
-            self.unused.discard(ended)
-            for key, middle in list(self.middles.items()):  # a shell or middle killed by its
-                if ended in (key, middle.pid):  # cgroup's teardown (never used)
-                    del self.middles[key]
+            for key, held in list(self.prepared.items()):  # a shell or its environment killed
+                if ended in (key, held.pid):  # by its cgroup's teardown (never used)
+                    del self.prepared[key]
             shell = self.shells.pop(ended, None)
             if shell is None:
                 continue

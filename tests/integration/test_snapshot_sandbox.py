@@ -181,29 +181,29 @@ class Lab:
         return stem
 
     async def restore(self, template: Stem, name: str, uid: int, memory_mb: int = 512) -> Env:
+        """A shell (with its environment made and held), then the restore that lets it run."""
         self._cgroup(name, memory_mb)
         procs = self._procs(name)
-        try:
-            request = {"op": "shell", "uid": uid, "gid": uid, "hostname": name, "tmp_size_mb": 64}
-            shell = await self.spawner.template_request(template, request, procs)
-        finally:
-            for fd in procs:
-                os.close(fd)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_r, log_w = os.pipe2(os.O_CLOEXEC)
         try:
             request = {
-                "op": "restore",
-                "env_id": name,
-                "shell": shell["pid"],
+                "op": "shell",
                 "uid": uid,
                 "gid": uid,
+                "hostname": name,
+                "tmp_size_mb": 64,
+                "cgroups": len(procs),
             }
-            env = await self.spawner.restore(template, request, [theirs.fileno(), log_w])
+            given = [*procs, theirs.fileno(), log_w]
+            shell = await self.spawner.template_request(template, request, given)
         finally:
+            for fd in (*procs, log_w):
+                os.close(fd)
             theirs.close()
-            os.close(log_w)
         os.close(log_r)
+        request = {"op": "restore", "env_id": name, "shell": shell["pid"]}
+        env = await self.spawner.restore(template, request)
         stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
         self.streams.append(stream)
         return Env(name=name, stem=env, stream=stream, conn=Connection())
