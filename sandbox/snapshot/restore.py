@@ -1,13 +1,12 @@
 """Clone a held template into an environment shell, as a checklist of injected calls.
 
     template T (held)        C (a clone sharing T's memory)       E (the environment)
-    --- ahead, with the shell (`prepare_middle`) ---------------------------------------------
+    --- ahead, with the shell (`prepare_middle`, `prepare_environment`) ----------------------
     clone(VM|PARENT) ───────► init writes its pid to the
                               environment's cgroups
                               pidfd_open(shell), setns(pidfd,
                               user|mnt|net|uts|ipc|pid|cgroup)
-                              empty the bounding set; held
-    --- the restore (`clone_environment`) ----------------------------------------------------
+                              empty the bounding set
                               clone(PARENT) ─────────────────────► (born in the shell's pid
                               killed                                namespace and in its
                                                                    cgroups, stopped)
@@ -15,12 +14,15 @@
                                                                    setresuid (the environment's
                                                                    ids), capset(0), the syscall
                                                                    filter, descriptors received
-                                                                   and moved into place, every
+                                                                   and moved into place, the
+                                                                   delivery socket closed, every
                                                                    other inherited descriptor
                                                                    replaced by /dev/null,
-                                                                   chdir /var/task, setsid;
-                                                                   resumes in
-                                                                   T's interrupted receive
+                                                                   chdir /var/task, setsid, the
+                                                                   runner unmapped; held
+    --- the restore (`release`) --------------------------------------------------------------
+                                                                   resumes in T's interrupted
+                                                                   receive: its own channel
 
 No instruction of T's runs in C or in E before the last line: C only runs injected calls and
 dies; E runs user code only once it is in its own namespaces and cgroups, as its own uid,
