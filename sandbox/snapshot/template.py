@@ -18,7 +18,8 @@ SCM_RIGHTS):
     {"op": "release", shell}              end an environment (its shell's pid 1, and so the
                                           whole pid namespace)
 
-Replies: {"op": "frozen"} | {"op": "shell", "pid"} | {"op": "restored", "pid"} |
+Replies: {"op": "frozen"} | {"op": "shell", "pid", "shell_ms", "prepared_ms" (the
+namespaces; the clone and its set-up)} | {"op": "restored", "pid"} |
 {"op": "released"} | {"op": "failed", "error"}. From "freeze" on, no instruction of the
 template runs again: it is only ever a source of clones, and it dies with this init.
 """
@@ -68,6 +69,7 @@ class _Template:
         self.shells: dict[int, int] = {}  # environment pid -> its shell's pid 1
         # Per shell not used yet, its environment: set up, held before its first instruction.
         self.prepared: dict[int, ptrace.Tracee] = {}
+        self.shell_made = 0.0
         self.null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
         self.last_cap = highest_capability()
 
@@ -113,8 +115,12 @@ class _Template:
             self._freeze()
             return {"op": "frozen"}, []
         if op == "shell":
+            started = time.perf_counter()
             shell = self._shell(msg, fds)
-            return {"op": "shell", "pid": shell}, [os.pidfd_open(shell)]
+            prepared_ms = (time.perf_counter() - self.shell_made) * 1000
+            shell_ms = (self.shell_made - started) * 1000
+            answer = {"op": "shell", "pid": shell, "shell_ms": shell_ms, "prepared_ms": prepared_ms}
+            return answer, [os.pidfd_open(shell)]
         if op == "restore":
             env = self._restore(msg)
             return {"op": "restored", "pid": env}, [os.pidfd_open(env)]
@@ -169,6 +175,7 @@ class _Template:
             tmp_size_mb=int(msg["tmp_size_mb"]),
         )
         shell = make_shell(spec, cgroup_procs=procs)
+        self.shell_made = time.perf_counter()  # what follows is the clone: `prepared_ms`
         try:
             middle = prepare_middle(
                 self.held, shell_pid=shell, cgroup_procs=procs, last_cap=self.last_cap
