@@ -129,8 +129,8 @@ class _Spawner:
             if child is not None:
                 self.by_id.pop(child.sandbox_id, None)
                 if child.control is not None:
-                    if child.template:
-                        self.selector.unregister(child.control)
+                    if child.template and child.control in self.selector.get_map():
+                        self.selector.unregister(child.control)  # specialized: registered
                     child.control.close()
                 self.send({"op": "exited", "id": child.sandbox_id, "pid": pid, "status": status})
                 for env_id, (template, env_pid) in list(self.envs.items()):

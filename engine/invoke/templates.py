@@ -89,6 +89,7 @@ logger = logging.getLogger(__name__)
 Key = tuple[str, str]  # (function name, revision id): one version's configuration
 RETRY_AFTER_FAILURE_S = 30.0  # a template whose init failed is not rebuilt before this
 SNAPSHOT_INIT_MIN_S = 130.0
+RESTORE_GRACE_S = 1.0  # past the runtime's own after-restore limit, before it is killed
 
 
 @dataclass(eq=False)
@@ -122,6 +123,7 @@ class Template:
     shells: list[Shell] = field(default_factory=list)
     lock: trio.Lock = field(default_factory=trio.Lock)  # one request at a time to its init
     building: bool = False
+    dropped: bool = False  # set by `drop`: a build in progress stops at its next step
 
 
 class Templates:
@@ -147,6 +149,7 @@ class Templates:
         if template.failed_at is not None and now - template.failed_at < RETRY_AFTER_FAILURE_S:
             return
         template.building = True
+        template.dropped = False
         template.last_used = now
         self.pool.nursery.start_soon(self._build, template)
 
@@ -158,8 +161,9 @@ class Templates:
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             self.drop(template)  # dropped (its function changed or went) while being built
         except (PlatformError, SandboxError, NetnsError, OSError) as exc:
-            logger.error("SnapStart template of %s failed: %s", template.key[0], exc)
-            template.failed_at = trio.current_time()
+            if not template.dropped:  # else it failed because it was dropped meanwhile
+                logger.error("SnapStart template of %s failed: %s", template.key[0], exc)
+                template.failed_at = trio.current_time()
             self.drop(template)
         else:
             template.failed_at = None
@@ -173,10 +177,12 @@ class Templates:
         uid = template.uid = pool.allocate_uid()
         limits = plan_limits(function, pool.config.sandbox, host_cpus=pool.host_cpus)
         stem = template.stem = await pool.stems.make(template=limits.init)
+        _stop_if_dropped(template)  # the next drop tears the stem down
         sandbox_id = stem.sandbox_id
         eni = None if pool.network is None else await pool.network.acquire(function)
         if eni is not None:  # from here on, its teardown releases it (`drop`)
             pool.enis[sandbox_id] = eni
+        _stop_if_dropped(template)
         log = template.log = pool.logs.open_stream(function)
         spec = plan_spec(
             function,
@@ -207,9 +213,11 @@ class Templates:
         raise PlatformError("the template's init timed out")
 
     def drop(self, template: Template) -> None:
-        """End a template (its environments live on until their own end)."""
-        if self.by_key.get(template.key) is template and template.failed_at is None:
-            del self.by_key[template.key]
+        """End a template (its environments live on until their own end). Idempotent; a
+        build in progress stops at its next step and drops what it made since. A failed one
+        stays in `by_key` (its retry waits `RETRY_AFTER_FAILURE_S`); the caller removes the
+        others."""
+        template.dropped = True
         template.ready = False
         for shell in template.shells:
             self._drop_shell(shell)
@@ -231,8 +239,9 @@ class Templates:
 
     def retire(self, name: str, version: str | None) -> None:
         """The version (or the whole function) changed or went: its template goes."""
-        for template in list(self.by_key.values()):
-            if template.key[0] == name and version in (None, template.function.version):
+        for key, template in list(self.by_key.items()):
+            if key[0] == name and version in (None, template.function.version):
+                del self.by_key[key]  # a failed one too: its function is not coming back
                 self.drop(template)
 
     async def keep(self) -> None:
@@ -244,6 +253,7 @@ class Templates:
             for template in list(self.by_key.values()):
                 if template.ready and now - template.last_used >= idle_s:
                     logger.info("SnapStart template of %s dropped: idle", template.key[0])
+                    del self.by_key[template.key]
                     self.drop(template)
 
     def close(self) -> None:
@@ -268,7 +278,8 @@ class Templates:
 
     async def _add_shell(self, template: Template) -> None:
         pool = self.pool
-        if template.stem is None or not template.ready:
+        held = template.stem  # kept: a drop may clear `template.stem` while this waits
+        if held is None or not template.ready:
             return
         function = template.function
         uid = pool.allocate_uid()
@@ -292,7 +303,7 @@ class Templates:
                 }
                 given = [*procs, theirs.fileno(), log_w]
                 async with template.lock:
-                    answer = await pool.spawner.template_request(template.stem, request, given)
+                    answer = await pool.spawner.template_request(held, request, given)
             finally:
                 for fd in (*procs, log_w):
                     os.close(fd)
@@ -347,7 +358,8 @@ class Templates:
         (the caller makes an ordinary one, and the template is built meanwhile)."""
         key = (function.name, function.revision_id)
         template = self.by_key.get(key)
-        if template is None or not template.ready or template.stem is None:
+        held = None if template is None else template.stem
+        if template is None or not template.ready or held is None:
             self.want(function)
             return None
         pool = self.pool
@@ -364,7 +376,7 @@ class Templates:
         request = {"op": "restore", "env_id": shell.sandbox_id, "shell": shell.pid}
         try:
             async with template.lock:
-                stem = await pool.spawner.restore(template.stem, request)
+                stem = await pool.spawner.restore(held, request)
         except BaseException as exc:
             log.close()
             self._drop_shell(shell)
@@ -401,8 +413,11 @@ class Templates:
             init_type=INIT_SNAP_START,
         )
         try:
+            # The runtime stops its hooks at the limit and says so; this bound is the backstop.
             await env.restore(
-                Restore(env=variables), timeout_s=AFTER_RESTORE_TIMEOUT_S, started=started
+                Restore(env=variables),
+                timeout_s=AFTER_RESTORE_TIMEOUT_S + RESTORE_GRACE_S,
+                started=started,
             )
         except BaseException:
             pool.discard(env)
@@ -420,7 +435,12 @@ def _still_ready(template: Template) -> bool:
 
 
 def _dropped(template: Template) -> bool:
-    return template.stem is None
+    return template.dropped
+
+
+def _stop_if_dropped(template: Template) -> None:
+    if template.dropped:
+        raise trio.ClosedResourceError("the template was dropped while being built")
 
 
 async def _first_message(proc: SandboxProcess, log: LogStream) -> object:

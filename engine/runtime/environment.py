@@ -254,6 +254,11 @@ class Environment:
                 raise SnapStartTimeoutException(
                     "Lambda couldn't restore the snapshot within the timeout limit."
                 )
+            case RestoreError() if reply.timed_out:  # the runtime stopped its hook at the limit
+                self._log_error(reply.error, "")
+                raise SnapStartTimeoutException(
+                    "Lambda couldn't restore the snapshot within the timeout limit."
+                )
             case RestoreError():
                 self._log_error(reply.error, "")
                 info = reply.error

@@ -269,3 +269,27 @@ def test_after_restore_hooks_past_10_s_are_a_snapstart_timeout(
     assert err.value.response["Error"]["Code"] == "SnapStartTimeoutException"
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 408
     assert 9 < time.monotonic() - started < 25
+
+
+def test_a_template_dropped_while_it_is_built_leaves_the_daemon_serving(
+    daemon: Daemon, lam: Any
+) -> None:
+    # Publish, then delete the function while its template is being built, at several
+    # points of the build; the daemon must go on (a build step used to crash it).
+    for delay_s in (0.0, 0.05, 0.1, 0.2, 0.4):
+        name = create_snap_function(lam)
+        lam.publish_version(FunctionName=name)
+        time.sleep(delay_s)
+        lam.delete_function(FunctionName=name)
+    time.sleep(1.0)  # the builds notice
+    name = create_snap_function(lam)  # control: the daemon still builds and restores
+    try:
+        version = lam.publish_version(FunctionName=name)["Version"]
+        assert wait_for_template(daemon, name, version)
+        _, log = invoke(lam, name, version, {})
+        assert "Restore Duration" in report_of(log)
+        doc = json.loads(daemon.client.request("GET", "/lambdalet/v1/pool").body)
+        names = {t["FunctionName"] for t in doc["SnapStart"]["Templates"]}
+        assert names <= {name}  # nothing left of the deleted functions' templates
+    finally:
+        lam.delete_function(FunctionName=name)
