@@ -199,7 +199,8 @@ class Templates:
         proc = template.proc = await pool.spawner.specialize(
             stem, spec, netns_fd=None if eni is None else eni.fd
         )
-        pool.nursery.start_soon(_pump, proc, log)
+        os.set_blocking(proc.log_fd, False)
+        pool.nursery.start_soon(_pump, template, proc, log)
         # Init while snapshotting may take max(130 s, the function's timeout), as on Lambda.
         with trio.move_on_after(max(SNAPSHOT_INIT_MIN_S, function.timeout_s)):
             reply = await _first_message(proc, log)
@@ -447,13 +448,16 @@ async def _first_message(proc: SandboxProcess, log: LogStream) -> object:
     return await MsgpackChannel(proc.stream, log).receive()
 
 
-async def _pump(proc: SandboxProcess, log: LogStream) -> None:
-    """Copy a template's init output into its log stream until it ends."""
-    fd = proc.log_fd
-    os.set_blocking(fd, False)
-    while True:
+async def _pump(template: Template, proc: SandboxProcess, log: LogStream) -> None:
+    """Copy a template's init output into its log stream until it ends (or is dropped:
+    `drop` clears `template.proc` before it closes the pipe, whose number may then be
+    another's)."""
+    fd = proc.log_fd  # non-blocking since `_make`
+    while template.proc is proc:
         try:
             await trio.lowlevel.wait_readable(fd)
+            if template.proc is not proc:  # dropped while this task was being woken
+                return
             data = os.read(fd, 65536)
         except (trio.ClosedResourceError, OSError):
             return
