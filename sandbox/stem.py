@@ -48,7 +48,7 @@ from sandbox.protocol import Connection, ErrorInfo, InitError, Listening, SetupF
 from sandbox.rootfs import HostLayout, finish_child_rootfs, prepare_child_rootfs
 from sandbox.runtimes.python import bootstrap
 from sandbox.seccomp.bpf import host_program, template_program
-from sandbox.snapshot.template import DELIVERY_FD, serve_template
+from sandbox.snapshot.template import DELIVERY_FD, TemplateInit
 from sandbox.spec import (
     API_HTTP,
     API_MSGPACK,
@@ -183,14 +183,14 @@ def run_stem_init(stem: StemSpec, *, layout: HostLayout, control: socket.socket)
             os.close(null)
             ours.close()
             runtime_fd = None
-            serve_template(
+            TemplateInit(
                 control,
                 runtime_pid=runtime_pid,
                 delivery=delivery[0],
                 owner=(spec.uid, spec.gid),
                 program=host_program(),
                 delivery_inode=delivery_inode,
-            )
+            ).serve()
         os.closerange(3, 1 << 20)
         runtime_fd = None
         drop_child_privileges(uid=spec.uid, gid=spec.gid)

@@ -390,6 +390,7 @@ class Templates:
             stream=trio.SocketStream(trio.socket.from_stdlib_socket(shell.runtime)),
             log_fd=shell.log_r,
         )
+        kind = pool.runtime_kind(function)
         if shell.eni is not None:
             pool.enis[shell.sandbox_id] = shell.eni
         env = Environment(
@@ -400,12 +401,11 @@ class Templates:
             cgroup_name=name,
             log=log,
             uid=shell.uid,
-            api=pool.runtime_kind(function).api,
+            api=kind.api,
             nursery=pool.nursery,
         )
         pool.live.add(env)
         pool.nursery.start_soon(env.pump_log_pipe)
-        kind = pool.runtime_kind(function)
         variables = runtime_environment(
             function,
             region=pool.config.region,

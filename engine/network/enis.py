@@ -155,16 +155,10 @@ class EniPool:
     async def attach(self, function: FunctionConfig, netns_fd: int) -> Eni:
         """An ENI built now into the network namespace `netns_fd` (the caller keeps its fd)."""
         key: PoolKey = (function.subnet_ids, function.security_group_ids)
-        eni = await self._make(key, netns_fd=netns_fd)
-        try:
-            await self.firewall.apply()
-        except BaseException:
-            self._forget(eni)
-            raise
-        return eni
+        return await self._build(key, netns_fd=netns_fd)
 
-    async def _build(self, key: PoolKey) -> Eni:
-        eni = await self._make(key)
+    async def _build(self, key: PoolKey, *, netns_fd: int | None = None) -> Eni:
+        eni = await self._make(key, netns_fd=netns_fd)
         try:
             await self.firewall.apply()
         except BaseException:

@@ -48,7 +48,9 @@ _WALL = 0x40000000
 FREEZE_WAIT_S = 5.0
 
 
-class _Template:
+class TemplateInit:
+    """The template's init once the runtime is specialized: `serve` never returns."""
+
     def __init__(
         self,
         control: socket.socket,
@@ -310,22 +312,3 @@ def _drain_descriptors(sock: socket.socket) -> None:
         pass
     finally:
         sock.setblocking(True)
-
-
-def serve_template(
-    control: socket.socket,
-    *,
-    runtime_pid: int,
-    delivery: socket.socket,
-    owner: tuple[int, int],
-    program: bytes,
-    delivery_inode: int,
-) -> NoReturn:
-    _Template(
-        control,
-        runtime_pid=runtime_pid,
-        delivery=delivery,
-        owner=owner,
-        program=program,
-        delivery_inode=delivery_inode,
-    ).serve()
