@@ -119,13 +119,29 @@ class Run:
 
     def restore(self, round_no: int) -> None:
         self.settle()
-        ms, resp = self.invoke(self.version, {"memory": True})
+        ms, resp = self.invoke(self.version, {})  # the trivial handler: the start itself
         report = parse_report(_tail(resp))
         if report is None or report.restore_duration_ms is None:
             self.notes.append(f"round {round_no}: no Restore Duration (an ordinary start?)")
             return
         self.record("restore_e2e", ms)
         self.record("restore_duration", report.restore_duration_ms)
+        self.record("restore_invoke_duration", report.duration_ms)
+        # The same environment again: a warm invoke, the floor under any start.
+        warm_ms, resp = self.invoke(self.version, {})
+        self.record("warm_e2e", warm_ms)
+        if (warm := parse_report(_tail(resp))) is not None:
+            self.record("warm_invoke_duration", warm.duration_ms)
+        # And once more after the host went quiet, as it was before the restore: a warm
+        # invoke that pays what waking an idle host costs (the restore's fair floor).
+        wait_cpu_quiet(self.parents, quiet_s=CPU_QUIET_S, timeout_s=SETTLE_TIMEOUT_S, poll_s=0.002)
+        quiet_ms, resp = self.invoke(self.version, {})
+        self.record("warm_quiet_e2e", quiet_ms)
+        if (quiet := parse_report(_tail(resp))) is not None:
+            self.record("warm_quiet_invoke_duration", quiet.duration_ms)
+        # What it shares with its template once it has served (read after the timed invokes:
+        # walking its page tables takes a while).
+        _, resp = self.invoke(self.version, {"memory": True})
         rollup = json.loads(resp.body)
         rss = rollup.get("Rss", 0)
         private = rollup.get("Private_Clean", 0) + rollup.get("Private_Dirty", 0)
@@ -133,9 +149,6 @@ class Run:
         self.record("env_private_mb", private / 1024)
         self.record("env_shared_mb", (rss - private) / 1024)
         self.record("env_pss_mb", rollup.get("Pss", 0) / 1024)
-        # The same environment again: a warm invoke, the floor under any start.
-        warm_ms, _ = self.invoke(self.version, {})
-        self.record("warm_e2e", warm_ms)
 
     def cold(self, round_no: int) -> None:
         self.settle()
@@ -228,7 +241,7 @@ def report(run: Run) -> str:
         )
     p50 = {k: s["p50"] for k, s in stats.items()}
     if "restore_e2e" in p50:
-        for other in ("cold_e2e", "python_bare", "python_boto3", "warm_e2e"):
+        for other in ("cold_e2e", "python_bare", "python_boto3", "warm_e2e", "warm_quiet_e2e"):
             if other in p50:
                 ratio = p50["restore_e2e"] / p50[other]
                 lines.append(f"restore_e2e / {other:<13} p50 ratio {ratio:.4f}")
@@ -243,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument(
+        "--only",
+        choices=("restore",),
+        help="measure restores alone (no cold start, no host pythons): a quick loop",
+    )
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print("run as root (the daemon builds namespaces and cgroups)", file=sys.stderr)
@@ -268,13 +286,14 @@ def main(argv: list[str] | None = None) -> int:
                 code_dir=code_dir,
                 parents=find_tagged_cgroups(tag),
             )
-            run.phase([run.restore, run.cold, run.python, run.boto3], args.runs, args.warmup)
+            steps = [run.restore, run.cold, run.python, run.boto3]
+            run.phase(steps[:1] if args.only else steps, args.runs, args.warmup)
             print(report(run))
         finally:
             client.request("DELETE", f"{FUNCTIONS}/{FUNCTION_NAME}")
             client.close()
     except BenchError as exc:
-        print(f"benchmark failed: {exc}\n{daemon.log_tail()}", file=sys.stderr)
+        print(f"benchmark failed: {exc}\n{daemon.log_tail(200)}", file=sys.stderr)
         return 1
     finally:
         daemon.stop()

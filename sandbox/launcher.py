@@ -32,6 +32,7 @@ from sandbox.spec import EXIT_SETUP_FAILED, MAX_CONTROL_PACKET, InitFds, Sandbox
 logger = logging.getLogger(__name__)
 
 SPAWNER_STOP_S = 5.0
+MAX_EARLY_EXITS = 1024  # ends of environments not registered yet, remembered
 SPAWNER_ENV: Final = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
@@ -103,6 +104,9 @@ class Spawner:
         self._control = control
         self._pending: dict[str, trio.MemorySendChannel[dict[str, object]]] = {}
         self._running: dict[str, Stem] = {}
+        # Ends reported before their stem was registered (an environment that died between
+        # its template's answer and `shell` reading it): id -> wait status.
+        self._early_exits: dict[str, int] = {}
         self._send_lock = trio.Lock()
         self.broken = False
 
@@ -212,14 +216,20 @@ class Spawner:
             raise SandboxError(f"template {stem.sandbox_id}: {answer.get('error')}")
         return answer
 
-    async def restore(self, template: Stem, request: dict[str, Any]) -> Stem:
-        """Let the environment a template prepared in a shell run (`request`: "restore" with
-        "env_id" and "shell"; its runtime socket and log pipe came with the shell). The
-        environment is tracked like a stem: `kill` ends it, `exited` tells its end."""
-        answer = await self.template_request(template, request)
-        env = Stem(sandbox_id=str(request["env_id"]), pid=int(answer["host_pid"]))
-        self._running[env.sandbox_id] = env
-        return env
+    async def shell(
+        self, template: Stem, env_id: str, request: dict[str, Any], fds: list[int]
+    ) -> tuple[dict[str, Any], Stem]:
+        """Have a template make an environment (`request`: a "shell" one, with its cgroup.procs
+        files, runtime socket and log pipe in `fds`): the template's answer, and the
+        environment as a stem (`env_id`): `kill` ends it, `exited` tells its end."""
+        answer = await self.template_request(template, {**request, "env_id": env_id}, fds)
+        env = Stem(sandbox_id=env_id, pid=int(answer["host_pid"]))
+        if (status := self._early_exits.pop(env_id, None)) is not None:
+            env.exit_status = status
+            env.exited.set()
+        else:
+            self._running[env_id] = env
+        return answer, env
 
     async def kill(self, stem: Stem) -> None:
         """SIGKILL the sandbox's init: the kernel then kills its whole pid namespace."""
@@ -243,6 +253,8 @@ class Spawner:
                     if stem is not None:
                         stem.exit_status = int(msg["status"])
                         stem.exited.set()
+                    elif len(self._early_exits) < MAX_EARLY_EXITS:
+                        self._early_exits[sandbox_id] = int(msg["status"])
                 elif sandbox_id in self._pending:
                     self._pending[sandbox_id].send_nowait(msg)
                 else:

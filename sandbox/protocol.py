@@ -17,15 +17,26 @@ SnapStart (Python only): a template's runtime, started with
 
     runtime -> supervisor   TemplateReady | InitError (Runtime.BeforeSnapshotError; exit 64)
 
-and waits. Each clone of it resumes in that wait on its own fresh stream::
+and waits. Each clone of it resumes in that wait on its own fresh stream, and is made ready
+ahead of demand (no function code runs: the runtime makes what it can unique again, takes
+this environment's variables and rehearses its own invoke path, so that the pages that path
+writes are copied now, not on the first invoke)::
+
+    supervisor -> runtime   Prepare
+    runtime -> supervisor   Prepared
+
+then, when an invoke needs a new environment (the restore)::
 
     supervisor -> runtime   Restore
     runtime -> supervisor   Log* then Ready | RestoreError (exit 65)
 
-after which it serves invokes as above. The supervisor measures Restore Duration from its
-Restore to the Ready, and answers SnapStartTimeoutException once `AFTER_RESTORE_TIMEOUT_S` has
-passed without one (the runtime interrupts its hooks at that limit and says so: `RestoreError`
-with ``timed_out``).
+after which it serves invokes as above. `Prepare` is optional (a Restore may come first, with
+the variables). When no after-restore hook is registered (`Prepared` says ``ready``), the
+Restore is optional too: the restore is then the first Invoke, and no Ready is sent. The
+supervisor measures Restore Duration from its decision to restore to the Ready (or to the
+first Invoke), and answers SnapStartTimeoutException once `AFTER_RESTORE_TIMEOUT_S` has
+passed without one (the runtime interrupts its hooks at that limit and says so:
+`RestoreError` with ``timed_out``).
 
 A runtime that speaks AWS's HTTP Runtime API instead sends only `Listening` (with the
 listening socket attached as SCM_RIGHTS), then `InitError` or `SetupFailed` if it could not
@@ -65,6 +76,8 @@ __all__ = [
     "Log",
     "Message",
     "NeedData",
+    "Prepare",
+    "Prepared",
     "ProtocolError",
     "Ready",
     "RemoteProtocolError",
@@ -123,6 +136,8 @@ class _Tag(enum.IntEnum):
     TEMPLATE_READY = 9
     RESTORE = 10
     RESTORE_ERROR = 11
+    PREPARE = 12
+    PREPARED = 13
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,10 +222,29 @@ class TemplateReady:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Prepare:
+    """SnapStart: a clone of a template made ready ahead of its restore. The runtime makes what
+    it can unique again (reseeds), takes these variables and rehearses its own invoke path (no
+    function code runs), then answers `Prepared`."""
+
+    env: dict[str, str] = field(default_factory=dict)  # set in os.environ (this environment's)
+    unset_env: list[str] = field(default_factory=list)  # removed from os.environ
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prepared:
+    """SnapStart: the answer to `Prepare`; the runtime now waits for its `Restore`. With
+    ``ready`` (no after-restore hook is registered: a Restore would run nothing), it takes an
+    `Invoke` instead as well, and then sends no Ready: the restore is the first invoke."""
+
+    ready: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Restore:
-    """SnapStart: the first message a clone of a template reads. The runtime makes what it can
-    unique again (reseeds), takes these variables, runs the after-restore hooks, then answers
-    `Ready` (or `RestoreError`)."""
+    """SnapStart: a clone of a template starts. Unless a `Prepare` came first, the runtime makes
+    what it can unique again and takes these variables; it runs the after-restore hooks, then
+    answers `Ready` (or `RestoreError`)."""
 
     env: dict[str, str] = field(default_factory=dict)  # set in os.environ (this environment's)
     unset_env: list[str] = field(default_factory=list)  # removed from os.environ
@@ -239,6 +273,8 @@ Message = (
     | TemplateReady
     | Restore
     | RestoreError
+    | Prepare
+    | Prepared
 )
 
 
@@ -296,6 +332,10 @@ def _encode(msg: Message) -> list[Any]:
             return [_Tag.TEMPLATE_READY, msg.threads]
         case Restore():
             return [_Tag.RESTORE, msg.env, msg.unset_env]
+        case Prepare():
+            return [_Tag.PREPARE, msg.env, msg.unset_env]
+        case Prepared():
+            return [_Tag.PREPARED, msg.ready]
         case RestoreError():
             e = msg.error
             return [
@@ -399,6 +439,10 @@ def _decode(obj: Any) -> Message:
                 return TemplateReady(threads=_int(args[0]))
             case (_Tag.RESTORE, 2):
                 return Restore(env=_str_dict(args[0]), unset_env=_str_list(args[1]))
+            case (_Tag.PREPARE, 2):
+                return Prepare(env=_str_dict(args[0]), unset_env=_str_list(args[1]))
+            case (_Tag.PREPARED, 1):
+                return Prepared(ready=_bool(args[0]))
             case (_Tag.RESTORE_ERROR, 5):
                 info = ErrorInfo(
                     error_type=_str(args[0]),

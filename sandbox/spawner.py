@@ -229,11 +229,11 @@ class _Spawner:
             if not isinstance(request, dict) or len(fds) > _MAX_TEMPLATE_FDS:
                 raise ValueError("a template request is a map with a few descriptors")
             assert pid is not None
-            env_id = request.get("env_id")
-            if request.get("op") == "restore" and (not env_id or env_id in self.envs):
-                raise ValueError("a restore names a new environment id (env_id)")
+            env_id = request.pop("env_id", None)
+            if request.get("op") == "shell" and (not env_id or env_id in self.envs):
+                raise ValueError("a shell names a new environment id (env_id)")
             reply = self._exchange(child, request, fds)
-            if reply.get("op") == "restored":
+            if reply.get("op") == "shell":
                 self.envs[str(env_id)] = (pid, int(reply["pid"]))
         except (OSError, ValueError, KeyError) as exc:
             self.send({"op": "failed", "id": sandbox_id, "error": f"{type(exc).__name__}: {exc}"})

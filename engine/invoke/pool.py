@@ -339,6 +339,7 @@ class Pool:
     def release(self, env: Environment, *, reusable: bool) -> None:
         """Give an environment back after an invoke; unhealthy ones are destroyed."""
         self.stems.refill_if_short()  # a cold start used a stem: refill, now that it is done
+        self.templates.refill_if_short()  # and a restore its template's shell
         if reusable:
             self.bad_ends.pop(env.key, None)
         else:

@@ -6,11 +6,18 @@ sandbox (`sandbox.snapshot`) whose runtime ran the function's init and before-sn
 built when the version is published, for every such version when the daemon starts, and again
 on demand after it was dropped (no invoke for ``snapstart.template_idle_s``).
 
-A cold start of such a version is a *restore*:
+Each template keeps one *shell* ready: an environment cloned from it (`Spawner.shell`) into
+its own uid, namespaces, cgroup with the run limits and ENI, whose runtime was then told to
+`Prepare` (it took this environment's variables, renewed what it shares with the template and
+rehearsed its invoke path, so that the pages that path writes are its own) and waits. A cold
+start of such a version is a *restore*:
 
-    admit its memory → a ready shell (uid, cgroup with the run limits, ENI in its network
-    namespace; made ahead, one per template) → clone (`Spawner.restore`) → Restore with this
-    environment's variables → Ready (after-restore hooks) within 10 s
+    admit its memory → take the ready shell → Restore → Ready (after-restore hooks, the first
+    function code of this environment) within 10 s; the next shell is made once that first
+    invoke is done
+
+and with no after-restore hook registered (the shell said so: `Prepared` ``ready``), there is
+nothing to run before the first invoke: the restore is taking the shell.
 
 and the environment is then an ordinary one of the pool (invoke, keep-warm, freeze,
 teardown). Until a template is ready, cold starts are ordinary ones (and they wait for
@@ -52,7 +59,15 @@ from netns.errors import NetnsError
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
 from sandbox.launcher import SandboxProcess, Spawner, Stem
-from sandbox.protocol import AFTER_RESTORE_TIMEOUT_S, Closed, Restore, TemplateReady
+from sandbox.protocol import (
+    AFTER_RESTORE_TIMEOUT_S,
+    Closed,
+    Prepare,
+    Prepared,
+    RemoteProtocolError,
+    Restore,
+    TemplateReady,
+)
 
 
 class TemplatePool(Protocol):
@@ -94,19 +109,14 @@ RESTORE_GRACE_S = 1.0  # past the runtime's own after-restore limit, before it i
 
 @dataclass(eq=False)
 class Shell:
-    """An environment made ahead of a restore and held before its first instruction: its
-    namespaces, uid, cgroup, ENI, and our ends of its runtime socket and log pipe."""
+    """An environment made ahead of a restore: cloned from the template into its own
+    namespaces, uid, cgroup and ENI, its runtime prepared (`Prepare`: its variables taken, its
+    invoke path rehearsed) and waiting for its `Restore`; the pool's `Environment` for it,
+    built too, not live yet."""
 
-    sandbox_id: str
-    pid: int  # in the template's pid namespace
-    uid: int
+    env: Environment
     eni: Eni | None
-    runtime: socket.socket
-    log_r: int
-
-    def close(self) -> None:
-        self.runtime.close()
-        os.close(self.log_r)
+    ready: bool = False  # prepared with no after-restore hook: no Restore to send
 
 
 @dataclass(eq=False)
@@ -131,6 +141,7 @@ class Templates:
         self.pool = pool
         self.by_key: dict[Key, Template] = {}
         self.restored = 0  # environments started from a template
+        self._short: set[Template] = set()  # used their shell: refilled once that invoke ends
         self._wanted = trio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -290,6 +301,7 @@ class Templates:
         shell: Shell | None = None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_r, log_w = os.pipe2(os.O_CLOEXEC)
+        log = pool.logs.open_stream(function)
         try:
             await trio.to_thread.run_sync(pool.cgroups.create, name, limits.run)
             procs = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in pool.cgroups.procs_files(name)]
@@ -304,31 +316,43 @@ class Templates:
                 }
                 given = [*procs, theirs.fileno(), log_w]
                 async with template.lock:
-                    answer = await pool.spawner.template_request(held, request, given)
+                    _answer, stem = await pool.spawner.shell(held, sandbox_id, request, given)
             finally:
                 for fd in (*procs, log_w):
                     os.close(fd)
                 theirs.close()
             shell = Shell(
-                sandbox_id=sandbox_id,
-                pid=int(answer["pid"]),
-                uid=uid,
+                env=Environment(
+                    env_id=sandbox_id,
+                    function=function,
+                    proc=SandboxProcess(
+                        stem=stem,
+                        stream=trio.SocketStream(trio.socket.from_stdlib_socket(ours)),
+                        log_fd=log_r,
+                    ),
+                    cgroups=pool.cgroups,
+                    cgroup_name=name,
+                    log=log,
+                    uid=uid,
+                    api=pool.runtime_kind(function).api,
+                    nursery=pool.nursery,
+                ),
                 eni=None,
-                runtime=ours,
-                log_r=log_r,
             )
             if pool.network is not None:
-                netns = os.open(f"/proc/{int(answer['host_pid'])}/ns/net", os.O_RDONLY)
+                netns = os.open(f"/proc/{stem.pid}/ns/net", os.O_RDONLY)
                 try:
                     shell.eni = await pool.network.attach(function, netns)
                 finally:
                     os.close(netns)
+            await self._prepare(shell, function)
         except BaseException:
             if shell is not None:
                 self._drop_shell(shell)
             else:
                 ours.close()
                 os.close(log_r)
+                pool.logs.discard(log)
                 pool.uids.release(uid)
                 pool.nursery.start_soon(pool.teardowns.remove_cgroup, name)
             raise
@@ -337,19 +361,51 @@ class Templates:
             return
         template.shells.append(shell)
 
+    async def _prepare(self, shell: Shell, function: FunctionConfig) -> None:
+        """`Prepare` the shell's runtime (its variables; the invoke path rehearsed) and wait
+        for `Prepared`: no function code runs (its after-restore hooks wait for `Restore`)."""
+        pool = self.pool
+        env = shell.env
+        variables = runtime_environment(
+            function,
+            region=pool.config.region,
+            log_stream_name=env.log.name,
+            runtime_vars=pool.runtime_kind(function).env,
+            init_type=INIT_SNAP_START,
+        )
+        channel = MsgpackChannel(env.proc.stream, env.log)
+        with trio.move_on_after(AFTER_RESTORE_TIMEOUT_S):
+            try:
+                await channel.send(Prepare(env=variables))
+                reply = await channel.receive()
+            except (RemoteProtocolError, trio.BrokenResourceError) as exc:
+                raise PlatformError(f"a clone of the template failed: {exc}") from exc
+            if not isinstance(reply, Prepared):
+                raise PlatformError(f"a clone of the template failed ({_describe(reply)})")
+            shell.ready = reply.ready
+            return
+        raise PlatformError("a clone of the template did not get ready in time")
+
     def _drop_shell(self, shell: Shell) -> None:
-        shell.close()
-        stem = Stem(sandbox_id=shell.sandbox_id, pid=0)
-        stem.exited.set()  # its processes die with their cgroup (and with the template)
+        env = shell.env
+        env.proc.stream.socket.close()
+        os.close(env.proc.log_fd)
+        self.pool.logs.discard(env.log)
         if shell.eni is not None:
-            self.pool.enis[shell.sandbox_id] = shell.eni
-        self.pool.start_teardown(stem, uid=shell.uid)
+            self.pool.enis[env.env_id] = shell.eni
+        self.pool.start_teardown(env.proc.stem, uid=env.uid)
+
+    def refill_if_short(self) -> None:
+        """Make the next shell of every template whose shell a restore took (the pool calls
+        this when an invoke ends)."""
+        while self._short:
+            self.pool.nursery.start_soon(self._refill, self._short.pop())
 
     async def _refill(self, template: Template) -> None:
         try:
             with trio.CancelScope(shield=True):
                 await self._add_shell(template)
-        except (SandboxError, NetnsError, OSError, PlatformError) as exc:
+        except (SandboxError, NetnsError, OSError, PlatformError, trio.ClosedResourceError) as exc:
             logger.warning("SnapStart shell for %s failed: %s", template.key[0], exc)
 
     # -- restoring ----------------------------------------------------------------------
@@ -372,61 +428,27 @@ class Templates:
             if not template.shells:
                 return None
         shell = template.shells.pop(0)
-        log = pool.logs.open_stream(function)
-        name = cgroup_name(shell.sandbox_id)
-        request = {"op": "restore", "env_id": shell.sandbox_id, "shell": shell.pid}
-        try:
-            async with template.lock:
-                stem = await pool.spawner.restore(held, request)
-        except BaseException as exc:
-            log.close()
-            self._drop_shell(shell)
-            if isinstance(exc, SandboxError):
-                raise PlatformError(str(exc)) from exc
-            raise
-        os.set_blocking(shell.log_r, False)
-        proc = SandboxProcess(
-            stem=stem,
-            stream=trio.SocketStream(trio.socket.from_stdlib_socket(shell.runtime)),
-            log_fd=shell.log_r,
-        )
-        kind = pool.runtime_kind(function)
+        env = shell.env
+        os.set_blocking(env.proc.log_fd, False)
         if shell.eni is not None:
-            pool.enis[shell.sandbox_id] = shell.eni
-        env = Environment(
-            env_id=shell.sandbox_id,
-            function=function,
-            proc=proc,
-            cgroups=pool.cgroups,
-            cgroup_name=name,
-            log=log,
-            uid=shell.uid,
-            api=kind.api,
-            nursery=pool.nursery,
-        )
+            pool.enis[env.env_id] = shell.eni
         pool.live.add(env)
         pool.nursery.start_soon(env.pump_log_pipe)
-        variables = runtime_environment(
-            function,
-            region=pool.config.region,
-            log_stream_name=log.name,
-            runtime_vars=kind.env,
-            init_type=INIT_SNAP_START,
-        )
         try:
-            # The runtime stops its hooks at the limit and says so; this bound is the backstop.
-            await env.restore(
-                Restore(env=variables),
-                timeout_s=AFTER_RESTORE_TIMEOUT_S + RESTORE_GRACE_S,
-                started=started,
-            )
+            if shell.ready:  # nothing to run before its first invoke
+                env.resume_prepared(started=started)
+            else:  # the runtime stops its hooks at the limit and says so; this is the backstop
+                await env.restore(
+                    Restore(), timeout_s=AFTER_RESTORE_TIMEOUT_S + RESTORE_GRACE_S, started=started
+                )
         except BaseException:
             pool.discard(env)
-            raise
-        finally:
-            # The next shell once this restore is done: making one keeps the template's init
-            # (and the spawner) busy for milliseconds.
             pool.nursery.start_soon(self._refill, template)
+            raise
+        # The next shell once this environment's first invoke is done (`refill_if_short`):
+        # making one keeps the template's init, the spawner and a clone busy for milliseconds,
+        # on the cores that invoke needs.
+        self._short.add(template)
         self.restored += 1
         return env
 

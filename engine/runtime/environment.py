@@ -269,6 +269,15 @@ class Environment:
             case _:
                 raise SnapStartException(f"Restore failed: unexpected {type(reply).__name__}")
 
+    def resume_prepared(self, *, started: float) -> None:
+        """A SnapStart clone prepared ahead with nothing left to run before its first invoke
+        (`Prepared` said ready: no after-restore hook): restored as it stands, its first
+        Invoke the first message it gets. Restore Duration counts from `started`."""
+        self.set_state(EnvState.INITIALIZING)
+        self.channel = MsgpackChannel(self.proc.stream, self.log)
+        self.restore_duration_ms = (trio.current_time() - started) * 1000
+        self.restore_runtime_ms = 0.0
+
     # -- invoke -------------------------------------------------------------------------
 
     async def invoke(self, inv: Invoke, *, timeout_s: float) -> InvokeOutcome:

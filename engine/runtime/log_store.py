@@ -172,6 +172,14 @@ class LogStore:
         group.streams[stream.name] = file
         return file
 
+    def discard(self, stream: LogStream) -> None:
+        """Close a stream opened for an environment that never ran (one made ahead of demand
+        and dropped unused) and delete it: it holds no event."""
+        stream.close()
+        group = self.groups.get(stream.group)
+        if group is not None and group.streams.get(stream.name) is stream.file:
+            self.delete_stream(group, stream.name)
+
     def release(self, stream: LogStream) -> None:
         stream.file.live = False
         stream.file.on_append = None

@@ -20,9 +20,11 @@
                                                                    replaced by /dev/null,
                                                                    chdir /var/task, setsid, the
                                                                    runner unmapped; held
-    --- the restore (`release`) --------------------------------------------------------------
+    --- then (`release`, still ahead of demand) -----------------------------------------------
                                                                    resumes in T's interrupted
-                                                                   receive: its own channel
+                                                                   receive: its own channel,
+                                                                   where the daemon's Prepare
+                                                                   and Restore come
 
 No instruction of T's runs in C or in E before the last line: C only runs injected calls and
 dies; E runs user code only once it is in its own namespaces and cgroups, as its own uid,

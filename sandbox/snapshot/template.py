@@ -10,16 +10,16 @@ SCM_RIGHTS):
     {"op": "freeze"}                      hold every thread of the runtime in a ptrace stop,
                                           end every other process of the template, refuse a
                                           runtime with writable shared memory
-    {"op": "shell", uid, gid, hostname,   an environment shell (`shell.make_shell`), its middle
-      tmp_size_mb, cgroups: n}            (`restore.prepare_middle`) and its environment, set up
-      + [n cgroup.procs, runtime socket,  and held before its first instruction
-         log pipe]                        (`restore.prepare_environment`)
-    {"op": "restore", shell}              let that environment run (`restore.release`)
-    {"op": "release", shell}              end an environment (its shell's pid 1, and so the
+    {"op": "shell", uid, gid, hostname,   an environment: its shell (`shell.make_shell`), its
+      tmp_size_mb, cgroups: n}            middle (`restore.prepare_middle`), the environment
+      + [n cgroup.procs, runtime socket,  set up (`restore.prepare_environment`) and let go
+         log pipe]                        (`restore.release`): it resumes in the template's
+                                          receive, reading its own runtime socket
+    {"op": "release", pid}                end an environment (its shell's pid 1, and so the
                                           whole pid namespace)
 
-Replies: {"op": "frozen"} | {"op": "shell", "pid", "shell_ms", "prepared_ms" (the
-namespaces; the clone and its set-up)} | {"op": "restored", "pid"} |
+Replies: {"op": "frozen"} | {"op": "shell", "pid" (the environment's), "shell_ms",
+"prepared_ms" (the namespaces; the clone and its set-up)} + a pidfd of the environment |
 {"op": "released"} | {"op": "failed", "error"}. From "freeze" on, no instruction of the
 template runs again: it is only ever a source of clones, and it dies with this init.
 """
@@ -69,8 +69,6 @@ class TemplateInit:
         self.program = program
         self.held: ptrace.Tracee | None = None
         self.shells: dict[int, int] = {}  # environment pid -> its shell's pid 1
-        # Per shell not used yet, its environment: set up, held before its first instruction.
-        self.prepared: dict[int, ptrace.Tracee] = {}
         self.shell_made = 0.0
         self.null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
         self.last_cap = highest_capability()
@@ -118,21 +116,14 @@ class TemplateInit:
             return {"op": "frozen"}, []
         if op == "shell":
             started = time.perf_counter()
-            shell = self._shell(msg, fds)
+            env = self._shell(msg, fds)
             prepared_ms = (time.perf_counter() - self.shell_made) * 1000
             shell_ms = (self.shell_made - started) * 1000
-            answer = {"op": "shell", "pid": shell, "shell_ms": shell_ms, "prepared_ms": prepared_ms}
-            return answer, [os.pidfd_open(shell)]
-        if op == "restore":
-            env = self._restore(msg)
-            return {"op": "restored", "pid": env}, [os.pidfd_open(env)]
-        if op == "release":  # an environment (by its pid) or a shell not used yet
-            pid = int(msg["pid"])
-            shell = self.shells.get(pid, pid)
-            if shell in self.shells.values() or shell in self.prepared:
+            answer = {"op": "shell", "pid": env, "shell_ms": shell_ms, "prepared_ms": prepared_ms}
+            return answer, [os.pidfd_open(env)]
+        if op == "release":  # an environment, by its pid
+            if (shell := self.shells.get(int(msg["pid"]))) is not None:
                 os.kill(shell, signal.SIGKILL)
-                if (held := self.prepared.pop(shell, None)) is not None:
-                    os.kill(held.pid, signal.SIGKILL)
             return {"op": "released"}, []
         raise ValueError(f"unknown op {op!r}")
 
@@ -159,9 +150,9 @@ class TemplateInit:
         self.held = held_thread
 
     def _shell(self, msg: dict[str, Any], fds: list[int]) -> int:
-        """A shell, its middle and its environment, made and set up ahead and held before its
-        first instruction (`restore` lets it run); the shell's pid. `fds`: the environment's
-        cgroup.procs files ("cgroups" of them), then its runtime socket and log pipe."""
+        """A shell, its middle and its environment, made, set up and let go; the environment's
+        pid. `fds`: the environment's cgroup.procs files ("cgroups" of them), then its runtime
+        socket and log pipe."""
         if self.held is None:
             raise ValueError("the template is not frozen")
         count = int(msg["cgroups"])
@@ -191,23 +182,14 @@ class TemplateInit:
                 filter_program=self.program,
             )
             try:
-                self.prepared[shell] = prepare_environment(self.held, middle, job)
+                env = prepare_environment(self.held, middle, job)
             except BaseException:
                 _drain_descriptors(self.delivery)
                 raise
+            pid = release(self.held, env)
         except BaseException:
             os.kill(shell, signal.SIGKILL)
             raise
-        return shell
-
-    def _restore(self, msg: dict[str, Any]) -> int:
-        if self.held is None:
-            raise ValueError("the template is not frozen")
-        shell = int(msg["shell"])
-        env = self.prepared.pop(shell, None)
-        if env is None:
-            raise ValueError(f"no prepared environment in shell {shell}")
-        pid = release(self.held, env)
         self.shells[pid] = shell
         return pid
 
@@ -224,11 +206,7 @@ class TemplateInit:
                 return
             if info.si_pid == self.runtime_pid:
                 os._exit(1)  # the template is gone: nothing left to clone
-            ended = info.si_pid
-            for key, held in list(self.prepared.items()):  # a shell or its environment killed
-                if ended in (key, held.pid):  # by its cgroup's teardown (never used)
-                    del self.prepared[key]
-            shell = self.shells.pop(ended, None)
+            shell = self.shells.pop(info.si_pid, None)
             if shell is None:
                 continue
             try:

@@ -128,9 +128,10 @@ class Lab:
 
     async def shell(
         self, template: Stem, name: str, uid: int, memory_mb: int = 512
-    ) -> tuple[dict[str, Any], socket.socket]:
-        """A shell with its environment made and held: the template's answer (its "pid" and
-        "prepared_ms") and our end of the environment's runtime socket."""
+    ) -> tuple[dict[str, Any], Stem, socket.socket]:
+        """An environment in its shell, made, set up and let go (it waits in the template's
+        receive): the template's answer ("pid", "prepared_ms"), the environment as a stem and
+        our end of its runtime socket."""
         self._cgroup(name, memory_mb)
         procs = self._procs(name)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -145,27 +146,23 @@ class Lab:
                 "cgroups": len(procs),
             }
             given = [*procs, theirs.fileno(), log_w]
-            answer = await self.spawner.template_request(template, request, given)
+            answer, env = await self.spawner.shell(template, name, request, given)
         finally:
             for fd in (*procs, log_w):
                 os.close(fd)
             theirs.close()
         os.close(log_r)
-        return answer, ours
+        return answer, env, ours
 
-    async def restore(
-        self, template: Stem, name: str, shell: tuple[dict[str, Any], socket.socket]
-    ) -> Env:
-        """Let the environment held in `shell` run."""
-        request = {"op": "restore", "env_id": name, "shell": shell[0]["pid"]}
-        env = await self.spawner.restore(template, request)
-        stream = trio.SocketStream(trio.socket.from_stdlib_socket(shell[1]))
+    def wrap(self, name: str, shell: tuple[dict[str, Any], Stem, socket.socket]) -> Env:
+        """The environment of `shell`, its stream ours to talk on."""
+        stream = trio.SocketStream(trio.socket.from_stdlib_socket(shell[2]))
         self.streams.append(stream)
-        return Env(name=name, stem=env, stream=stream, conn=Connection())
+        return Env(name=name, stem=shell[1], stream=stream, conn=Connection())
 
     async def environment(self, template: Stem, name: str, uid: int, memory_mb: int = 512) -> Env:
-        """`shell` then `restore`."""
-        return await self.restore(template, name, await self.shell(template, name, uid, memory_mb))
+        """`shell`, `wrap`ped."""
+        return self.wrap(name, await self.shell(template, name, uid, memory_mb))
 
 
 @asynccontextmanager

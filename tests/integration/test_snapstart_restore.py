@@ -96,7 +96,10 @@ def snap_function(lam: Any) -> Iterator[Callable[..., str]]:
 
     yield create
     for name in names:
-        lam.delete_function(FunctionName=name)
+        try:
+            lam.delete_function(FunctionName=name)
+        except lam.exceptions.ResourceNotFoundException:  # the test deleted it
+            pass
 
 
 def invoke(lam: Any, name: str, qualifier: str, event: dict[str, Any]) -> tuple[Any, str]:
@@ -145,6 +148,58 @@ def test_environments_of_a_published_version_are_restored_from_its_template(
         wrote = list(pool.map(lambda event: invoke(lam, name, version, event), events))
     for seen, _ in wrote:
         assert len(seen["tmp"]) == 1, seen["tmp"]
+
+
+COUNTED = """
+import os
+CALLS = []
+
+def handler(event, context):
+    CALLS.append(context.aws_request_id)
+    return {"calls": list(CALLS), "stream": context.log_stream_name,
+            "variable": os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]}
+"""
+
+
+def test_without_after_restore_hooks_the_restore_is_the_first_invoke(
+    daemon: Daemon, lam: Any, snap_function: Callable[..., str]
+) -> None:
+    # The shell's clone was prepared ahead (variables, the runtime's rehearsal): the handler
+    # runs for the first time on the first invoke, with this environment's own variables.
+    name = snap_function(COUNTED)
+    version = lam.publish_version(FunctionName=name)["Version"]
+    assert wait_for_template(daemon, name, version)
+    seen, log = invoke(lam, name, version, {})
+    assert "Restore Duration: " in report_of(log)
+    request_id = report_of(log).split()[2]
+    assert seen["calls"] == [request_id]  # never called before (no rehearsal of user code)
+    assert seen["stream"] == seen["variable"]
+    logs = daemon.logs_client()
+    group = f"/aws/lambda/{name}"
+    streams = {
+        s["logStreamName"]: s for s in logs.describe_log_streams(logGroupName=group)["logStreams"]
+    }
+    assert seen["stream"] in streams
+    events = logs.get_log_events(logGroupName=group, logStreamName=seen["stream"])["events"]
+    assert any(request_id in e["message"] for e in events)  # its output went where it says
+    # The next shell is made once that invoke is done: its stream is there, empty.
+    assert wait_for_template(daemon, name, version)
+
+    def empty_streams() -> list[str]:
+        """Streams without an event, oldest first."""
+        found = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        found.sort(key=lambda s: s["creationTime"])
+        return [s["logStreamName"] for s in found if "lastEventTimestamp" not in s]
+
+    # The template's own (its init printed nothing) and the new shell's, the newest.
+    template_stream, shell_stream = empty_streams()
+    lam.delete_function(FunctionName=name)  # its template and its unused shell go
+    deadline = time.monotonic() + 10
+    while shell_stream in empty_streams() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # An environment that never ran leaves no stream; control: the template's stays, as
+    # every environment's does once it ran.
+    assert empty_streams() == [template_stream]
 
 
 def test_latest_never_uses_a_template(

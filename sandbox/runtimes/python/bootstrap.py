@@ -50,6 +50,8 @@ from sandbox.protocol import (
     Log,
     Message,
     NeedData,
+    Prepare,
+    Prepared,
     Ready,
     RemoteProtocolError,
     Response,
@@ -404,23 +406,28 @@ def _serve(fd: int, *, handler: str) -> None:
         channel.send(InitError(error=failure.info))
         os._exit(1)
     _flush_output()
+    msg: Message | Closed | None = None
     if snapstart is not None:
-        _snapshot_then_restore(channel, snapstart)
-    channel.send(Ready())
-    while True:
+        msg = _snapshot_then_restore(channel, snapstart)
+    if msg is None:
+        channel.send(Ready())
         msg = channel.recv()
+    while True:
         if isinstance(msg, Closed):
             return
         if isinstance(msg, Invoke):
             channel.send(_invoke(fn, msg))
+        msg = channel.recv()
 
 
 # -- SnapStart --------------------------------------------------------------------------------
 
 
-def _snapshot_then_restore(channel: _Channel, snapstart: ModuleType) -> None:
+def _snapshot_then_restore(channel: _Channel, snapstart: ModuleType) -> Invoke | None:
     """The template's part (before-snapshot hooks, `TemplateReady`, the wait), then, in a clone,
-    the restore's (`Restore`, the after-restore hooks); returns when the clone may say Ready.
+    the restore's (`Prepare` ahead, `Restore`, the after-restore hooks); returns when the clone
+    may say Ready, or with its first Invoke when it was prepared with no hook to run (it then
+    says nothing: `Prepared` told it was ready).
 
     A failing hook ends the process as awslambdaric does: exit 64 after an init error typed
     Runtime.BeforeSnapshotError, exit 65 after a `RestoreError` typed Runtime.AfterRestoreError.
@@ -438,14 +445,23 @@ def _snapshot_then_restore(channel: _Channel, snapstart: ModuleType) -> None:
     gc.freeze()
     channel.send(TemplateReady(threads=threading.active_count()))
     msg = channel.recv()  # a clone resumes here, reading its own stream
-    if isinstance(msg, Closed):  # the template is discarded
+    prepared = isinstance(msg, Prepare)
+    if isinstance(msg, Prepare | Restore):
+        _become_unique(channel, snapstart, msg)
+    if prepared:  # ahead of demand: what is left for the restore is the hooks
+        _rehearse()
+        hooks = bool(snapshot_restore_py.get_after_restore())
+        channel.send(Prepared(ready=not hooks))
+        msg = channel.recv()
+        if isinstance(msg, Invoke) and not hooks:
+            return msg
+    if isinstance(msg, Closed):  # the template (or this clone, unused) is discarded
         raise SystemExit(0)
     if not isinstance(msg, Restore):
         raise RemoteProtocolError(f"expected Restore after TemplateReady, got {type(msg).__name__}")
     started = time.monotonic()
-    channel.lock = threading.Lock()  # a thread of the template's may have held it
-    snapstart.make_unique_again()
-    snapstart.apply_environment(msg.env, msg.unset_env)
+    if prepared and (msg.env or msg.unset_env):
+        snapstart.apply_environment(msg.env, msg.unset_env)
     remaining_s = AFTER_RESTORE_TIMEOUT_S - (time.monotonic() - started)
     try:
         snapstart.run_after_restore(remaining_s)
@@ -458,6 +474,53 @@ def _snapshot_then_restore(channel: _Channel, snapstart: ModuleType) -> None:
         channel.send(RestoreError(error=info, body=body))
         raise SystemExit(EXIT_AFTER_RESTORE_ERROR) from None
     _flush_output()
+    return None
+
+
+def _become_unique(channel: _Channel, snapstart: ModuleType, msg: Prepare | Restore) -> None:
+    """What a clone does first: renew what it shares with its template, take its variables."""
+    channel.lock = threading.Lock()  # a thread of the template's may have held it
+    snapstart.make_unique_again()
+    snapstart.apply_environment(msg.env, msg.unset_env)
+
+
+REHEARSALS = 12  # past the interpreter's warm-up (it specializes a function after 8 calls)
+
+
+def _rehearse() -> None:
+    """Go through the invoke path (a channel's receive and send on a socket of its own, frames,
+    the context, JSON, the response), without the function's code, a few times: a clone shares
+    its memory with its template, and the pages this path writes (objects' reference counts,
+    allocator pools, the interpreter's specializations) are copied here, ahead of the restore,
+    instead of on the first invoke. Nothing reaches the supervisor."""
+    global _current_request_id
+    invoke = Invoke(
+        request_id="rehearsal",
+        deadline_ms=int(time.time() * 1000) + 1000,
+        invoked_function_arn="",
+        payload=b"{}",
+        client_context=None,
+        identity=None,
+    )
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    channel = _Channel(ours.detach())
+    supervisor = Connection()
+    try:
+        for _ in range(REHEARSALS):
+            theirs.sendall(supervisor.send(invoke))
+            msg = channel.recv()
+            if isinstance(msg, Invoke):
+                channel.send(_invoke(_rehearsal_handler, msg))
+            theirs.recv(65536)
+    finally:
+        channel.sock.close()
+        theirs.close()
+        _current_request_id = ""
+
+
+def _rehearsal_handler(event: Any, context: LambdaContext) -> Any:
+    context.get_remaining_time_in_millis()
+    return None
 
 
 def _hook_failure(exc: BaseException, error_type: str) -> tuple[ErrorInfo, bytes]:

@@ -20,6 +20,8 @@ from sandbox.protocol import (
     Log,
     Message,
     NeedData,
+    Prepare,
+    Prepared,
     ProtocolError,
     Ready,
     RemoteProtocolError,
@@ -51,6 +53,9 @@ MESSAGES: list[Message] = [
     TemplateReady(threads=3),
     Restore(env={"AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[7]ab", "É": "ü"}, unset_env=["X"]),
     Restore(),
+    Prepare(env={"AWS_LAMBDA_LOG_STREAM_NAME": "s"}, unset_env=["Y"]),
+    Prepared(),
+    Prepared(ready=True),
     RestoreError(
         error=ErrorInfo(
             error_type="Runtime.AfterRestoreError", error_message="no", stack_trace=["  File y\n"]

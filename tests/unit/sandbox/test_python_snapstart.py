@@ -30,6 +30,8 @@ from sandbox.protocol import (
     Log,
     Message,
     NeedData,
+    Prepare,
+    Prepared,
     Ready,
     Response,
     Restore,
@@ -234,6 +236,51 @@ def test_template_runs_before_snapshot_hooks_in_reverse_then_restores_in_order( 
     assert rt.wait() == 0
 
 
+def test_prepare_takes_the_variables_and_runs_no_hook_until_the_restore(start) -> None:  # type: ignore[no-untyped-def]
+    rt = start(HOOKS)
+    assert isinstance(rt.template.recv(), TemplateReady)
+    rt.template.logs.clear()
+    rt.template.send(Prepare(env={"AWS_LAMBDA_LOG_STREAM_NAME": "s-2"}, unset_env=["GONE"]))
+    assert rt.template.recv() == Prepared(ready=False)  # hooks are registered: a Restore runs them
+    assert rt.template.output() == ""  # no function code ran, the rehearsal printed nothing
+    rt.template.send(Restore())
+    assert rt.template.recv() == Ready()
+    assert rt.template.output() == (
+        "after: first registered s-2\nafter: second registered ('p',) {'k': 'v'}\n"
+    )
+    assert invoke(rt.template) == {
+        "stream": "s-2",
+        "gone": None,
+        "decorated": "first_before",
+        "log_stream_name": "s-2",
+    }
+    rt.template.sock.shutdown(socket.SHUT_WR)
+    assert rt.wait() == 0
+
+
+COUNTED = """
+    import os
+    calls = []
+
+    def handler(event, context):
+        calls.append(context.aws_request_id)
+        return {"calls": calls, "stream": os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]}
+"""
+
+
+def test_a_clone_with_no_after_restore_hook_is_ready_once_prepared(start) -> None:  # type: ignore[no-untyped-def]
+    rt = start(COUNTED)
+    assert isinstance(rt.template.recv(), TemplateReady)
+    rt.template.send(Prepare(env={"AWS_LAMBDA_LOG_STREAM_NAME": "s-3"}))
+    assert rt.template.recv() == Prepared(ready=True)
+    # The restore is the first invoke: no Restore, no Ready; the rehearsal never called the
+    # function's handler.
+    assert invoke(rt.template, "r-1") == {"calls": ["r-1"], "stream": "s-3"}
+    assert invoke(rt.template, "r-2") == {"calls": ["r-1", "r-2"], "stream": "s-3"}
+    rt.template.sock.shutdown(socket.SHUT_WR)
+    assert rt.wait() == 0
+
+
 def test_without_snap_start_hooks_never_run_and_ready_comes_at_once(start) -> None:  # type: ignore[no-untyped-def]
     rt = start(HOOKS, snap_start=False)
     assert rt.template.recv() == Ready()
@@ -356,12 +403,19 @@ UNIQUE = """
 """
 
 
-def restore_clones(rt: Runtime) -> list[dict[str, str]]:
+def restore_clones(rt: Runtime, *, prepared: bool = False) -> list[dict[str, str]]:
+    """Each clone restored (with its variables), or prepared (with them) then invoked at
+    once, as the daemon does with a function that registered no after-restore hook."""
     assert isinstance(rt.template.recv(), TemplateReady)
     results = []
     for n, clone in enumerate(rt.clones):
-        clone.send(Restore(env={"AWS_LAMBDA_LOG_STREAM_NAME": f"clone-{n}"}))
-        assert clone.recv() == Ready()
+        variables = {"AWS_LAMBDA_LOG_STREAM_NAME": f"clone-{n}"}
+        if prepared:
+            clone.send(Prepare(env=variables))
+            assert clone.recv() == Prepared(ready=True)
+        else:
+            clone.send(Restore(env=variables))
+            assert clone.recv() == Ready()
         results.append(invoke(clone, f"r-{n}"))
         clone.sock.shutdown(socket.SHUT_WR)
     assert rt.wait() == 0
@@ -369,8 +423,9 @@ def restore_clones(rt: Runtime) -> list[dict[str, str]]:
     return results  # type: ignore[return-value]
 
 
-def test_each_clone_draws_its_own_random_numbers_and_uuids(start) -> None:  # type: ignore[no-untyped-def]
-    first, second = restore_clones(start(UNIQUE, clones=2))
+@pytest.mark.parametrize("prepared", [False, True], ids=["restored", "prepared"])
+def test_each_clone_draws_its_own_random_numbers_and_uuids(start, prepared: bool) -> None:  # type: ignore[no-untyped-def]
+    first, second = restore_clones(start(UNIQUE, clones=2), prepared=prepared)
     assert (first["stream"], second["stream"]) == ("clone-0", "clone-1")
     assert first["random"] != second["random"]
     assert first["uuid4"] != second["uuid4"]
