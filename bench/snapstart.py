@@ -5,15 +5,20 @@ The function imports boto3 at init and makes a client (what makes Python cold st
 its handler is trivial and reports the memory its environment shares with the template
 (/proc/self/smaps_rollup). Rounds interleave, in rotating order:
 
-    restore   invoke of the published version (SnapStart): a clone of its template; then
-              the same environment again (warm: the floor under any start)
+    restore   invoke of the published version (SnapStart): a clone of its template (the
+              trivial handler); then the same environment again twice: at once (warm: the
+              floor under any invoke) and once the host is quiet again (warm_quiet: a warm
+              invoke that pays what waking an idle host costs, as the restore did, and the
+              thaw of its cgroup: idle environments are frozen after 20 ms), and a
+              last time for the memory it shares with the template (smaps_rollup, untimed)
     cold      invoke of $LATEST: an ordinary cold start (boto3 imported at init)
     python    ``python -I -S -c pass`` on the host (bare interpreter start)
     boto3     ``python -I -c 'import boto3; boto3.client(...)'`` on the host
 
 Between rounds, idle environments are reaped (``keep_warm_s`` is short) and the template's
 next shell is ready, so each restore and each cold start is a new environment on a quiet host.
-``python -m bench.snapstart --runs 30``.
+``python -m bench.snapstart --runs 30`` (``--only restore``: the restore rounds alone, a
+quick loop).
 
 Resource handling: as `bench.coldstart` (its own daemon, cgroup parent
 ``lambdalet-bench-<pid>``, stopped with SIGTERM; leftovers reported).
