@@ -52,6 +52,7 @@ from engine.host.systemd import Notifier
 from engine.host.watchdog import Watchdog
 from engine.invoke.invoker import Invoker
 from engine.invoke.pool import open_pool
+from engine.kinesis.api import TARGET_PREFIX as KINESIS_TARGET
 from engine.kinesis.api import KinesisApp
 from engine.kinesis.service import open_streams
 from engine.lifecycle.background import Background, hold
@@ -74,6 +75,7 @@ from engine.scheduler.service import open_schedules
 from engine.services import Services, bindings, build_lambda_app, live_settings, wire_metrics
 from engine.sources.observer import NO_OBSERVER
 from engine.sources.service import open_sources
+from engine.sqs.api import TARGET_PREFIX as SQS_TARGET
 from engine.sqs.api import SqsApp
 from engine.sqs.service import open_queues
 from engine.usage.service import open_usage
@@ -238,9 +240,9 @@ async def _serve(
             app: Endpoint | MetricsRouter = Endpoint(
                 build_lambda_app(services, events, runtimes, network, usage, region=config.region),
                 {
-                    b"AmazonSQS": SqsApp(queues, region=config.region),
-                    b"Kinesis_20131202": KinesisApp(streams, region=config.region),
-                    CWLOGS_TARGET: CwLogsApp(logs, region=config.region),
+                    SQS_TARGET.encode(): SqsApp(queues, region=config.region),
+                    KINESIS_TARGET.encode(): KinesisApp(streams, region=config.region),
+                    CWLOGS_TARGET.encode(): CwLogsApp(logs, region=config.region),
                 },
                 {"scheduler": SchedulerApp(schedules, region=config.region)},
             )
