@@ -148,6 +148,11 @@ class CostConfig:
     # ... and the duration of the invokes those environments serve.
     provisioned_duration_gb_second_x86_64: float = 0.0000097222
     provisioned_duration_gb_second_arm64: float = 0.0000077778
+    # SnapStart: each published version's snapshot, cached for as long as the version exists
+    # (3 hours at least), per GB of its memory and second; and each environment restored
+    # from it, per GB of its memory.
+    snapstart_cache_gb_second: float = 0.0000015046
+    snapstart_restore_gb: float = 0.0001397998
     # Lambda's monthly free tier, deducted from on-demand requests and duration per calendar
     # month (UTC) when on.
     free_tier: bool = False

@@ -153,12 +153,17 @@ class Services:
     event_source_mappings: EventSourceMappingService
 
     def meter(self, usage: UsageService) -> None:
-        """Connect the usage ledger: every invoke that ran, and provisioned concurrency's
-        configured amounts (after a put or delete, a function gone, an alias moved)."""
+        """Connect the usage ledger: every invoke that ran, provisioned concurrency's
+        configured amounts (after a put or delete, a function gone, an alias moved), and the
+        published SnapStart versions (after a publish, a function changed or gone)."""
         self.invoker.on_invoked.append(usage.ledger.record)
         usage.follow_provisioned(self.provisioner.configured)
         self.provisioner.on_change.append(usage.provisioned_changed)
         self.functions.on_alias_change.append(lambda _name, _alias: usage.provisioned_changed())
+        # SnapStart's snapshots: billed per version for as long as it exists.
+        usage.follow_snapstart(self.functions.snap_start_versions)
+        self.functions.on_publish.append(lambda _version: usage.snapstart_changed())
+        self.functions.on_change.append(lambda _name, _version: usage.snapstart_changed())
 
     @classmethod
     def wire(

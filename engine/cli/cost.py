@@ -23,6 +23,8 @@ COLUMNS = (
     ("GB-S", ">"),
     ("PROV GB-S", ">"),
     ("PROV INVOKE GB-S", ">"),
+    ("SNAPSHOT GB-S", ">"),
+    ("RESTORES", ">"),
     ("COST (USD)", ">"),
 )
 
@@ -32,7 +34,8 @@ def add_parser(
 ) -> None:
     c = sub.add_parser(
         "cost",
-        help="what this workload would cost on Lambda (requests, GB-seconds, provisioned)",
+        help="what this workload would cost on Lambda (requests, GB-seconds, provisioned, "
+        "SnapStart)",
         parents=[common],
     )
     c.add_argument(
@@ -80,6 +83,8 @@ def render(doc: dict[str, Any]) -> str:
             _gbs(f["GBSeconds"]),
             _gbs(f["ProvisionedConcurrencyGBSeconds"]),
             _gbs(f["ProvisionedDurationGBSeconds"]),
+            _gbs(f["SnapStartCacheGBSeconds"]),
+            f"{f['SnapStartRestores']:,}",
             _usd(f["Cost"]["Total"]),
         ]
         for f in doc["Functions"]
@@ -88,7 +93,7 @@ def render(doc: dict[str, Any]) -> str:
     free = doc["FreeTier"]
     if free["Applied"]:
         rows.append(["free tier", "", "", "", f"-{free['Requests']:,}", _gbs(-free["GBSeconds"]),
-                     "", "", _usd(-free["Credit"])])  # fmt: skip
+                     "", "", "", "", _usd(-free["Credit"])])  # fmt: skip
     rows.append(
         [
             "TOTAL",
@@ -99,6 +104,8 @@ def render(doc: dict[str, Any]) -> str:
             _gbs(total["GBSeconds"]),
             _gbs(total["ProvisionedConcurrencyGBSeconds"]),
             _gbs(total["ProvisionedDurationGBSeconds"]),
+            _gbs(total["SnapStartCacheGBSeconds"]),
+            f"{sum(f['SnapStartRestores'] for f in doc['Functions']):,}",
             _usd(total["Cost"]),
         ]
     )

@@ -151,6 +151,10 @@ class FunctionService:
         """ListFunctions(FunctionVersion=ALL): each function's $LATEST then its versions."""
         return [v for c in self.registry.all_functions() for v in self.versions(c.name)]
 
+    def snap_start_versions(self) -> list[FunctionConfig]:
+        """Every published version SnapStart applies to (each has a snapshot: a template)."""
+        return [v for v in self.every_version() if snap_start_applies(v)]
+
     def account_usage(self) -> tuple[int, int]:
         """GetAccountSettings' AccountUsage: (total zipped code bytes, function count). As on
         AWS, every published version and every layer version counts its own code, even where

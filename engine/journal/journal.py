@@ -53,9 +53,15 @@ class JournalStats:
 
 
 class Journal:
-    """`path`'s database (created with `schema` when new), locked against a second daemon."""
+    """`path`'s database (created with `schema` when new, then brought up to date by
+    `upgrade` if given), locked against a second daemon."""
 
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        schema: str,
+        upgrade: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
         self.path = path
         self._lock_fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -67,6 +73,8 @@ class Journal:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(schema)
+        if upgrade is not None:
+            upgrade(self._conn)
         self._lock = threading.Lock()
         self._queue: list[_Pending[Any]] = []
         self._wake = trio.Event()

@@ -11,3 +11,8 @@ def format_last_modified(now: datetime) -> str:
         raise ValueError("now must be timezone-aware")
     utc = now.astimezone(UTC)
     return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}+0000"
+
+
+def parse_last_modified(text: str) -> datetime:
+    """`format_last_modified`'s text read back (a timezone-aware datetime)."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")

@@ -77,6 +77,7 @@ class InvokeOutcome:
     duration_ms: float = 0.0
     init_duration_ms: float | None = None
     max_memory_used_bytes: int = 0
+    restored: bool = False  # the first invoke of an environment restored from a snapshot
 
 
 class CgroupReader(Protocol):
@@ -347,6 +348,7 @@ class Environment:
                 duration_ms=duration_ms,
                 init_duration_ms=init_ms,
                 max_memory_used_bytes=peak,
+                restored=restore_ms is not None,
             )
         assert result.payload is not None
         return InvokeOutcome(
@@ -359,6 +361,7 @@ class Environment:
             duration_ms=duration_ms,
             init_duration_ms=init_ms,
             max_memory_used_bytes=peak,
+            restored=restore_ms is not None,
         )
 
     async def _run(self, inv: Invoke, *, timeout_s: float) -> _RunResult:

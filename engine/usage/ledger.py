@@ -8,6 +8,12 @@ invoke that ends within a few milliseconds after a boundary may count in the min
 Provisioned concurrency is billed by configuration, not by invoke: `set_provisioned` takes the
 configured amounts after every change, and `advance` accrues amount x elapsed milliseconds to
 each minute the elapsed time spans, exactly (integers, split at minute boundaries).
+
+SnapStart is billed likewise, as Lambda bills it: each published SnapStart version's snapshot is
+cached for as long as the version exists, for `SNAPSHOT_MINIMUM_MS` (3 hours) at least
+(`set_snapstart` takes the versions after every change and accrues their time; a version that
+goes before its minimum is charged the rest then), and each environment restored from one
+counts a restore (`record`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from engine.model.function import LATEST, FunctionConfig
 from engine.runtime.environment import InvokeOutcome
 
 MINUTE_MS: Final = 60_000
+SNAPSHOT_MINIMUM_MS: Final = 3 * 3600 * 1000  # a snapshot is billed for 3 hours at least
 
 Key = tuple[str, str, str, int]  # (function, qualifier as invoked or configured, arch, memory MB)
 
@@ -33,6 +40,8 @@ class Cell:
     init_billed_ms: int = 0  # of which init (cold starts)
     provisioned_billed_ms: int = 0  # invokes served by provisioned environments
     provisioned_env_ms: int = 0  # configured provisioned concurrency x time configured
+    restores: int = 0  # environments restored from a SnapStart snapshot
+    snapshot_ms: int = 0  # a SnapStart version's snapshot, cached (time it existed)
 
     def add(self, other: Cell) -> None:
         for f in fields(Cell):
@@ -60,7 +69,8 @@ class Ledger:
         self.minute = minute_of(now_ms)
         self._cells = self._buckets.setdefault(self.minute, {})
         self._provisioned: dict[Key, int] = {}
-        self._accrued_ms = now_ms  # provisioned time is accrued up to here
+        self._snapshots: dict[Key, int] = {}  # SnapStart version -> when it was published (ms)
+        self._accrued_ms = now_ms  # provisioned and snapshot time is accrued up to here
 
     def record(
         self,
@@ -80,6 +90,8 @@ class Ledger:
         else:
             cell.billed_ms += outcome.billed_ms
             cell.init_billed_ms += outcome.init_billed_ms
+        if outcome.restored:
+            cell.restores += 1
 
     def set_provisioned(self, configured: Iterable[tuple[Key, int]], now_ms: int) -> None:
         """The configured amounts from now on (what was configured so far is accrued first)."""
@@ -94,20 +106,38 @@ class Ledger:
     def provisioned(self) -> dict[Key, int]:
         return dict(self._provisioned)
 
+    def set_snapstart(self, versions: Iterable[tuple[Key, int]], now_ms: int) -> None:
+        """The SnapStart versions from now on, each with its publish time (unix ms); what the
+        others cached so far is accrued first, and one that went before its minimum is
+        charged the rest now."""
+        self.advance(now_ms)
+        current = dict(versions)
+        for key, published_ms in self._snapshots.items():
+            if key not in current:
+                rest = published_ms + SNAPSHOT_MINIMUM_MS - now_ms
+                if rest > 0:
+                    self._cell(self.minute, key).snapshot_ms += rest
+        self._snapshots = current
+
+    def _cell(self, minute: int, key: Key) -> Cell:
+        cells = self._buckets.setdefault(minute, {})
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = Cell()
+        return cell
+
     def advance(self, now_ms: int) -> None:
         """Accrue provisioned time up to `now_ms` and make its minute the current one."""
         start = self._accrued_ms
-        if now_ms > start and self._provisioned:
+        if now_ms > start and (self._provisioned or self._snapshots):
             t = start
             while t < now_ms:
                 minute = minute_of(t)
                 end = min(now_ms, (minute + 60) * 1000)
-                cells = self._buckets.setdefault(minute, {})
                 for key, n in self._provisioned.items():
-                    cell = cells.get(key)
-                    if cell is None:
-                        cell = cells[key] = Cell()
-                    cell.provisioned_env_ms += n * (end - t)
+                    self._cell(minute, key).provisioned_env_ms += n * (end - t)
+                for key in self._snapshots:
+                    self._cell(minute, key).snapshot_ms += end - t
                 t = end
         self._accrued_ms = now_ms  # also after a wall-clock step back: nothing accrues twice
         minute = minute_of(now_ms)

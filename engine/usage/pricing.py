@@ -4,7 +4,9 @@ As Lambda bills: requests at a price per million; duration in GB-seconds, each i
 duration (rounded up to 1 ms; a cold start's init included) x its memory in GB (MB / 1024),
 at the architecture's rate; provisioned concurrency in GB-seconds of configured environments x
 memory x time configured, plus the invokes those environments serve at the provisioned
-duration rate. The free tier (optional) is Lambda's monthly allowance of requests and
+duration rate; SnapStart in GB-seconds of each version's cached snapshot (its memory x the time
+it existed, 3 hours at least) and per GB restored (each restored environment's memory). The
+free tier (optional) is Lambda's monthly allowance of requests and
 on-demand GB-seconds, applied per calendar month (UTC) to the whole account: only what the
 month used before the window is taken off the allowance first, and it is deducted from x86_64
 duration before arm64 (the dearer first). It appears as one credit on the total.
@@ -42,6 +44,10 @@ class Priced:
     duration_cost: float
     provisioned_cost: float
     provisioned_duration_cost: float
+    restores: int = 0
+    snapshot_ms: int = 0
+    snapstart_cache_cost: float = 0.0
+    snapstart_restore_cost: float = 0.0
 
     @property
     def memory_mb(self) -> int:
@@ -60,12 +66,22 @@ class Priced:
         return gb_seconds(self.provisioned_billed_ms, self.memory_mb)
 
     @property
+    def snapshot_gb_seconds(self) -> float:
+        return gb_seconds(self.snapshot_ms, self.memory_mb)
+
+    @property
+    def restored_gb(self) -> float:
+        return self.restores * self.memory_mb / 1024
+
+    @property
     def cost(self) -> float:
         return (
             self.request_cost
             + self.duration_cost
             + self.provisioned_cost
             + self.provisioned_duration_cost
+            + self.snapstart_cache_cost
+            + self.snapstart_restore_cost
         )
 
 
@@ -80,14 +96,18 @@ def price(usages: Iterable[Usage], prices: CostConfig) -> list[Priced]:
     """Each key's usage summed over the months given, priced; in key order."""
     sums: dict[Key, list[int]] = {}
     for u in usages:
-        s = sums.setdefault(u.key, [0, 0, 0, 0, 0])
+        s = sums.setdefault(u.key, [0] * 7)
         s[0] += u.requests
         s[1] += u.billed_ms
         s[2] += u.init_billed_ms
         s[3] += u.provisioned_billed_ms
         s[4] += u.provisioned_env_ms
+        s[5] += u.restores
+        s[6] += u.snapshot_ms
     out = []
-    for key, (requests, billed, init, prov_billed, prov_env) in sorted(sums.items()):
+    for key, (requests, billed, init, prov_billed, prov_env, restores, cached) in sorted(
+        sums.items()
+    ):
         arch, memory = key[2], key[3]
         out.append(
             Priced(
@@ -102,6 +122,10 @@ def price(usages: Iterable[Usage], prices: CostConfig) -> list[Priced]:
                 provisioned_cost=gb_seconds(prov_env, memory) * prices.provisioned_rate(arch),
                 provisioned_duration_cost=gb_seconds(prov_billed, memory)
                 * prices.duration_rate(arch, provisioned=True),
+                restores=restores,
+                snapshot_ms=cached,
+                snapstart_cache_cost=gb_seconds(cached, memory) * prices.snapstart_cache_gb_second,
+                snapstart_restore_cost=restores * memory / 1024 * prices.snapstart_restore_gb,
             )
         )
     return out
@@ -157,11 +181,16 @@ def row_document(p: Priced) -> dict[str, Any]:
         "ProvisionedEnvironmentMs": p.provisioned_env_ms,
         "ProvisionedBilledDurationMs": p.provisioned_billed_ms,
         "ProvisionedDurationGBSeconds": p.provisioned_duration_gb_seconds,
+        "SnapStartCacheGBSeconds": p.snapshot_gb_seconds,
+        "SnapStartRestores": p.restores,
+        "SnapStartRestoredGB": p.restored_gb,
         "Cost": {
             "Requests": _money(p.request_cost),
             "Duration": _money(p.duration_cost),
             "ProvisionedConcurrency": _money(p.provisioned_cost),
             "ProvisionedDuration": _money(p.provisioned_duration_cost),
+            "SnapStartCache": _money(p.snapstart_cache_cost),
+            "SnapStartRestore": _money(p.snapstart_restore_cost),
             "Total": _money(p.cost),
         },
     }
@@ -188,6 +217,8 @@ def report(
             "GBSeconds": sum(p.gb_seconds for p in rows),
             "ProvisionedConcurrencyGBSeconds": sum(p.provisioned_gb_seconds for p in rows),
             "ProvisionedDurationGBSeconds": sum(p.provisioned_duration_gb_seconds for p in rows),
+            "SnapStartCacheGBSeconds": sum(p.snapshot_gb_seconds for p in rows),
+            "SnapStartRestoredGB": sum(p.restored_gb for p in rows),
             "CostBeforeFreeTier": _money(gross),
             "Cost": _money(gross - credit),
         },
@@ -209,6 +240,8 @@ def report(
                 "x86_64": prices.provisioned_duration_gb_second_x86_64,
                 "arm64": prices.provisioned_duration_gb_second_arm64,
             },
+            "SnapStartCacheGBSecond": prices.snapstart_cache_gb_second,
+            "SnapStartRestoreGB": prices.snapstart_restore_gb,
         },
     }
     if function is not None:

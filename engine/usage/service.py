@@ -4,6 +4,7 @@
         invoker.on_invoked.append(usage.ledger.record)         # O(1) per invoke
         usage.follow_provisioned(provisioner.configured)       # then on every change:
         provisioner.on_change.append(usage.provisioned_changed)
+        usage.follow_snapstart(functions.snap_start_versions)  # likewise: SnapStart's versions
         doc = await usage.report(since="24h", until=None, function=None)
 
 The ledger is written every `flush_interval_s` and at every minute boundary, through a
@@ -33,6 +34,7 @@ from engine.config import CostConfig, UsageConfig
 from engine.journal.journal import Journal
 from engine.model.function import FunctionConfig
 from engine.model.names import parse_function_name
+from engine.model.timestamps import parse_last_modified
 from engine.usage import pricing, store
 from engine.usage.ledger import MINUTE_MS, Key, Ledger, key_of
 from engine.usage.window import month_start, window
@@ -43,6 +45,7 @@ EXPIRE_EVERY_S: Final = 3600.0
 LAST_FLUSH_S: Final = 10.0  # bound on the final flush at stop
 
 Configured = Callable[[], Iterable[tuple[FunctionConfig, str, int]]]
+Versions = Callable[[], Iterable[FunctionConfig]]
 
 
 def wall_ms() -> int:
@@ -66,6 +69,7 @@ class UsageService:
         self.clock = clock
         self.ledger = Ledger(now_ms=clock())
         self._configured: Configured = list
+        self._snapstart_versions: Versions = list
         self.flushes = 0  # committed flushes (for tests)
 
     # -- provisioned concurrency ---------------------------------------------------------
@@ -81,6 +85,23 @@ class UsageService:
             (key_of(config, qualifier), n) for config, qualifier, n in self._configured()
         ]
         self.ledger.set_provisioned(amounts, self.clock())
+
+    # -- SnapStart -----------------------------------------------------------------------
+
+    def follow_snapstart(self, versions: Versions) -> None:
+        """Where the published SnapStart versions come from (`FunctionService.
+        snap_start_versions`); read now and after every `snapstart_changed`."""
+        self._snapstart_versions = versions
+        self.snapstart_changed()
+
+    def snapstart_changed(self) -> None:
+        """A version was published or a function changed or went: their snapshots' cache
+        is billed from now on for the versions there are."""
+        versions = [
+            (key_of(v, v.version), int(parse_last_modified(v.last_modified).timestamp() * 1000))
+            for v in self._snapstart_versions()
+        ]
+        self.ledger.set_snapstart(versions, self.clock())
 
     # -- flushing ------------------------------------------------------------------------
 
@@ -147,7 +168,7 @@ class UsageService:
 async def open_usage(
     state_dir: Path, *, usage: UsageConfig, prices: CostConfig, region: str
 ) -> AsyncIterator[UsageService]:
-    journal = Journal(state_dir / store.DB_NAME, store.SCHEMA)
+    journal = Journal(state_dir / store.DB_NAME, store.SCHEMA, store.upgrade)
     service = UsageService(journal, usage=usage, prices=prices, region=region)
     writer = trio.CancelScope(shield=True)
 

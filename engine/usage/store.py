@@ -27,17 +27,23 @@ CREATE TABLE IF NOT EXISTS usage (
     init_billed_ms INTEGER NOT NULL DEFAULT 0,
     provisioned_billed_ms INTEGER NOT NULL DEFAULT 0,
     provisioned_env_ms INTEGER NOT NULL DEFAULT 0,
+    restores INTEGER NOT NULL DEFAULT 0,
+    snapshot_ms INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (minute, function, qualifier, architecture, memory_mb)
 ) WITHOUT ROWID;
 """
+# Columns added since the table's first version (SnapStart's): a file written before gets them.
+ADDED_COLUMNS: Final = ("restores", "snapshot_ms")
 _ADD: Final = """
-INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (minute, function, qualifier, architecture, memory_mb) DO UPDATE SET
     requests = requests + excluded.requests,
     billed_ms = billed_ms + excluded.billed_ms,
     init_billed_ms = init_billed_ms + excluded.init_billed_ms,
     provisioned_billed_ms = provisioned_billed_ms + excluded.provisioned_billed_ms,
-    provisioned_env_ms = provisioned_env_ms + excluded.provisioned_env_ms
+    provisioned_env_ms = provisioned_env_ms + excluded.provisioned_env_ms,
+    restores = restores + excluded.restores,
+    snapshot_ms = snapshot_ms + excluded.snapshot_ms
 """
 
 Change = Callable[[sqlite3.Connection], None]
@@ -54,6 +60,16 @@ class Usage:
     init_billed_ms: int
     provisioned_billed_ms: int
     provisioned_env_ms: int
+    restores: int = 0
+    snapshot_ms: int = 0
+
+
+def upgrade(conn: sqlite3.Connection) -> None:
+    """Add the columns a file written by an earlier lambdalet lacks (zero for its rows)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(usage)")}
+    for column in ADDED_COLUMNS:
+        if column not in have:
+            conn.execute(f"ALTER TABLE usage ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
 
 
 def add(rows: list[Row]) -> Change:
@@ -89,7 +105,8 @@ def query(
     sql = (
         "SELECT strftime('%Y-%m', minute, 'unixepoch') AS month, function, qualifier,"
         " architecture, memory_mb, SUM(requests), SUM(billed_ms), SUM(init_billed_ms),"
-        " SUM(provisioned_billed_ms), SUM(provisioned_env_ms) FROM usage"
+        " SUM(provisioned_billed_ms), SUM(provisioned_env_ms), SUM(restores), SUM(snapshot_ms)"
+        " FROM usage"
         f" WHERE {where} GROUP BY month, function, qualifier, architecture, memory_mb"
         " ORDER BY function, qualifier, architecture, memory_mb, month"
     )
@@ -104,6 +121,8 @@ def query(
                 init_billed_ms=r[7],
                 provisioned_billed_ms=r[8],
                 provisioned_env_ms=r[9],
+                restores=r[10],
+                snapshot_ms=r[11],
             )
             for r in conn.execute(sql, params)
         ]

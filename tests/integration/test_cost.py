@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Daemon, make_zip, wait_until
+from tests.integration.conftest import Daemon, make_zip, wait_for_template, wait_until
 
 ROLE = "arn:aws:iam::000000000000:role/test"
 SLEEP_S = 0.05
@@ -181,6 +181,45 @@ def test_a_workload_costs_what_its_report_lines_bill(daemon: Daemon) -> None:
         "lambdalet: ValidationException: 1 validation error detected: Value 'last tuesday' at "
         "'since' failed to satisfy constraint"
     )
+
+
+SNAPSTART_CACHE = 0.0000015046
+SNAPSTART_RESTORE = 0.0001397998
+THREE_HOURS_MS = 3 * 3600 * 1000
+
+
+def test_snapstart_bills_its_snapshot_s_cache_and_each_restore(daemon: Daemon) -> None:
+    lam = daemon.lambda_client()
+    lam.create_function(
+        FunctionName="cost-snap",
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="lambda_function.handler",
+        Code={"ZipFile": base64.b64decode(make_zip({"lambda_function.py": HANDLER}))},
+        MemorySize=256,
+        SnapStart={"ApplyOn": "PublishedVersions"},
+    )
+    version = lam.publish_version(FunctionName="cost-snap")["Version"]
+    assert wait_for_template(daemon, "cost-snap", version)
+    out = lam.invoke(FunctionName="cost-snap", Qualifier=version, LogType="Tail", Payload=b"{}")
+    assert "Restore Duration" in base64.b64decode(out["LogResult"]).decode()
+    invoke(lam, "cost-snap", version)  # control: a warm invoke restores nothing
+    # Deleted minutes after it was published: its snapshot is billed 3 hours all the same.
+    lam.delete_function(FunctionName="cost-snap")
+
+    snap = row(cost(daemon, "--json", "--since", "1h"), "cost-snap", version)
+    assert snap["Requests"] == 2
+    assert (snap["SnapStartRestores"], snap["SnapStartRestoredGB"]) == (1, 0.25)
+    cached_s = snap["SnapStartCacheGBSeconds"] / 0.25
+    assert THREE_HOURS_MS / 1000 - 2 <= cached_s <= THREE_HOURS_MS / 1000, cached_s
+    assert snap["Cost"]["SnapStartCache"] == pytest.approx(
+        snap["SnapStartCacheGBSeconds"] * SNAPSTART_CACHE, rel=1e-9
+    )
+    assert snap["Cost"]["SnapStartRestore"] == pytest.approx(0.25 * SNAPSTART_RESTORE, rel=1e-9)
+    # $LATEST has no snapshot: nothing of SnapStart on its row (control)
+    latest = [f for f in cost(daemon, "--json", "--since", "1h")["Functions"]
+              if f["FunctionName"] == "cost-snap" and f["Qualifier"] == "$LATEST"]  # fmt: skip
+    assert all(f["SnapStartCacheGBSeconds"] == 0 and f["SnapStartRestores"] == 0 for f in latest)
 
 
 def requests_of(daemon: Daemon, name: str) -> int:

@@ -24,6 +24,8 @@ DOC: dict[str, Any] = {
             "GBSeconds": 1.5,
             "ProvisionedConcurrencyGBSeconds": 0.0,
             "ProvisionedDurationGBSeconds": 0.0,
+            "SnapStartCacheGBSeconds": 0.0,
+            "SnapStartRestores": 0,
             "Cost": {"Total": 0.0002647},
         },
         {
@@ -35,7 +37,22 @@ DOC: dict[str, Any] = {
             "GBSeconds": 0.0,
             "ProvisionedConcurrencyGBSeconds": 7200.0,
             "ProvisionedDurationGBSeconds": 2.25,
+            "SnapStartCacheGBSeconds": 0.0,
+            "SnapStartRestores": 0,
             "Cost": {"Total": 0.024},
+        },
+        {
+            "FunctionName": "snappy",
+            "Qualifier": "3",
+            "Architecture": "x86_64",
+            "MemorySize": 512,
+            "Requests": 4,
+            "GBSeconds": 0.002,
+            "ProvisionedConcurrencyGBSeconds": 0.0,
+            "ProvisionedDurationGBSeconds": 0.0,
+            "SnapStartCacheGBSeconds": 5400.0,
+            "SnapStartRestores": 2,
+            "Cost": {"Total": 0.0082655},
         },
     ],
     "Total": {
@@ -43,8 +60,10 @@ DOC: dict[str, Any] = {
         "GBSeconds": 1.5,
         "ProvisionedConcurrencyGBSeconds": 7200.0,
         "ProvisionedDurationGBSeconds": 2.25,
-        "CostBeforeFreeTier": 0.0242647,
-        "Cost": 0.0242,
+        "SnapStartCacheGBSeconds": 5400.0,
+        "SnapStartRestoredGB": 1.0,
+        "CostBeforeFreeTier": 0.0325302,
+        "Cost": 0.0324655,
     },
     "FreeTier": {"Enabled": True, "Applied": True, "Requests": 1244, "GBSeconds": 1.5,
                  "Credit": 0.0000647},
@@ -56,19 +75,27 @@ def test_the_table_has_a_row_per_function_and_a_total_line() -> None:
     assert lines[0] == "usage from 2026-03-01T00:00:00Z to 2026-03-15T12:30:45.000Z"
     assert lines[1].split() == [
         "FUNCTION", "QUALIFIER", "ARCH", "MEMORY", "REQUESTS", "GB-S", "PROV", "GB-S",
-        "PROV", "INVOKE", "GB-S", "COST", "(USD)",
+        "PROV", "INVOKE", "GB-S", "SNAPSHOT", "GB-S", "RESTORES", "COST", "(USD)",
     ]  # fmt: skip
     assert lines[2].split() == [
-        "hello", "$LATEST", "x86_64", "128", "MB", "1,234", "1.500", "0.000", "0.000", "0.000265",
+        "hello", "$LATEST", "x86_64", "128", "MB", "1,234", "1.500", "0.000", "0.000", "0.000",
+        "0", "0.000265",
     ]  # fmt: skip
     assert lines[3].split() == [
-        "api", "live", "arm64", "1024", "MB", "10", "0.000", "7,200.000", "2.250", "0.024000",
+        "api", "live", "arm64", "1024", "MB", "10", "0.000", "7,200.000", "2.250", "0.000", "0",
+        "0.024000",
     ]  # fmt: skip
     assert lines[4].split() == [
+        "snappy", "3", "x86_64", "512", "MB", "4", "0.002", "0.000", "0.000", "5,400.000", "2",
+        "0.008266",
+    ]  # fmt: skip
+    assert lines[5].split() == [
         "free", "tier", "-1,244", "-1.500", "-0.000065",
     ]  # fmt: skip
-    assert set(lines[5].replace(" ", "")) == {"-"}
-    assert lines[6].split() == ["TOTAL", "1,244", "1.500", "7,200.000", "2.250", "0.024200"]
+    assert set(lines[6].replace(" ", "")) == {"-"}
+    assert lines[7].split() == [
+        "TOTAL", "1,244", "1.500", "7,200.000", "2.250", "5,400.000", "2", "0.032466",
+    ]  # fmt: skip
     # columns line up: every row is as wide as the header's columns
     assert lines[2].index("1,234") + len("1,234") == lines[1].index("REQUESTS") + len("REQUESTS")
 

@@ -11,7 +11,12 @@ T0_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
 def config(
-    name: str = "fn", *, memory_mb: int = 128, arch: str = "x86_64", version: str = LATEST
+    name: str = "fn",
+    *,
+    memory_mb: int = 128,
+    arch: str = "x86_64",
+    version: str = LATEST,
+    last_modified: str = "2024-01-01T00:00:00.000+0000",
 ) -> FunctionConfig:
     return FunctionConfig(
         name=name,
@@ -23,14 +28,15 @@ def config(
         code_digest="0" * 64,
         code_sha256="x",
         code_size=1,
-        last_modified="2024-01-01T00:00:00.000+0000",
+        last_modified=last_modified,
         revision_id="r1",
         version=version,
     )
 
 
-def outcome(billed_ms: int, init_billed_ms: int = 0) -> InvokeOutcome:
+def outcome(billed_ms: int, init_billed_ms: int = 0, *, restored: bool = False) -> InvokeOutcome:
     return InvokeOutcome(
+        restored=restored,
         payload=b"{}",
         function_error=None,
         log_tail=b"",

@@ -3,7 +3,7 @@ concurrency accrues configured amount x time, split exactly at minute boundaries
 
 from __future__ import annotations
 
-from engine.usage.ledger import Cell, Ledger, key_of, minute_of
+from engine.usage.ledger import SNAPSHOT_MINIMUM_MS, Cell, Ledger, key_of, minute_of
 from tests.unit.engine.usage.helpers import MINUTE_MS, T0_MS, config, outcome
 
 T0_S = T0_MS // 1000
@@ -99,3 +99,37 @@ def test_rows_of_a_failed_flush_are_given_back_and_merged() -> None:
     ledger.record(fn, None, outcome(1), False)
     (row,) = ledger.take(T0_MS + 2)
     assert row[2] == Cell(requests=3, billed_ms=16)
+
+
+def test_a_restore_counts_on_its_invoke_s_key() -> None:
+    ledger = Ledger(now_ms=T0_MS)
+    fn = config(version="2")
+    ledger.record(fn, "2", outcome(3, init_billed_ms=1, restored=True), False)
+    ledger.record(fn, "2", outcome(2), False)  # control: the next, warm invoke
+    (row,) = ledger.take(T0_MS + 10)
+    assert row[2] == Cell(requests=2, billed_ms=5, init_billed_ms=1, restores=1)
+
+
+def test_a_snapshot_is_cached_for_as_long_as_its_version_exists() -> None:
+    ledger = Ledger(now_ms=T0_MS)
+    key = key_of(config(version="1"), "1")
+    published = T0_MS - SNAPSHOT_MINIMUM_MS  # long enough ago: no minimum left to charge
+    ledger.set_snapstart([(key, published)], T0_MS + 30_000)  # a restart finds it half a minute in
+    ledger.set_snapstart([], T0_MS + 2 * MINUTE_MS + 15_000)  # deleted
+    rows = ledger.take(T0_MS + 5 * MINUTE_MS)
+    assert {m - T0_S: c.snapshot_ms for m, _, c in rows} == {
+        0: 30_000,
+        60: 60_000,
+        120: 15_000,
+    }
+
+
+def test_a_version_deleted_within_its_first_3_hours_is_charged_the_rest_then() -> None:
+    ledger = Ledger(now_ms=T0_MS)
+    key = key_of(config(version="1"), "1")
+    ledger.set_snapstart([(key, T0_MS)], T0_MS)  # published now
+    ledger.set_snapstart([], T0_MS + 10 * MINUTE_MS)  # deleted 10 minutes later
+    rows = ledger.take(T0_MS + 11 * MINUTE_MS)
+    assert sum(c.snapshot_ms for _, _, c in rows) == SNAPSHOT_MINIMUM_MS  # 3 hours in all
+    assert rows[-1][0] - T0_S == 600  # the rest, in the minute it was deleted
+    assert rows[-1][2].snapshot_ms == SNAPSHOT_MINIMUM_MS - 10 * MINUTE_MS

@@ -24,6 +24,8 @@ def usage(key: Key, month: str = "2026-03", **sums: int) -> Usage:
         "init_billed_ms": 0,
         "provisioned_billed_ms": 0,
         "provisioned_env_ms": 0,
+        "restores": 0,
+        "snapshot_ms": 0,
         **sums,
     }
     return Usage(month=month, key=key, **values)
@@ -65,6 +67,18 @@ def test_provisioned_concurrency_and_the_invokes_it_serves() -> None:
     assert row.provisioned_duration_cost == pytest.approx(3 * 0.0000097222)
     assert row.duration_cost == 0.0
     assert row.request_cost == pytest.approx(30 * 0.20 / 1e6)
+
+
+def test_snapstart_caches_per_gb_second_and_restores_per_gb() -> None:
+    # A 1 GB version's snapshot cached for an hour; two environments restored from it
+    (row,) = price([usage(GB, requests=2, billed_ms=10, restores=2, snapshot_ms=3_600_000)], PRICES)
+    assert row.snapshot_gb_seconds == 3600.0
+    assert row.snapstart_cache_cost == pytest.approx(3600 * 0.0000015046)
+    assert row.restored_gb == 2.0
+    assert row.snapstart_restore_cost == pytest.approx(2 * 0.0001397998)
+    assert row.cost == pytest.approx(
+        row.request_cost + row.duration_cost + 3600 * 0.0000015046 + 2 * 0.0001397998
+    )
 
 
 def test_arm64_provisioned_rates() -> None:

@@ -165,6 +165,31 @@ async def test_provisioned_concurrency_is_billed_while_configured(tmp_path: Path
     assert row["Cost"]["ProvisionedConcurrency"] == pytest.approx(90 * 0.0000041667)
 
 
+async def test_snapstart_versions_are_billed_while_they_exist(tmp_path: Path) -> None:
+    clock = Clock()
+    journal, usage = service(tmp_path, clock)
+    # Published 4 hours ago (past the 3-hour minimum), 512 MB.
+    version = config(memory_mb=512, version="2", last_modified="2026-01-10T20:00:30.000+0000")
+    versions = [version]
+    usage.follow_snapstart(lambda: versions)
+    clock.ms += 120_000
+    versions = []  # deleted two minutes later
+    usage.snapstart_changed()
+    clock.ms += 60_000
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(journal.run)
+        usage.ledger.record(version, "2", outcome(4, restored=True), False)
+        doc = await usage.report(since="1h", until=None, function="fn:2")
+        nursery.cancel_scope.cancel()
+    journal.close()
+    (row,) = doc["Functions"]
+    assert row["SnapStartCacheGBSeconds"] == 60.0  # 120 s x 0.5 GB
+    assert (row["SnapStartRestores"], row["SnapStartRestoredGB"]) == (1, 0.5)
+    assert row["Cost"]["SnapStartCache"] == pytest.approx(60 * 0.0000015046)
+    assert row["Cost"]["SnapStartRestore"] == pytest.approx(0.5 * 0.0001397998)
+    assert doc["Prices"]["SnapStartRestoreGB"] == 0.0001397998
+
+
 async def test_the_free_tier_counts_what_the_month_used_before_the_window(
     tmp_path: Path,
 ) -> None:

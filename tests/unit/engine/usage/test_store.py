@@ -62,3 +62,21 @@ def test_expire_forgets_minutes_before_the_cutoff() -> None:
     store.add([(MARCH, FN, Cell(requests=1)), (MARCH + 60, FN, Cell(requests=2))])(conn)
     store.expire(MARCH + 60)(conn)
     assert [r.requests for r in store.query(0, MARCH + 3600)(conn)] == [2]
+
+
+def test_a_file_written_before_snapstart_gets_its_columns() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(
+        store.SCHEMA.replace("    restores INTEGER NOT NULL DEFAULT 0,\n", "").replace(
+            "    snapshot_ms INTEGER NOT NULL DEFAULT 0,\n", ""
+        )
+    )
+    assert "restores" not in {r[1] for r in conn.execute("PRAGMA table_info(usage)")}
+    conn.execute(
+        "INSERT INTO usage VALUES (?, ?, ?, ?, ?, 1, 2, 0, 0, 0)", (MARCH, *FN)
+    )  # a row of the old file
+    store.upgrade(conn)
+    store.upgrade(conn)  # idempotent
+    store.add([(MARCH, FN, Cell(requests=1, restores=1, snapshot_ms=60_000))])(conn)
+    (row,) = store.query(0, MARCH + 60)(conn)
+    assert (row.requests, row.billed_ms, row.restores, row.snapshot_ms) == (2, 2, 1, 60_000)
