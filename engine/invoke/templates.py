@@ -386,6 +386,21 @@ class Templates:
             return
         raise PlatformError("a clone of the template did not get ready in time")
 
+    def _take_live_shell(self, template: Template) -> Shell | None:
+        """The template's next ready shell; one whose clone died meanwhile (killed, out of
+        memory) is dropped, never handed to an invoke."""
+        while template.shells:
+            shell = template.shells.pop(0)
+            if not shell.env.proc.stem.exited.is_set():
+                return shell
+            logger.warning(
+                "SnapStart shell %s of %s ended before its restore: dropped",
+                shell.env.env_id,
+                template.key[0],
+            )
+            self._drop_shell(shell)
+        return None
+
     def _drop_shell(self, shell: Shell) -> None:
         env = shell.env
         env.proc.stream.socket.close()
@@ -423,11 +438,12 @@ class Templates:
         started = trio.current_time()
         template.last_used = started
         await pool.memory.admit(function.memory_mb)
-        if not template.shells:
+        shell = self._take_live_shell(template)
+        if shell is None:
             await self._add_shell(template)
-            if not template.shells:
+            shell = self._take_live_shell(template)
+            if shell is None:
                 return None
-        shell = template.shells.pop(0)
         env = shell.env
         os.set_blocking(env.proc.log_fd, False)
         if shell.eni is not None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -200,6 +202,39 @@ def test_without_after_restore_hooks_the_restore_is_the_first_invoke(
     # An environment that never ran leaves no stream; control: the template's stays, as
     # every environment's does once it ran.
     assert empty_streams() == [template_stream]
+
+
+def ready_clones(daemon: Daemon) -> list[int]:
+    """Host pids of this daemon's clones waiting in their shells (pid 2 of a pid namespace
+    nested in a template's, in one of the daemon's cgroups)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                nspid = next(line for line in f if line.startswith("NSpid:")).split()[1:]
+            with open(f"/proc/{entry}/cgroup") as f:
+                ours = daemon.cgroup_parent in f.read()
+        except (OSError, StopIteration):
+            continue
+        if ours and len(nspid) == 3 and nspid[-1] == "2":
+            found.append(int(entry))
+    return found
+
+
+def test_a_ready_clone_that_died_is_never_handed_to_an_invoke(
+    daemon: Daemon, lam: Any, snap_function: Callable[..., str]
+) -> None:
+    name = snap_function(COUNTED)
+    version = lam.publish_version(FunctionName=name)["Version"]
+    assert wait_for_template(daemon, name, version)
+    (clone,) = ready_clones(daemon)
+    os.kill(clone, signal.SIGKILL)  # out of memory, or killed by an operator
+    time.sleep(0.5)  # its end is reported
+    seen, log = invoke(lam, name, version, {})
+    assert "Restore Duration: " in report_of(log)  # a new clone, made on demand
+    assert seen["calls"] == [report_of(log).split()[2]]
 
 
 def test_latest_never_uses_a_template(
