@@ -105,6 +105,8 @@ Key = tuple[str, str]  # (function name, revision id): one version's configurati
 RETRY_AFTER_FAILURE_S = 30.0  # a template whose init failed is not rebuilt before this
 SNAPSHOT_INIT_MIN_S = 130.0
 RESTORE_GRACE_S = 1.0  # past the runtime's own after-restore limit, before it is killed
+# What making a shell may fail with (a clone that could not be made or prepared).
+SHELL_FAILURES = (SandboxError, NetnsError, OSError, PlatformError, trio.ClosedResourceError)
 
 
 @dataclass(eq=False)
@@ -420,7 +422,7 @@ class Templates:
         try:
             with trio.CancelScope(shield=True):
                 await self._add_shell(template)
-        except (SandboxError, NetnsError, OSError, PlatformError, trio.ClosedResourceError) as exc:
+        except SHELL_FAILURES as exc:
             logger.warning("SnapStart shell for %s failed: %s", template.key[0], exc)
 
     # -- restoring ----------------------------------------------------------------------
@@ -440,7 +442,11 @@ class Templates:
         await pool.memory.admit(function.memory_mb)
         shell = self._take_live_shell(template)
         if shell is None:
-            await self._add_shell(template)
+            try:
+                await self._add_shell(template)
+            except SHELL_FAILURES as exc:  # an ordinary cold start serves instead
+                logger.warning("SnapStart shell for %s failed: %s", template.key[0], exc)
+                return None
             shell = self._take_live_shell(template)
             if shell is None:
                 return None
