@@ -105,6 +105,7 @@ Key = tuple[str, str]  # (function name, revision id): one version's configurati
 RETRY_AFTER_FAILURE_S = 30.0  # a template whose init failed is not rebuilt before this
 SNAPSHOT_INIT_MIN_S = 130.0
 RESTORE_GRACE_S = 1.0  # past the runtime's own after-restore limit, before it is killed
+PREPARE_TIMEOUT_S = 10.0  # a clone's Prepare runs no function code: far less, always
 # What making a shell may fail with (a clone that could not be made or prepared).
 SHELL_FAILURES = (SandboxError, NetnsError, OSError, PlatformError, trio.ClosedResourceError)
 
@@ -347,7 +348,7 @@ class Templates:
                     shell.eni = await pool.network.attach(function, netns)
                 finally:
                     os.close(netns)
-            await self._prepare(shell, function)
+            await self._prepare(shell)
         except BaseException:
             if shell is not None:
                 self._drop_shell(shell)
@@ -363,20 +364,20 @@ class Templates:
             return
         template.shells.append(shell)
 
-    async def _prepare(self, shell: Shell, function: FunctionConfig) -> None:
+    async def _prepare(self, shell: Shell) -> None:
         """`Prepare` the shell's runtime (its variables; the invoke path rehearsed) and wait
         for `Prepared`: no function code runs (its after-restore hooks wait for `Restore`)."""
         pool = self.pool
         env = shell.env
         variables = runtime_environment(
-            function,
+            env.function,
             region=pool.config.region,
             log_stream_name=env.log.name,
-            runtime_vars=pool.runtime_kind(function).env,
+            runtime_vars=pool.runtime_kind(env.function).env,
             init_type=INIT_SNAP_START,
         )
         channel = MsgpackChannel(env.proc.stream, env.log)
-        with trio.move_on_after(AFTER_RESTORE_TIMEOUT_S):
+        with trio.move_on_after(PREPARE_TIMEOUT_S):
             try:
                 await channel.send(Prepare(env=variables))
                 reply = await channel.receive()
