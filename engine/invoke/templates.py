@@ -7,9 +7,9 @@ built when the version is published, for every such version when the daemon star
 on demand after it was dropped (no invoke for ``snapstart.template_idle_s``).
 
 Each template keeps one *shell* ready: an environment cloned from it (`Spawner.shell`) into
-its own uid, namespaces, cgroup with the run limits and ENI, whose runtime was then told to
-`Prepare` (it took this environment's variables, renewed what it shares with the template and
-rehearsed its invoke path, so that the pages that path writes are its own) and waits. A cold
+its own uid, namespaces, cgroup with the run limits, ENI and log stream, whose runtime was
+then told to `Prepare` (it renewed what it shares with the template and rehearsed its invoke
+path, so that the pages that path writes are its own) and waits. A cold
 start of such a version is a *restore*:
 
     admit its memory → take the ready shell → Restore → Ready (after-restore hooks, the first
@@ -54,7 +54,7 @@ from engine.runtime.channels import MsgpackChannel
 from engine.runtime.environment import Environment, PlatformError
 from engine.runtime.log_store import LogStore
 from engine.runtime.logs import LogStream
-from engine.runtime.variables import INIT_SNAP_START, runtime_environment
+from engine.runtime.variables import INIT_SNAP_START
 from netns.errors import NetnsError
 from sandbox.cgroups import Cgroups
 from sandbox.errors import SandboxError
@@ -113,9 +113,9 @@ SHELL_FAILURES = (SandboxError, NetnsError, OSError, PlatformError, trio.ClosedR
 @dataclass(eq=False)
 class Shell:
     """An environment made ahead of a restore: cloned from the template into its own
-    namespaces, uid, cgroup and ENI, its runtime prepared (`Prepare`: its variables taken, its
-    invoke path rehearsed) and waiting for its `Restore`; the pool's `Environment` for it,
-    built too, not live yet."""
+    namespaces, uid, cgroup, ENI and log stream, its runtime prepared (`Prepare`: reseeded,
+    its invoke path rehearsed) and waiting for its `Restore`; the pool's `Environment` for
+    it, built too, not live yet."""
 
     env: Environment
     eni: Eni | None
@@ -365,21 +365,15 @@ class Templates:
         template.shells.append(shell)
 
     async def _prepare(self, shell: Shell) -> None:
-        """`Prepare` the shell's runtime (its variables; the invoke path rehearsed) and wait
-        for `Prepared`: no function code runs (its after-restore hooks wait for `Restore`)."""
-        pool = self.pool
+        """`Prepare` the shell's runtime (reseeded, its invoke path rehearsed) and wait for
+        `Prepared`: no function code runs (its after-restore hooks wait for `Restore`). It
+        keeps the template's variables, as init left them: a SnapStart environment has none
+        of its own (no log stream name, as on Lambda)."""
         env = shell.env
-        variables = runtime_environment(
-            env.function,
-            region=pool.config.region,
-            log_stream_name=env.log.name,
-            runtime_vars=pool.runtime_kind(env.function).env,
-            init_type=INIT_SNAP_START,
-        )
         channel = MsgpackChannel(env.proc.stream, env.log)
         with trio.move_on_after(PREPARE_TIMEOUT_S):
             try:
-                await channel.send(Prepare(env=variables))
+                await channel.send(Prepare())
                 reply = await channel.receive()
             except (RemoteProtocolError, trio.BrokenResourceError) as exc:
                 raise PlatformError(f"a clone of the template failed: {exc}") from exc

@@ -35,7 +35,8 @@ def runtime_environment(
 ) -> dict[str, str]:
     """The runtime's whole environment: defaults, then the function's own, then reserved
     ones, then the runtime's (`RuntimeKind.env`: AWS_EXECUTION_ENV, AWS_LAMBDA_RUNTIME_API,
-    NODE_PATH)."""
+    NODE_PATH). A SnapStart version's has no log group or stream (as on Lambda: its
+    environments are clones of one initialised runtime; each still logs to its own stream)."""
     env = dict(_DEFAULTS)
     env.update(function.environment)
     env.update(
@@ -54,6 +55,8 @@ def runtime_environment(
             "TZ": ":UTC",
         }
     )
+    if init_type == INIT_SNAP_START:
+        del env["AWS_LAMBDA_LOG_GROUP_NAME"], env["AWS_LAMBDA_LOG_STREAM_NAME"]
     if function.log_format == JSON:
         # As Lambda sets them for a JSON function only; runtimes format and filter by them.
         env["AWS_LAMBDA_LOG_FORMAT"] = JSON

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.model.function import FunctionConfig
 from engine.runtime.catalog import PYTHON_RUNTIME_DIR
-from engine.runtime.variables import runtime_environment
+from engine.runtime.variables import INIT_SNAP_START, runtime_environment
 
 
 def config(**env: str) -> FunctionConfig:
@@ -89,3 +89,13 @@ def test_a_json_function_gets_its_format_level_and_group() -> None:
     assert env["AWS_LAMBDA_LOG_FORMAT"] == "JSON"
     assert env["AWS_LAMBDA_LOG_LEVEL"] == "WARN"  # the configured level, not the function's own
     assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/custom/group"
+
+
+def test_a_snapstart_function_has_no_log_group_or_stream_variable() -> None:
+    env = runtime_environment(
+        config(), region="r", log_stream_name="s", runtime_vars={}, init_type=INIT_SNAP_START
+    )
+    assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "snap-start"
+    assert "AWS_LAMBDA_LOG_GROUP_NAME" not in env and "AWS_LAMBDA_LOG_STREAM_NAME" not in env
+    ordinary = runtime_environment(config(), region="r", log_stream_name="s", runtime_vars={})
+    assert ordinary["AWS_LAMBDA_LOG_STREAM_NAME"] == "s"  # control
