@@ -168,10 +168,12 @@ def test_environments_of_a_published_version_are_restored_from_its_template(
 COUNTED = """
 import os
 CALLS = []
+os.environ["GREETING"] = "set by init"  # a clone has the memory init left, this included
 
 def handler(event, context):
     CALLS.append(context.aws_request_id)
-    return {"calls": list(CALLS), "variable": os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")}
+    return {"calls": list(CALLS), "variable": os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME"),
+            "greeting": os.environ["GREETING"]}
 """
 
 
@@ -180,7 +182,7 @@ def test_without_after_restore_hooks_the_restore_is_the_first_invoke(
 ) -> None:
     # The shell's clone was prepared ahead (variables, the runtime's rehearsal): the handler
     # runs for the first time on the first invoke, with this environment's own variables.
-    name = snap_function(COUNTED)
+    name = snap_function(COUNTED, Environment={"Variables": {"GREETING": "configured"}})
     version = lam.publish_version(FunctionName=name)["Version"]
     assert wait_for_template(daemon, name, version)
     seen, log = invoke(lam, name, version, {})
@@ -188,6 +190,7 @@ def test_without_after_restore_hooks_the_restore_is_the_first_invoke(
     request_id = report_of(log).split()[2]
     assert seen["calls"] == [request_id]  # never called before (no rehearsal of user code)
     assert seen["variable"] is None  # as on Lambda: a SnapStart function has none
+    assert seen["greeting"] == "set by init"  # its environment as init left it, not reset
     logs = daemon.logs_client()
     group = f"/aws/lambda/{name}"
     stream_of(daemon, name, request_id)  # its output went to a stream of its own
