@@ -18,8 +18,8 @@ SnapStart (Python only): a template's runtime, started with
     runtime -> supervisor   TemplateReady | InitError (Runtime.BeforeSnapshotError; exit 64)
 
 and waits. Each clone of it resumes in that wait on its own fresh stream, and is made ready
-ahead of demand (no function code runs: the runtime makes what it can unique again, takes
-this environment's variables and rehearses its own invoke path, so that the pages that path
+ahead of demand (no function code runs: the runtime makes what it can unique again, takes the
+variables it is given, if any, and rehearses its own invoke path, so that the pages that path
 writes are copied now, not on the first invoke)::
 
     supervisor -> runtime   Prepare
@@ -224,8 +224,9 @@ class TemplateReady:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Prepare:
     """SnapStart: a clone of a template made ready ahead of its restore. The runtime makes what
-    it can unique again (reseeds), takes these variables and rehearses its own invoke path (no
-    function code runs), then answers `Prepared`."""
+    it can unique again (reseeds), takes these variables (lambdalet's daemon sends none: a
+    clone keeps the template's environment) and rehearses its own invoke path (no function
+    code runs), then answers `Prepared`."""
 
     env: dict[str, str] = field(default_factory=dict)  # set in os.environ (this environment's)
     unset_env: list[str] = field(default_factory=list)  # removed from os.environ
