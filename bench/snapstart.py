@@ -133,17 +133,11 @@ class Run:
         self.record("restore_duration", report.restore_duration_ms)
         self.record("restore_invoke_duration", report.duration_ms)
         # The same environment again: a warm invoke, the floor under any start.
-        warm_ms, resp = self.invoke(self.version, {})
-        self.record("warm_e2e", warm_ms)
-        if (warm := parse_report(_tail(resp))) is not None:
-            self.record("warm_invoke_duration", warm.duration_ms)
+        self.warm("warm")
         # And once more after the host went quiet, as it was before the restore: a warm
         # invoke that pays what waking an idle host costs (the restore's fair floor).
         wait_cpu_quiet(self.parents, quiet_s=CPU_QUIET_S, timeout_s=SETTLE_TIMEOUT_S, poll_s=0.002)
-        quiet_ms, resp = self.invoke(self.version, {})
-        self.record("warm_quiet_e2e", quiet_ms)
-        if (quiet := parse_report(_tail(resp))) is not None:
-            self.record("warm_quiet_invoke_duration", quiet.duration_ms)
+        self.warm("warm_quiet")
         # What it shares with its template once it has served (read after the timed invokes:
         # walking its page tables takes a while).
         _, resp = self.invoke(self.version, {"memory": True})
@@ -154,6 +148,13 @@ class Run:
         self.record("env_private_mb", private / 1024)
         self.record("env_shared_mb", (rss - private) / 1024)
         self.record("env_pss_mb", rollup.get("Pss", 0) / 1024)
+
+    def warm(self, series: str) -> None:
+        """A warm invoke of the version: `<series>_e2e`, and its REPORT's Duration."""
+        ms, resp = self.invoke(self.version, {})
+        self.record(f"{series}_e2e", ms)
+        if (report := parse_report(_tail(resp))) is not None:
+            self.record(f"{series}_invoke_duration", report.duration_ms)
 
     def cold(self, round_no: int) -> None:
         self.settle()
